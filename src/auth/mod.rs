@@ -1,0 +1,6 @@
+//! Who is calling: password hashing and access tokens, shared by the HTTP layer and the CLI.
+
+pub mod password;
+pub mod token;
+
+pub use token::{JwtKeys, Principal, Role};

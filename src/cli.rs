@@ -1,0 +1,177 @@
+//! The command line: `serve` (the default), `migrate` and `create-admin`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+
+use crate::auth::password::{check_new_password, hash_password};
+use crate::config::Config;
+use crate::db::{self, DatabaseTarget};
+use crate::http::{self, AppState};
+
+/// DeskRinger: an AI receptionist that answers the phone for small businesses.
+#[derive(Debug, Parser)]
+#[command(name = "deskringer", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an admin account for the dashboard.
+    CreateAdmin {
+        /// The admin's login email.
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Runs the chosen command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            with_database(&config, |_| async { Ok(()) }).await?;
+            tracing::info!("migrations are up to date");
+            Ok(())
+        }
+        Command::CreateAdmin { email, name, password_stdin } => {
+            let email = crate::http::validate::email("email", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password = read_password(password_stdin)?;
+            check_new_password(password.expose_secret()).map_err(|reason| anyhow::anyhow!("password {reason}"))?;
+            with_database(&config, |pool| async move {
+                let hash = hash_password(password).await?;
+                match db::admins::insert(&pool, &email, name.as_deref(), &hash).await {
+                    Ok(admin) => {
+                        println!("Admin {} created (id {}).", admin.email, admin.id);
+                        Ok(())
+                    }
+                    Err(sqlx::Error::Database(e)) if e.constraint() == Some(db::admins::EMAIL_UNIQUE_CONSTRAINT) => {
+                        bail!("an admin with the email {email} already exists")
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await
+        }
+    }
+}
+
+/// Runs `serve`: database, migrations, the first admin in development, then the server
+/// until SIGINT/SIGTERM; finally stops the development database if this process started it.
+async fn serve(config: Config) -> anyhow::Result<()> {
+    for line in config.disabled_services() {
+        tracing::info!("{line}");
+    }
+    let target = DatabaseTarget::resolve(&config, &dev_database_dir()).await?;
+    let pool = db::pool(target.options.clone());
+    let result = async {
+        db::migrate(&pool).await?;
+        create_bootstrap_admin(&config, &pool).await?;
+        let address = SocketAddr::from(([0, 0, 0, 0], config.port));
+        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        tracing::info!(%address, "DeskRinger API listening");
+        let app = http::app(AppState::new(pool.clone(), config));
+        http::serve(listener, app, shutdown_signal()).await.context("server failed")
+    }
+    .await;
+    pool.close().await;
+    target.shutdown().await;
+    result
+}
+
+/// Connects, migrates, runs `work`, and stops a development database started for it.
+async fn with_database<F, Fut>(config: &Config, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let target = DatabaseTarget::resolve(config, &dev_database_dir()).await?;
+    let pool = db::pool(target.options.clone());
+    let result = async {
+        db::migrate(&pool).await?;
+        work(pool.clone()).await
+    }
+    .await;
+    pool.close().await;
+    target.shutdown().await;
+    result
+}
+
+/// In development, creates the first admin from `ADMIN_EMAIL`/`ADMIN_PASSWORD` when no
+/// admin exists yet.
+async fn create_bootstrap_admin(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
+    let Some((email, password)) = config.bootstrap_admin.clone() else {
+        return Ok(());
+    };
+    if db::admins::any_exists(pool).await? {
+        return Ok(());
+    }
+    let email = crate::http::validate::email("ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_new_password(password.expose_secret()).map_err(|reason| anyhow::anyhow!("ADMIN_PASSWORD {reason}"))?;
+    let hash = hash_password(password).await?;
+    let admin = db::admins::insert(pool, &email, Some("Admin"), &hash).await?;
+    tracing::info!(admin.id = admin.id, "created the first admin from ADMIN_EMAIL/ADMIN_PASSWORD");
+    Ok(())
+}
+
+/// The private development database lives in `.dev-pg/` of the project (git-ignored).
+fn dev_database_dir() -> PathBuf {
+    let project = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let base = if project.is_dir() { project } else { std::env::current_dir().unwrap_or_default() };
+    base.join(".dev-pg")
+}
+
+/// The password from stdin (`--password-stdin`) or a prompt without echo, asked twice.
+fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        return Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()));
+    }
+    let first = rpassword::prompt_password("Password: ").context("cannot read the password (use --password-stdin)")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        bail!("the passwords do not match");
+    }
+    Ok(SecretString::from(first))
+}
+
+/// Completes on Ctrl-C or SIGTERM (what container platforms send to stop a service).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,389 @@
+//! The server's configuration, read from the environment once at start-up.
+//!
+//! Every variable is listed in `.env.example`. Reading fails fast with one message that
+//! names every variable that is wrong, so an operator fixes them all in one go.
+
+use std::fmt::Write as _;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Default port, as in the service this replaces.
+const DEFAULT_PORT: u16 = 5000;
+/// Shortest JWT secret accepted in production (HS256 wants at least 256 bits).
+const MIN_PRODUCTION_JWT_SECRET_LEN: usize = 32;
+
+/// Where the server runs: development is forgiving, production refuses unsafe settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local work: a private PostgreSQL and a random JWT secret are acceptable.
+    Development,
+    /// A deployment: `DATABASE_URL`, a strong `JWT_SECRET_KEY`, `API_BASE_URL` and
+    /// `TWILIO_AUTH_TOKEN` are required.
+    Production,
+}
+
+/// A third-party HTTP service: its base URL (overridable for tests and proxies) and its key.
+/// The service is off when the key is absent.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// API key or secret; `None` switches the service off.
+    pub api_key: Option<SecretString>,
+}
+
+impl ServiceConfig {
+    /// Whether the service has a key and may be called.
+    pub fn is_enabled(&self) -> bool {
+        self.api_key.is_some()
+    }
+}
+
+/// Twilio settings: REST API access and the webhook signing token.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    /// REST API base URL without a trailing slash.
+    pub base_url: String,
+    /// Account SID used in REST paths and basic auth.
+    pub account_sid: Option<String>,
+    /// Auth token: signs webhooks and authenticates REST calls.
+    pub auth_token: Option<SecretString>,
+    /// The platform's own number (SMS sender of last resort).
+    pub phone_number: Option<String>,
+}
+
+/// Stripe settings.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// API base URL without a trailing slash.
+    pub base_url: String,
+    /// Secret API key; billing endpoints answer 503 without it.
+    pub secret_key: Option<SecretString>,
+    /// Publishable key, handed to browser clients.
+    pub publishable_key: Option<String>,
+    /// Webhook signing secret (`whsec_...`).
+    pub webhook_secret: Option<SecretString>,
+    /// The subscription price used for checkout sessions.
+    pub price_id: Option<String>,
+}
+
+/// Email sending settings.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// SendGrid base URL and key; emails are logged instead of sent without a key.
+    pub sendgrid: ServiceConfig,
+    /// Sender address of notification emails.
+    pub from_email: String,
+    /// Sender display name of notification emails.
+    pub from_name: String,
+}
+
+/// The whole configuration. Secrets are `SecretString`, so `Debug` never prints them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Development or production rules.
+    pub app_env: AppEnv,
+    /// `DATABASE_URL`; `None` in development means "start a private PostgreSQL".
+    pub database_url: Option<SecretString>,
+    /// TCP port to listen on.
+    pub port: u16,
+    /// HS256 signing key of access tokens.
+    pub jwt_secret: SecretString,
+    /// Public base URL, used in TwiML callbacks and Twilio signature checks.
+    pub api_base_url: String,
+    /// Browser origins allowed by CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// Twilio REST and webhook settings.
+    pub twilio: TwilioConfig,
+    /// OpenAI base URL and key.
+    pub openai: ServiceConfig,
+    /// Email settings.
+    pub email: EmailConfig,
+    /// Stripe settings.
+    pub stripe: StripeConfig,
+    /// Admin dashboard address, linked from emails.
+    pub admin_dashboard_url: Option<String>,
+    /// Customer portal address, linked from emails.
+    pub portal_url: Option<String>,
+    /// Development only: first admin created at start when no admin exists yet.
+    pub bootstrap_admin: Option<(String, SecretString)>,
+}
+
+/// Why the configuration could not be read: every problem, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads the process environment (after `.env`, which `main` loads in development).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Empty values count as unset: `.env` files often carry `KEY=` placeholders.
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut problems = String::new();
+        let mut problem = |msg: String| {
+            let _ = writeln!(problems, "  - {msg}");
+        };
+
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("development" | "dev" | "test") => AppEnv::Development,
+            Some("production" | "prod") => AppEnv::Production,
+            Some(other) => {
+                problem(format!("APP_ENV must be `development` or `production`, not `{other}`"));
+                AppEnv::Development
+            }
+        };
+        let production = app_env == AppEnv::Production;
+
+        let port = match get("PORT") {
+            None => DEFAULT_PORT,
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                problem(format!("PORT must be a port number (0-65535), not `{raw}`"));
+                DEFAULT_PORT
+            }),
+        };
+
+        let database_url = get("DATABASE_URL");
+        match &database_url {
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                problem("DATABASE_URL must start with postgres:// or postgresql://".into())
+            }
+            None if production => problem("DATABASE_URL is required in production".into()),
+            _ => {}
+        }
+
+        let jwt_secret = match get("JWT_SECRET_KEY") {
+            Some(secret) => {
+                if production && secret.len() < MIN_PRODUCTION_JWT_SECRET_LEN {
+                    problem(format!(
+                        "JWT_SECRET_KEY must be at least {MIN_PRODUCTION_JWT_SECRET_LEN} bytes in production"
+                    ));
+                }
+                secret
+            }
+            None => {
+                if production {
+                    problem("JWT_SECRET_KEY is required in production".into());
+                }
+                random_secret()
+            }
+        };
+
+        let api_base_url = match get("API_BASE_URL") {
+            Some(url) => match parse_base_url(&url) {
+                Some(url) => url,
+                None => {
+                    problem(format!("API_BASE_URL must be an http(s) URL, not `{url}`"));
+                    url
+                }
+            },
+            None => {
+                if production {
+                    problem("API_BASE_URL is required in production".into());
+                }
+                format!("http://localhost:{port}")
+            }
+        };
+
+        let twilio_auth_token = get("TWILIO_AUTH_TOKEN");
+        if production && twilio_auth_token.is_none() {
+            problem("TWILIO_AUTH_TOKEN is required in production (it verifies Twilio webhooks)".into());
+        }
+
+        let mut base_url = |name: &str, default: &str| match get(name) {
+            None => default.to_owned(),
+            Some(url) => parse_base_url(&url).unwrap_or_else(|| {
+                problem(format!("{name} must be an http(s) URL, not `{url}`"));
+                url
+            }),
+        };
+        let openai_base = base_url("OPENAI_BASE_URL", "https://api.openai.com/v1");
+        let twilio_base = base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
+        let stripe_base = base_url("STRIPE_API_BASE_URL", "https://api.stripe.com");
+        let sendgrid_base = base_url("SENDGRID_API_BASE_URL", "https://api.sendgrid.com");
+
+        let bootstrap_admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) if !production => Some((email, SecretString::from(password))),
+            _ => None,
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError(problems.trim_end().to_owned()));
+        }
+
+        let secret = |name: &str| get(name).map(SecretString::from);
+        Ok(Config {
+            app_env,
+            database_url: database_url.map(SecretString::from),
+            port,
+            jwt_secret: SecretString::from(jwt_secret),
+            api_base_url,
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+                .map(|raw| {
+                    raw.split(',')
+                        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            twilio: TwilioConfig {
+                base_url: twilio_base,
+                account_sid: get("TWILIO_ACCOUNT_SID"),
+                auth_token: twilio_auth_token.map(SecretString::from),
+                phone_number: get("TWILIO_PHONE_NUMBER"),
+            },
+            openai: ServiceConfig { base_url: openai_base, api_key: secret("OPENAI_API_KEY") },
+            email: EmailConfig {
+                sendgrid: ServiceConfig { base_url: sendgrid_base, api_key: secret("SENDGRID_API_KEY") },
+                from_email: get("NOTIFICATION_FROM_EMAIL")
+                    .unwrap_or_else(|| "notifications@deskringer.com".into()),
+                from_name: get("NOTIFICATION_FROM_NAME").unwrap_or_else(|| "DeskRinger".into()),
+            },
+            stripe: StripeConfig {
+                base_url: stripe_base,
+                secret_key: secret("STRIPE_SECRET_KEY"),
+                publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
+                webhook_secret: secret("STRIPE_WEBHOOK_SECRET"),
+                price_id: get("STRIPE_PRICE_ID"),
+            },
+            admin_dashboard_url: get("ADMIN_DASHBOARD_URL"),
+            portal_url: get("PORTAL_URL"),
+            bootstrap_admin,
+        })
+    }
+
+    /// A configuration for tests: development rules, a fixed JWT secret, every third-party
+    /// service off and pointed at an address that refuses connections.
+    pub fn for_tests() -> Self {
+        Self::from_lookup(|name| {
+            match name {
+                "JWT_SECRET_KEY" => Some("test-secret-test-secret-test-secret!"),
+                "API_BASE_URL" => Some("https://deskringer.test"),
+                "OPENAI_BASE_URL" | "TWILIO_API_BASE_URL" | "STRIPE_API_BASE_URL"
+                | "SENDGRID_API_BASE_URL" => Some("http://127.0.0.1:9"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
+        .expect("the test configuration is valid")
+    }
+
+    /// Whether production rules apply.
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// One line per optional service that is off, for the start-up log.
+    pub fn disabled_services(&self) -> Vec<&'static str> {
+        let mut off = Vec::new();
+        if !self.openai.is_enabled() {
+            off.push("OpenAI is off (no OPENAI_API_KEY): the receptionist uses built-in replies");
+        }
+        if !self.email.sendgrid.is_enabled() {
+            off.push("SendGrid is off (no SENDGRID_API_KEY): emails are logged instead of sent");
+        }
+        if self.stripe.secret_key.is_none() {
+            off.push("Stripe is off (no STRIPE_SECRET_KEY): billing endpoints answer 503");
+        }
+        if self.twilio.auth_token.is_none() {
+            off.push("Twilio is off (no TWILIO_AUTH_TOKEN): webhooks cannot be verified and are refused");
+        }
+        off
+    }
+
+    /// The JWT secret's bytes, for building signing keys.
+    pub fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+/// Accepts `http://` and `https://` URLs and drops a trailing slash, so paths can be appended.
+fn parse_base_url(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix("https://").or_else(|| raw.strip_prefix("http://"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(raw.trim_end_matches('/').to_owned())
+}
+
+/// A random 256-bit secret, hex encoded, for development when none is configured.
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn development_needs_nothing() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.port, 5000);
+        assert_eq!(config.api_base_url, "http://localhost:5000");
+        assert!(config.database_url.is_none());
+        assert_eq!(config.jwt_secret.expose_secret().len(), 64);
+        assert_eq!(config.openai.base_url, "https://api.openai.com/v1");
+    }
+
+    #[test]
+    fn production_names_every_missing_variable() {
+        let err = read(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]).unwrap_err();
+        let msg = err.to_string();
+        for name in ["DATABASE_URL", "JWT_SECRET_KEY must be at least 32", "API_BASE_URL", "TWILIO_AUTH_TOKEN"] {
+            assert!(msg.contains(name), "{name} missing from: {msg}");
+        }
+    }
+
+    #[test]
+    fn production_accepts_a_complete_setup() {
+        let config = read(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgresql://u:p@db/deskringer"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("API_BASE_URL", "https://api.example.com/"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("ADMIN_EMAIL", "a@example.com"),
+            ("ADMIN_PASSWORD", "ignored-in-production"),
+        ])
+        .unwrap();
+        assert!(config.is_production());
+        assert_eq!(config.api_base_url, "https://api.example.com");
+        assert!(config.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let msg = read(&[("PORT", "eighty"), ("DATABASE_URL", "mysql://x"), ("OPENAI_BASE_URL", "ftp://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("PORT"), "{msg}");
+        assert!(msg.contains("DATABASE_URL"), "{msg}");
+        assert!(msg.contains("OPENAI_BASE_URL"), "{msg}");
+    }
+
+    #[test]
+    fn cors_origins_are_split_and_trimmed() {
+        let config = read(&[("CORS_ALLOWED_ORIGINS", "https://a.example.com/, http://localhost:3000,,")]).unwrap();
+        assert_eq!(config.cors_allowed_origins, ["https://a.example.com", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = read(&[("JWT_SECRET_KEY", "super-secret-value"), ("OPENAI_API_KEY", "sk-hidden")]).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("super-secret-value"));
+        assert!(!debug.contains("sk-hidden"));
+    }
+}

@@ -1,0 +1,282 @@
+//! Queries on `customers` (the subscribed businesses) shared by several handlers.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
+
+use crate::receptionist::{
+    AppointmentHandling, BusinessHours, BusinessProfile, Faq, HolidayHours, compile_instructions,
+};
+
+/// A business, as the API shows it (never the password hash or Stripe ids).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Customer {
+    pub id: i64,
+    pub business_name: String,
+    pub contact_name: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub business_type: Option<String>,
+    pub business_hours: Option<Json<BusinessHours>>,
+    pub holiday_hours: Option<Json<HolidayHours>>,
+    pub timezone: String,
+    pub deskringer_number: Option<String>,
+    pub forward_to_number: Option<String>,
+    pub greeting_message: Option<String>,
+    pub services_offered: Option<String>,
+    pub faqs: Option<Json<Vec<Faq>>>,
+    pub appointment_handling: String,
+    pub pricing_info: Option<String>,
+    pub special_instructions: Option<String>,
+    pub ai_instructions: Option<String>,
+    pub notification_email: Option<String>,
+    pub notification_phone: Option<String>,
+    pub notification_instructions: Option<String>,
+    pub subscription_status: String,
+    pub subscription_tier: String,
+    pub created_at: DateTime<Utc>,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Columns of [`Customer`], for `SELECT` and `RETURNING` (a macro so queries stay
+/// `concat!`ed static strings).
+macro_rules! customer_columns {
+    () => {
+        "id, business_name, contact_name, email, phone, business_type, business_hours, holiday_hours, \
+         timezone, deskringer_number, forward_to_number, greeting_message, services_offered, faqs, \
+         appointment_handling, pricing_info, special_instructions, ai_instructions, notification_email, \
+         notification_phone, notification_instructions, subscription_status, subscription_tier, created_at, \
+         trial_ends_at, cancelled_at"
+    };
+}
+pub(crate) use customer_columns;
+
+/// Unique index on `lower(email)`.
+pub const EMAIL_UNIQUE_CONSTRAINT: &str = "customers_email_key";
+/// Unique index on `deskringer_number`.
+pub const NUMBER_UNIQUE_CONSTRAINT: &str = "customers_deskringer_number_key";
+
+/// Every `subscription_status` the database accepts: DeskRinger's own and Stripe's.
+pub const SUBSCRIPTION_STATUSES: &[&str] = &[
+    "trial",
+    "trial_expired",
+    "active",
+    "past_due",
+    "cancelling",
+    "cancelled",
+    "unpaid",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "paused",
+    "canceled",
+];
+
+/// Every `subscription_tier`.
+pub const SUBSCRIPTION_TIERS: &[&str] = &["basic", "premium"];
+
+/// Default time zone of a new business.
+pub const DEFAULT_TIMEZONE: &str = "America/New_York";
+
+/// The editable state of a business: what create and update write. Handlers fill it from
+/// the current row (or defaults), apply the request, and save it whole.
+#[derive(Debug, Clone)]
+pub struct CustomerFields {
+    pub business_name: String,
+    pub contact_name: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub business_type: Option<String>,
+    pub business_hours: Option<BusinessHours>,
+    pub holiday_hours: Option<HolidayHours>,
+    pub timezone: String,
+    pub deskringer_number: Option<String>,
+    pub forward_to_number: Option<String>,
+    pub greeting_message: Option<String>,
+    pub services_offered: Option<String>,
+    pub faqs: Option<Vec<Faq>>,
+    pub appointment_handling: AppointmentHandling,
+    pub pricing_info: Option<String>,
+    pub special_instructions: Option<String>,
+    pub ai_instructions: Option<String>,
+    pub notification_email: Option<String>,
+    pub notification_phone: Option<String>,
+    pub notification_instructions: Option<String>,
+    pub subscription_status: String,
+    pub subscription_tier: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+}
+
+impl CustomerFields {
+    /// A new business with the defaults: trial, basic tier, New York time.
+    pub fn new(business_name: String, email: String) -> Self {
+        Self {
+            business_name,
+            contact_name: None,
+            email,
+            phone: None,
+            business_type: None,
+            business_hours: None,
+            holiday_hours: None,
+            timezone: DEFAULT_TIMEZONE.into(),
+            deskringer_number: None,
+            forward_to_number: None,
+            greeting_message: None,
+            services_offered: None,
+            faqs: None,
+            appointment_handling: AppointmentHandling::default(),
+            pricing_info: None,
+            special_instructions: None,
+            ai_instructions: None,
+            notification_email: None,
+            notification_phone: None,
+            notification_instructions: None,
+            subscription_status: "trial".into(),
+            subscription_tier: "basic".into(),
+            trial_ends_at: None,
+        }
+    }
+
+    /// Recompiles `ai_instructions` from the structured fields.
+    pub fn recompile_instructions(&mut self) {
+        let faqs = self.faqs.as_deref().unwrap_or_default();
+        let profile = BusinessProfile {
+            business_name: &self.business_name,
+            business_type: self.business_type.as_deref(),
+            services_offered: self.services_offered.as_deref(),
+            business_hours: self.business_hours.as_ref(),
+            holiday_hours: self.holiday_hours.as_ref(),
+            timezone: &self.timezone,
+            faqs,
+            appointment_handling: self.appointment_handling,
+            pricing_info: self.pricing_info.as_deref(),
+            special_instructions: self.special_instructions.as_deref(),
+            forward_to_number: self.forward_to_number.as_deref(),
+        };
+        self.ai_instructions = Some(compile_instructions(&profile));
+    }
+}
+
+impl From<Customer> for CustomerFields {
+    fn from(c: Customer) -> Self {
+        Self {
+            business_name: c.business_name,
+            contact_name: c.contact_name,
+            email: c.email,
+            phone: c.phone,
+            business_type: c.business_type,
+            business_hours: c.business_hours.map(|Json(v)| v),
+            holiday_hours: c.holiday_hours.map(|Json(v)| v),
+            timezone: c.timezone,
+            deskringer_number: c.deskringer_number,
+            forward_to_number: c.forward_to_number,
+            greeting_message: c.greeting_message,
+            services_offered: c.services_offered,
+            faqs: c.faqs.map(|Json(v)| v),
+            appointment_handling: AppointmentHandling::from_db(&c.appointment_handling),
+            pricing_info: c.pricing_info,
+            special_instructions: c.special_instructions,
+            ai_instructions: c.ai_instructions,
+            notification_email: c.notification_email,
+            notification_phone: c.notification_phone,
+            notification_instructions: c.notification_instructions,
+            subscription_status: c.subscription_status,
+            subscription_tier: c.subscription_tier,
+            trial_ends_at: c.trial_ends_at,
+        }
+    }
+}
+
+/// The 23 editable columns in the order [`bind_fields`] binds them ($1..$23).
+macro_rules! field_columns {
+    () => {
+        "business_name, contact_name, email, phone, business_type, business_hours, holiday_hours, timezone, \
+         deskringer_number, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, \
+         pricing_info, special_instructions, ai_instructions, notification_email, notification_phone, \
+         notification_instructions, subscription_status, subscription_tier, trial_ends_at"
+    };
+}
+
+type PgQueryAs<'q> = sqlx::query::QueryAs<'q, Postgres, Customer, sqlx::postgres::PgArguments>;
+
+fn bind_fields(query: PgQueryAs<'_>, f: CustomerFields) -> PgQueryAs<'_> {
+    query
+        .bind(f.business_name)
+        .bind(f.contact_name)
+        .bind(f.email.trim().to_lowercase())
+        .bind(f.phone)
+        .bind(f.business_type)
+        .bind(f.business_hours.map(Json))
+        .bind(f.holiday_hours.map(Json))
+        .bind(f.timezone)
+        .bind(f.deskringer_number)
+        .bind(f.forward_to_number)
+        .bind(f.greeting_message)
+        .bind(f.services_offered)
+        .bind(f.faqs.map(Json))
+        .bind(f.appointment_handling.as_str())
+        .bind(f.pricing_info)
+        .bind(f.special_instructions)
+        .bind(f.ai_instructions)
+        .bind(f.notification_email)
+        .bind(f.notification_phone)
+        .bind(f.notification_instructions)
+        .bind(f.subscription_status)
+        .bind(f.subscription_tier)
+        .bind(f.trial_ends_at)
+}
+
+/// Inserts a business with its (already hashed) portal password. Unique violations come
+/// back as errors on [`EMAIL_UNIQUE_CONSTRAINT`] or [`NUMBER_UNIQUE_CONSTRAINT`].
+pub async fn insert(db: impl PgExecutor<'_>, fields: CustomerFields, password_hash: &str) -> sqlx::Result<Customer> {
+    let sql = concat!(
+        "INSERT INTO customers (",
+        field_columns!(),
+        ", password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24) RETURNING ",
+        customer_columns!()
+    );
+    bind_fields(sqlx::query_as(sql), fields).bind(password_hash).fetch_one(db).await
+}
+
+/// Overwrites a business's editable fields.
+pub async fn update(tx: &mut Transaction<'_, Postgres>, id: i64, fields: CustomerFields) -> sqlx::Result<Customer> {
+    let sql = concat!(
+        "UPDATE customers SET (",
+        field_columns!(),
+        ", updated_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, now()) WHERE id = $24 RETURNING ",
+        customer_columns!()
+    );
+    bind_fields(sqlx::query_as(sql), fields).bind(id).fetch_one(&mut **tx).await
+}
+
+/// One business by id.
+pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// One business by id, locked until the transaction ends, for read-modify-write updates.
+pub async fn find_for_update(tx: &mut Transaction<'_, Postgres>, id: i64) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1 FOR UPDATE"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Replaces a business's portal password hash; `None` when the business does not exist.
+pub async fn set_password_hash(db: impl PgExecutor<'_>, id: i64, password_hash: &str) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as(concat!(
+        "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING ",
+        customer_columns!()
+    ))
+    .bind(id)
+    .bind(password_hash)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,113 @@
+//! Database access: the connection pool, migrations, and queries shared by several handlers.
+
+pub mod admins;
+pub mod calls;
+pub mod customers;
+pub mod local_cluster;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::config::Config;
+use local_cluster::LocalCluster;
+
+/// The name of the development database inside the private cluster.
+const DEV_DATABASE: &str = "deskringer";
+
+/// Connections per server process. Handlers hold a connection only for the length of a
+/// query or a short transaction, so a small pool serves many concurrent requests.
+const MAX_CONNECTIONS: u32 = 20;
+
+/// How long a request waits for a free connection before it fails with 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the database lives: a configured server, or the private development cluster that
+/// this process started (and stops again at shutdown).
+#[derive(Debug)]
+pub struct DatabaseTarget {
+    /// Options for connecting to the application database.
+    pub options: PgConnectOptions,
+    /// The private development cluster, when `DATABASE_URL` was not set.
+    pub dev_cluster: Option<LocalCluster>,
+}
+
+impl DatabaseTarget {
+    /// Resolves `DATABASE_URL`, or in development starts the private cluster under
+    /// `dev_root` and creates its database.
+    pub async fn resolve(config: &Config, dev_root: &Path) -> anyhow::Result<Self> {
+        if let Some(url) = &config.database_url {
+            let options = PgConnectOptions::from_str(url.expose_secret()).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            return Ok(Self { options, dev_cluster: None });
+        }
+        let root = dev_root.to_owned();
+        let cluster = tokio::task::spawn_blocking(move || -> anyhow::Result<LocalCluster> {
+            let cluster = LocalCluster::new(root)?;
+            cluster.start(&[])?;
+            Ok(cluster)
+        })
+        .await??;
+        create_database_if_missing(&cluster.connect_options("postgres"), DEV_DATABASE).await?;
+        tracing::info!(
+            folder = %cluster.root().display(),
+            psql = %cluster.psql_hint(DEV_DATABASE),
+            "using the private development PostgreSQL (set DATABASE_URL to use another)"
+        );
+        Ok(Self { options: cluster.connect_options(DEV_DATABASE), dev_cluster: Some(cluster) })
+    }
+
+    /// Stops the development cluster, if this process started one.
+    pub async fn shutdown(self) {
+        if let Some(cluster) = self.dev_cluster {
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) => tracing::info!("stopped the development PostgreSQL"),
+                Ok(Err(error)) => tracing::warn!(?error, "could not stop the development PostgreSQL"),
+                Err(error) => tracing::warn!(?error, "could not stop the development PostgreSQL"),
+            }
+        }
+    }
+}
+
+/// Opens the pool with bounded size and acquire timeout. The pool connects lazily, so the
+/// server starts (and `/ready` reports) even while the database is briefly away.
+pub fn pool(options: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options)
+}
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Applies the embedded migrations. sqlx holds an advisory lock meanwhile, so several
+/// instances starting together apply each migration once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("database migration failed")
+}
+
+/// Creates `name` on the server unless it exists.
+pub async fn create_database_if_missing(maintenance: &PgConnectOptions, name: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect_with(maintenance).await.context("cannot connect to PostgreSQL")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        // Audited: the name is quoted as an identifier.
+        let sql = format!("CREATE DATABASE {}", quote_identifier(name));
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Quotes an SQL identifier (database names cannot be bound as parameters).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,244 @@
+//! `/api/admin`: staff sign-in, staff accounts and the dashboard's headline figures.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::FromRow;
+
+use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::auth::{Principal, Role};
+use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT, admin_columns};
+use crate::http::AppState;
+use crate::http::error::{AppError, Result, ResultExt};
+use crate::http::extract::{AdminUser, AppJson};
+use crate::http::validate;
+
+/// Routes under `/api/admin`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/me", get(get_current_admin))
+        .route("/create", post(create_admin))
+        .route("/change-password", post(change_password))
+        .route("/stats", get(get_stats))
+        .route("/trial-customers", get(list_trial_customers))
+}
+
+/// Email and password, as both login endpoints take them.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    /// Login email (case-insensitive).
+    pub email: String,
+    /// Password; never logged.
+    pub password: SecretString,
+}
+
+#[derive(FromRow)]
+struct AdminWithHash {
+    #[sqlx(flatten)]
+    admin: Admin,
+    password_hash: String,
+}
+
+/// `POST /api/admin/login`: a 24-hour admin token. Wrong email and wrong password answer
+/// the same 401 in the same time, so the answer does not reveal which emails exist.
+async fn login(State(state): State<AppState>, AppJson(credentials): AppJson<Credentials>) -> Result<AppJson<Value>> {
+    let found: Option<AdminWithHash> = sqlx::query_as(concat!(
+        "SELECT ",
+        admin_columns!(),
+        ", password_hash FROM admins WHERE lower(email) = lower($1)"
+    ))
+    .bind(credentials.email.trim())
+    .fetch_optional(&state.db)
+    .await?;
+    let (admin, hash) = match found {
+        Some(row) => (Some(row.admin), Some(row.password_hash)),
+        None => (None, None),
+    };
+    let verified = verify_password(credentials.password, hash).await?;
+    let Some(admin) = admin.filter(|_| verified) else {
+        tracing::info!("admin login failed");
+        return Err(AppError::Unauthorized("invalid email or password"));
+    };
+
+    let admin: Admin = sqlx::query_as(concat!("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING ", admin_columns!()))
+        .bind(admin.id)
+        .fetch_one(&state.db)
+        .await?;
+    let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id })?;
+    tracing::info!(admin.id = admin.id, "admin logged in");
+    Ok(AppJson(json!({"access_token": access_token, "admin": admin})))
+}
+
+/// `GET /api/admin/me`.
+async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Result<AppJson<Admin>> {
+    let admin: Option<Admin> = sqlx::query_as(concat!("SELECT ", admin_columns!(), " FROM admins WHERE id = $1"))
+        .bind(user.id)
+        .fetch_optional(&state.db)
+        .await?;
+    // A valid token for an admin that no longer exists is as good as no token.
+    admin.map(AppJson).ok_or(AppError::Unauthorized("invalid or expired token"))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateAdmin {
+    email: String,
+    password: SecretString,
+    name: Option<String>,
+}
+
+/// `POST /api/admin/create`: another staff account.
+async fn create_admin(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppJson(input): AppJson<CreateAdmin>,
+) -> Result<(StatusCode, AppJson<Value>)> {
+    let email = validate::email("email", &input.email)?;
+    check_new_password(input.password.expose_secret()).map_err(|reason| AppError::invalid_field("password", reason))?;
+    let name = match input.name {
+        Some(name) => validate::optional_text("name", &name, validate::MAX_NAME_LEN)?,
+        None => None,
+    };
+    let password_hash = hash_password(input.password).await?;
+    let admin = admins::insert(&state.db, &email, name.as_deref(), &password_hash)
+        .await
+        .on_unique(EMAIL_UNIQUE_CONSTRAINT, "an admin with this email already exists")?;
+    tracing::info!(admin.id = admin.id, "admin created");
+    Ok((StatusCode::CREATED, AppJson(json!({"message": "Admin created", "admin": admin}))))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangePassword {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+/// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
+/// dashboard logs the user out on any 401.
+async fn change_password(
+    user: AdminUser,
+    State(state): State<AppState>,
+    AppJson(input): AppJson<ChangePassword>,
+) -> Result<AppJson<Value>> {
+    check_new_password(input.new_password.expose_secret())
+        .map_err(|reason| AppError::invalid_field("new_password", reason))?;
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
+        .bind(user.id)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some(hash) = hash else {
+        return Err(AppError::Unauthorized("invalid or expired token"));
+    };
+    if !verify_password(input.current_password, Some(hash)).await? {
+        return Err(AppError::BadRequest("current password is incorrect".into()));
+    }
+    let new_hash = hash_password(input.new_password).await?;
+    sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1").bind(user.id).bind(new_hash).execute(&state.db).await?;
+    tracing::info!(admin.id = user.id, "admin password changed");
+    Ok(AppJson(json!({"message": "Password changed"})))
+}
+
+#[derive(FromRow)]
+struct DashboardFigures {
+    customers_total: i64,
+    customers_active: i64,
+    customers_trial: i64,
+    calls_total: i64,
+    calls_today: i64,
+    avg_duration_seconds: Option<f64>,
+}
+
+/// `GET /api/admin/stats`: one statement for every figure. "Today" is the UTC day.
+async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+    let figures: DashboardFigures = sqlx::query_as(
+        "SELECT cu.total AS customers_total, cu.active AS customers_active, cu.trial AS customers_trial, \
+                ca.total AS calls_total, ca.today AS calls_today, ca.avg_duration AS avg_duration_seconds \
+         FROM (SELECT count(*) AS total, \
+                      count(*) FILTER (WHERE subscription_status = 'active') AS active, \
+                      count(*) FILTER (WHERE subscription_status = 'trial') AS trial \
+               FROM customers) cu, \
+              (SELECT count(*) AS total, \
+                      count(*) FILTER (WHERE created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS today, \
+                      avg(duration_seconds)::float8 AS avg_duration \
+               FROM calls) ca",
+    )
+    .fetch_one(&state.db)
+    .await?;
+    Ok(AppJson(json!({
+        "customers": {
+            "total": figures.customers_total,
+            "active": figures.customers_active,
+            "trial": figures.customers_trial,
+        },
+        "calls": {
+            "total": figures.calls_total,
+            "today": figures.calls_today,
+            "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+        },
+    })))
+}
+
+#[derive(FromRow)]
+struct TrialRow {
+    id: i64,
+    business_name: String,
+    contact_name: Option<String>,
+    email: String,
+    created_at: DateTime<Utc>,
+    trial_ends_at: Option<DateTime<Utc>>,
+    last_login: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct TrialCustomer {
+    id: i64,
+    business_name: String,
+    contact_name: Option<String>,
+    email: String,
+    created_at: DateTime<Utc>,
+    trial_ends_at: Option<DateTime<Utc>>,
+    days_remaining: i64,
+    is_expired: bool,
+    last_login: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/admin/trial-customers`: businesses on (or just past) their trial, the ones
+/// ending soonest first, so staff know whom to call.
+async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+    let rows: Vec<TrialRow> = sqlx::query_as(
+        "SELECT id, business_name, contact_name, email, created_at, trial_ends_at, last_login FROM customers \
+         WHERE subscription_status IN ('trial', 'trial_expired') ORDER BY trial_ends_at ASC NULLS LAST, id",
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let now = Utc::now();
+    let trial_customers: Vec<TrialCustomer> = rows
+        .into_iter()
+        .map(|row| {
+            let remaining = row.trial_ends_at.map(|ends| ends - now);
+            TrialCustomer {
+                days_remaining: remaining.map_or(0, |left| left.num_days().max(0)),
+                is_expired: remaining.is_some_and(|left| left <= chrono::Duration::zero()),
+                id: row.id,
+                business_name: row.business_name,
+                contact_name: row.contact_name,
+                email: row.email,
+                created_at: row.created_at,
+                trial_ends_at: row.trial_ends_at,
+                last_login: row.last_login,
+            }
+        })
+        .collect();
+    let count = trial_customers.len();
+    Ok(AppJson(json!({"trial_customers": trial_customers, "count": count})))
+}
+
+/// Rounds to one decimal for display figures.
+pub(crate) fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}

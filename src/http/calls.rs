@@ -1,0 +1,206 @@
+//! `/api/calls`: staff read the calls every business received.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::FromRow;
+
+use crate::db::calls::{self, Call, CallView, select_calls};
+use crate::http::AppState;
+use crate::http::admin::round1;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use crate::http::pagination::Page;
+use crate::http::validate;
+
+/// Every call status, as the `status` filter accepts it.
+pub const CALL_STATUSES: &[&str] =
+    &["queued", "ringing", "in_progress", "completed", "busy", "failed", "no-answer", "canceled"];
+/// Default and largest `days` of `/stats`.
+const DEFAULT_STATS_DAYS: i64 = 30;
+const MAX_STATS_DAYS: i64 = 3660;
+/// Default and largest `limit` of `/recent`.
+const DEFAULT_RECENT_LIMIT: i64 = 10;
+const MAX_RECENT_LIMIT: i64 = 100;
+
+/// Routes under `/api/calls`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list_calls))
+        .route("/stats", get(get_call_stats))
+        .route("/recent", get(list_recent_calls))
+        .route("/{id}", get(get_call))
+        .route("/{id}/transcript", get(get_call_transcript))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    customer_id: Option<i64>,
+    status: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    #[serde(default)]
+    admin_view: bool,
+}
+
+/// `GET /api/calls/`: newest first, filtered by business and status.
+async fn list_calls(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<ListQuery>) -> Result<AppJson<Value>> {
+    let page = Page::from_query(query.page, query.per_page)?;
+    let status = match query.status.as_deref().map(str::trim) {
+        None | Some("") | Some("all") => None,
+        Some(status) => Some(validate::one_of("status", status, CALL_STATUSES)?),
+    };
+    let view = CallView::from_flag(query.admin_view);
+    macro_rules! filter {
+        () => {
+            " WHERE ($1::bigint IS NULL OR c.customer_id = $1) AND ($2::text IS NULL OR c.status = $2)"
+        };
+    }
+
+    let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) FROM calls c", filter!()))
+        .bind(query.customer_id)
+        .bind(&status)
+        .fetch_one(&state.db)
+        .await?;
+    let items: Vec<Call> = sqlx::query_as(concat!(
+        select_calls!(),
+        filter!(),
+        " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(query.customer_id)
+    .bind(&status)
+    .bind(page.per_page)
+    .bind(page.offset())
+    .fetch_all(&state.db)
+    .await?;
+    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, view)).collect();
+    Ok(AppJson(page.envelope("calls", items, total)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewQuery {
+    #[serde(default)]
+    admin_view: bool,
+}
+
+/// `GET /api/calls/{id}`: the call with its lines; the admin view has neither transcript
+/// nor lines.
+async fn get_call(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+    AppQuery(query): AppQuery<ViewQuery>,
+) -> Result<AppJson<Value>> {
+    let view = CallView::from_flag(query.admin_view);
+    let call = find_call(&state, id).await?;
+    let mut body = calls::to_json(call, view);
+    if view == CallView::Full {
+        body["logs"] = serde_json::to_value(calls::logs(&state.db, id).await?).map_err(anyhow::Error::from)?;
+    }
+    Ok(AppJson(body))
+}
+
+/// `GET /api/calls/{id}/transcript`: the stored transcript, or one built from the lines
+/// while the call has none yet.
+async fn get_call_transcript(_admin: AdminUser, State(state): State<AppState>, AppPath(id): AppPath<i64>) -> Result<AppJson<Value>> {
+    let call = find_call(&state, id).await?;
+    let logs = calls::logs(&state.db, id).await?;
+    let transcript = call.transcript.unwrap_or_else(|| calls::transcript_text(&logs));
+    Ok(AppJson(json!({"call_id": id, "transcript": transcript, "logs": logs})))
+}
+
+async fn find_call(state: &AppState, id: i64) -> Result<Call> {
+    sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("call not found".into()))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    customer_id: Option<i64>,
+    days: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct CallFigures {
+    total_calls: i64,
+    completed_calls: i64,
+    failed_calls: i64,
+    avg_duration_seconds: Option<f64>,
+    callback_requests: i64,
+    twilio_cost: f64,
+    openai_cost: f64,
+}
+
+/// `GET /api/calls/stats`: every figure over the same period (the last `days` days) and
+/// the same business, in one aggregate statement.
+async fn get_call_stats(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<StatsQuery>) -> Result<AppJson<Value>> {
+    let days = query.days.unwrap_or(DEFAULT_STATS_DAYS);
+    if !(1..=MAX_STATS_DAYS).contains(&days) {
+        return Err(AppError::invalid_field("days", format!("must be between 1 and {MAX_STATS_DAYS}")));
+    }
+    let figures: CallFigures = sqlx::query_as(
+        "SELECT count(*) AS total_calls, \
+                count(*) FILTER (WHERE status = 'completed') AS completed_calls, \
+                count(*) FILTER (WHERE status = 'failed') AS failed_calls, \
+                avg(duration_seconds)::float8 AS avg_duration_seconds, \
+                count(*) FILTER (WHERE callback_requested) AS callback_requests, \
+                coalesce(sum(twilio_cost), 0)::float8 AS twilio_cost, \
+                coalesce(sum(openai_cost), 0)::float8 AS openai_cost \
+         FROM calls \
+         WHERE created_at >= now() - make_interval(days => $1) AND ($2::bigint IS NULL OR customer_id = $2)",
+    )
+    .bind(days as i32)
+    .bind(query.customer_id)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(AppJson(json!({
+        "period_days": days,
+        "total_calls": figures.total_calls,
+        "completed_calls": figures.completed_calls,
+        "failed_calls": figures.failed_calls,
+        "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "callback_requests": figures.callback_requests,
+        "costs": {
+            "twilio": round_money(figures.twilio_cost),
+            "openai": round_money(figures.openai_cost),
+            "total": round_money(figures.twilio_cost + figures.openai_cost),
+        },
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct RecentQuery {
+    limit: Option<i64>,
+    customer_id: Option<i64>,
+    #[serde(default)]
+    admin_view: bool,
+}
+
+/// `GET /api/calls/recent`: the newest calls, optionally of one business.
+async fn list_recent_calls(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<RecentQuery>) -> Result<AppJson<Value>> {
+    let limit = query.limit.unwrap_or(DEFAULT_RECENT_LIMIT);
+    if !(1..=MAX_RECENT_LIMIT).contains(&limit) {
+        return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_RECENT_LIMIT}")));
+    }
+    let view = CallView::from_flag(query.admin_view);
+    let items: Vec<Call> = sqlx::query_as(concat!(
+        select_calls!(),
+        " WHERE ($1::bigint IS NULL OR c.customer_id = $1) ORDER BY c.created_at DESC, c.id DESC LIMIT $2"
+    ))
+    .bind(query.customer_id)
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, view)).collect();
+    Ok(AppJson(json!({"calls": items})))
+}
+
+/// Money to a ten-thousandth of a dollar, enough for per-call costs.
+fn round_money(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}

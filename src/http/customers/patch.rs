@@ -1,0 +1,279 @@
+//! A partial change to a business: which fields a request sets (or clears), validated and
+//! applied to [`CustomerFields`]. Admin create/update/settings and the portal's settings all
+//! go through here, so the rules are the same everywhere.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+use crate::db::customers::{CustomerFields, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS};
+use crate::http::error::Result;
+use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
+use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
+
+/// Longest `ai_instructions` accepted (the compiled text of a large business fits easily).
+const MAX_INSTRUCTIONS_LEN: usize = 20_000;
+
+/// Fields a request may set. For nullable fields the outer `Option` says whether the field
+/// was sent and the inner one whether it was `null`: `{"phone": null}` clears the phone,
+/// leaving `phone` out keeps it.
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomerPatch {
+    pub business_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub contact_name: Option<Option<String>>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub business_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub business_hours: Option<Option<BusinessHours>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub holiday_hours: Option<Option<HolidayHours>>,
+    pub timezone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub deskringer_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub forward_to_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub greeting_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub services_offered: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub faqs: Option<Option<Vec<Faq>>>,
+    pub appointment_handling: Option<AppointmentHandling>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub pricing_info: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub special_instructions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ai_instructions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub notification_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub notification_phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub notification_instructions: Option<Option<String>>,
+    pub subscription_status: Option<String>,
+    pub subscription_tier: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub trial_ends_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// The receptionist settings: what `PUT /api/customers/{id}/settings` accepts.
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsPatch {
+    #[serde(default, deserialize_with = "nullable")]
+    pub greeting_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ai_instructions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub business_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub business_hours: Option<Option<BusinessHours>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub holiday_hours: Option<Option<HolidayHours>>,
+    pub timezone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub services_offered: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub faqs: Option<Option<Vec<Faq>>>,
+    pub appointment_handling: Option<AppointmentHandling>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub pricing_info: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub special_instructions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub forward_to_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub notification_instructions: Option<Option<String>>,
+}
+
+impl From<SettingsPatch> for CustomerPatch {
+    fn from(s: SettingsPatch) -> Self {
+        CustomerPatch {
+            greeting_message: s.greeting_message,
+            ai_instructions: s.ai_instructions,
+            business_type: s.business_type,
+            business_hours: s.business_hours,
+            holiday_hours: s.holiday_hours,
+            timezone: s.timezone,
+            services_offered: s.services_offered,
+            faqs: s.faqs,
+            appointment_handling: s.appointment_handling,
+            pricing_info: s.pricing_info,
+            special_instructions: s.special_instructions,
+            forward_to_number: s.forward_to_number,
+            notification_instructions: s.notification_instructions,
+            ..CustomerPatch::default()
+        }
+    }
+}
+
+/// Keeps "sent as null" (`Some(None)`) apart from "not sent" (`None`, via `#[serde(default)]`).
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
+
+impl CustomerPatch {
+    /// Whether the request changes a field the instructions are compiled from.
+    fn touches_instruction_inputs(&self) -> bool {
+        self.business_name.is_some()
+            || self.business_type.is_some()
+            || self.services_offered.is_some()
+            || self.business_hours.is_some()
+            || self.holiday_hours.is_some()
+            || self.timezone.is_some()
+            || self.faqs.is_some()
+            || self.appointment_handling.is_some()
+            || self.pricing_info.is_some()
+            || self.special_instructions.is_some()
+            || self.forward_to_number.is_some()
+    }
+
+    /// Validates every field the request sends and writes it into `fields`. Then
+    /// `ai_instructions` is taken from the request if it sets them, else recompiled when
+    /// an input of theirs changed (or `always_compile` is set, for a new business).
+    /// On error `fields` may be half-changed; callers then save nothing.
+    pub fn apply(self, fields: &mut CustomerFields, always_compile: bool) -> Result<()> {
+        let recompile = always_compile || self.touches_instruction_inputs();
+
+        if let Some(v) = self.business_name {
+            fields.business_name = validate::required_text("business_name", &v, MAX_NAME_LEN)?;
+        }
+        if let Some(v) = self.email {
+            fields.email = validate::email("email", &v)?;
+        }
+        if let Some(v) = self.timezone {
+            fields.timezone = validate::timezone("timezone", &v)?;
+        }
+        if let Some(v) = self.subscription_status {
+            fields.subscription_status = validate::one_of("subscription_status", &v, SUBSCRIPTION_STATUSES)?;
+        }
+        if let Some(v) = self.subscription_tier {
+            fields.subscription_tier = validate::one_of("subscription_tier", &v, SUBSCRIPTION_TIERS)?;
+        }
+        if let Some(v) = self.appointment_handling {
+            fields.appointment_handling = v;
+        }
+
+        let text = |field: &str, value: Option<String>, max: usize| match value {
+            None => Ok(None),
+            Some(v) => validate::optional_text(field, &v, max),
+        };
+        set(&mut fields.contact_name, self.contact_name, |v| text("contact_name", v, MAX_NAME_LEN))?;
+        set(&mut fields.business_type, self.business_type, |v| text("business_type", v, MAX_NAME_LEN))?;
+        set(&mut fields.greeting_message, self.greeting_message, |v| text("greeting_message", v, MAX_TEXT_LEN))?;
+        set(&mut fields.services_offered, self.services_offered, |v| text("services_offered", v, MAX_TEXT_LEN))?;
+        set(&mut fields.pricing_info, self.pricing_info, |v| text("pricing_info", v, MAX_TEXT_LEN))?;
+        set(&mut fields.special_instructions, self.special_instructions, |v| {
+            text("special_instructions", v, MAX_TEXT_LEN)
+        })?;
+        set(&mut fields.notification_instructions, self.notification_instructions, |v| {
+            text("notification_instructions", v, MAX_TEXT_LEN)
+        })?;
+
+        let phone = |field: &'static str| {
+            move |value: Option<String>| -> Result<Option<String>> {
+                match value.as_deref().map(str::trim) {
+                    None | Some("") => Ok(None),
+                    Some(v) => validate::e164(field, v).map(Some),
+                }
+            }
+        };
+        set(&mut fields.phone, self.phone, phone("phone"))?;
+        set(&mut fields.deskringer_number, self.deskringer_number, phone("deskringer_number"))?;
+        set(&mut fields.forward_to_number, self.forward_to_number, phone("forward_to_number"))?;
+        set(&mut fields.notification_phone, self.notification_phone, phone("notification_phone"))?;
+        set(&mut fields.notification_email, self.notification_email, |value| match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => validate::email("notification_email", v).map(Some),
+        })?;
+
+        set(&mut fields.business_hours, self.business_hours, |v| Ok(v.filter(|h| !h.is_empty())))?;
+        set(&mut fields.holiday_hours, self.holiday_hours, |v| Ok(v.filter(|h| !h.is_empty())))?;
+        set(&mut fields.faqs, self.faqs, Ok)?;
+        set(&mut fields.trial_ends_at, self.trial_ends_at, Ok)?;
+
+        match self.ai_instructions {
+            Some(v) => fields.ai_instructions = text("ai_instructions", v, MAX_INSTRUCTIONS_LEN)?,
+            None if recompile => fields.recompile_instructions(),
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Writes a sent nullable field through its check; leaves the field alone when not sent.
+fn set<T>(target: &mut Option<T>, sent: Option<Option<T>>, check: impl FnOnce(Option<T>) -> Result<Option<T>>) -> Result<()> {
+    if let Some(value) = sent {
+        *target = check(value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields() -> CustomerFields {
+        let mut fields = CustomerFields::new("Bella Hair".into(), "owner@bella.example".into());
+        fields.phone = Some("+14155550100".into());
+        fields
+    }
+
+    fn patch(value: serde_json::Value) -> CustomerPatch {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn null_clears_and_absent_keeps() {
+        let mut f = fields();
+        patch(json!({"contact_name": "Ann"})).apply(&mut f, false).unwrap();
+        assert_eq!(f.phone.as_deref(), Some("+14155550100"));
+        assert_eq!(f.contact_name.as_deref(), Some("Ann"));
+        patch(json!({"phone": null, "contact_name": ""})).apply(&mut f, false).unwrap();
+        assert_eq!(f.phone, None);
+        assert_eq!(f.contact_name, None);
+    }
+
+    #[test]
+    fn changing_an_input_recompiles_the_instructions() {
+        let mut f = fields();
+        patch(json!({"services_offered": "Cuts and colour"})).apply(&mut f, false).unwrap();
+        assert!(f.ai_instructions.as_deref().unwrap().contains("Cuts and colour"));
+    }
+
+    #[test]
+    fn explicit_instructions_win_over_compilation() {
+        let mut f = fields();
+        patch(json!({"services_offered": "Cuts", "ai_instructions": "Be brief."})).apply(&mut f, false).unwrap();
+        assert_eq!(f.ai_instructions.as_deref(), Some("Be brief."));
+    }
+
+    #[test]
+    fn unrelated_changes_keep_the_instructions() {
+        let mut f = fields();
+        f.ai_instructions = Some("hand written".into());
+        patch(json!({"notification_email": "alerts@bella.example"})).apply(&mut f, false).unwrap();
+        assert_eq!(f.ai_instructions.as_deref(), Some("hand written"));
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        for (body, field) in [
+            (json!({"email": "nope"}), "email"),
+            (json!({"phone": "555-0100"}), "phone"),
+            (json!({"forward_to_number": "12"}), "forward_to_number"),
+            (json!({"timezone": "Moon/Base"}), "timezone"),
+            (json!({"subscription_status": "gold"}), "subscription_status"),
+            (json!({"subscription_tier": "platinum"}), "subscription_tier"),
+            (json!({"business_name": "  "}), "business_name"),
+            (json!({"notification_email": "x@"}), "notification_email"),
+        ] {
+            let err = patch(body.clone()).apply(&mut fields(), false).unwrap_err();
+            assert!(err.to_string().starts_with(field), "{body}: {err}");
+        }
+    }
+}

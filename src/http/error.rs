@@ -1,0 +1,150 @@
+//! `AppError`: every way a request can fail, each answering the API's JSON error shape
+//! `{"error": "...", "details"?: ...}` with the right status.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Handler result with [`AppError`] as the error.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request is malformed (bad JSON, wrong content type, bad query string).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: the token is missing, invalid or expired (the dashboards log out on it), or
+    /// login credentials are wrong.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource (or route).
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: a unique value is already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is over the size limit.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// 422: well-formed, but a field's value is invalid; `details` maps field to reason.
+    #[error("{message}")]
+    Unprocessable { message: String, details: Option<Value> },
+    /// 503: a dependency (the database, a third-party service) is unavailable.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// 500 (503 for pool exhaustion): a database failure. Details are logged, never sent.
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    /// 500: any other internal failure. Details are logged, never sent.
+    #[error("internal error")]
+    Anyhow(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// 422 naming one invalid field.
+    pub fn invalid_field(field: &str, reason: impl std::fmt::Display) -> Self {
+        let reason = reason.to_string();
+        AppError::Unprocessable { message: format!("{field}: {reason}"), details: Some(json!({ field: reason })) }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Sqlx(sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Sqlx(_) | AppError::Anyhow(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            AppError::Sqlx(_) | AppError::Anyhow(_) => {
+                // Logged once here, inside the request's span; the client gets no internals.
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::warn!(error = ?self, "database unavailable");
+                    json!({"error": "the service is temporarily unavailable, please retry"})
+                } else {
+                    tracing::error!(error = ?self, "request failed");
+                    json!({"error": "internal server error"})
+                }
+            }
+            AppError::Unprocessable { message, details: Some(details) } => {
+                json!({"error": message, "details": details})
+            }
+            other => json!({"error": other.to_string()}),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => AppError::Unprocessable { message: e.body_text(), details: None },
+            JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                AppError::BadRequest("expected a JSON body with `Content-Type: application/json`".into())
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(e) => {
+                AppError::BadRequest(format!("invalid path parameter: {}", e.body_text()))
+            }
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// Extension trait mapping a unique violation on a named constraint to a 409.
+pub trait ResultExt<T> {
+    /// Turns a unique-violation on `constraint` into [`AppError::Conflict`] with `message`;
+    /// other errors pass through.
+    fn on_unique(self, constraint: &str, message: &str) -> Result<T>;
+}
+
+impl<T, E: Into<AppError>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_unique(self, constraint: &str, message: &str) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            AppError::Sqlx(sqlx::Error::Database(db))
+                if db.is_unique_violation() && db.constraint() == Some(constraint) =>
+            {
+                AppError::Conflict(message.to_owned())
+            }
+            other => other,
+        })
+    }
+}

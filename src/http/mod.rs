@@ -1,0 +1,166 @@
+//! The HTTP API: application state, the router with its middleware, and serving.
+
+pub mod admin;
+pub mod calls;
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod pagination;
+pub mod service;
+pub mod validate;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+use sqlx::PgPool;
+use tower::{Layer, ServiceBuilder};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use error::AppError;
+
+/// Largest request body accepted (JSON settings of a large business fit comfortably).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Longest time a request may take before it is answered 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler can reach. Cheap to clone: a pool handle and two `Arc`s.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The PostgreSQL pool.
+    pub db: PgPool,
+    /// The configuration read at start-up.
+    pub config: Arc<Config>,
+    /// Access token keys.
+    pub jwt: Arc<JwtKeys>,
+}
+
+impl AppState {
+    /// Builds the state from a pool and a configuration.
+    pub fn new(db: PgPool, config: Config) -> Self {
+        let jwt = Arc::new(JwtKeys::new(config.jwt_secret_bytes()));
+        Self { db, config: Arc::new(config), jwt }
+    }
+}
+
+/// The whole application as one service. Trailing slashes are trimmed before routing, so
+/// `/api/customers/` and `/api/customers` reach the same handler.
+pub type App = NormalizePath<Router>;
+
+/// Builds the application: every route, and the middleware every request passes through.
+pub fn app(state: AppState) -> App {
+    let cors = cors_layer(&state.config);
+    let router = Router::new()
+        .merge(service::router())
+        .nest("/api/admin", admin::router())
+        .nest("/api/customers", customers::router())
+        .nest("/api/calls", calls::router())
+        .fallback(route_not_found)
+        .layer(
+            // Listed outermost first.
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(cors)
+                .layer(axum::middleware::map_response(json_error_bodies))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .with_state(state);
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = axum::ServiceExt::<Request>::into_make_service(app);
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+/// The request's span: method, the matched route (never the raw path, which carries ids)
+/// and the request id.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
+/// CORS for the browser dashboards: the configured origins; in development without a list,
+/// any origin (tokens travel in a header, never in cookies).
+fn cors_layer(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config.cors_allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let allow_origin = if origins.is_empty() && !config.is_production() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins)
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn route_not_found() -> AppError {
+    AppError::NotFound("no such route".into())
+}
+
+/// Gives every error answered without a JSON body (405 from the router, 503 from the
+/// timeout, ...) the API's error shape, so clients never see an empty or HTML body.
+async fn json_error_bodies<B>(response: Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response.map(Body::new);
+    }
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed".to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => "the service is temporarily unavailable, please retry".to_owned(),
+        other => other.canonical_reason().unwrap_or("request failed").to_lowercase(),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let body = Json(json!({"error": message})).into_response();
+    let (body_parts, body) = body.into_parts();
+    parts.headers.extend(body_parts.headers);
+    Response::from_parts(parts, body)
+}
+
+/// A panic in a handler is a bug: log it and answer the JSON error shape.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "internal server error"}))).into_response()
+}

@@ -1,0 +1,75 @@
+//! `page`/`per_page` pagination: validated once, answered in one envelope shape.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::{AppError, Result};
+
+/// Items per page when the client does not say.
+pub const DEFAULT_PER_PAGE: i64 = 50;
+/// Largest page a client may ask for.
+pub const MAX_PER_PAGE: i64 = 200;
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: i64,
+    /// Items per page, 1 to [`MAX_PER_PAGE`].
+    pub per_page: i64,
+}
+
+impl Page {
+    /// Validates the raw query values: `page >= 1`, `1 <= per_page <= 200`.
+    pub fn from_query(page: Option<i64>, per_page: Option<i64>) -> Result<Self> {
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if page < 1 {
+            return Err(AppError::invalid_field("page", "must be 1 or more"));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(AppError::invalid_field("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
+        }
+        Ok(Page { page, per_page })
+    }
+
+    /// Rows to skip. Saturates, so an absurd page number yields an empty page, not an overflow.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// `{"<key>": items, "total", "page", "pages", "per_page"}`.
+    pub fn envelope<T: Serialize>(&self, key: &str, items: T, total: i64) -> Value {
+        let mut body = Map::new();
+        body.insert(key.to_owned(), serde_json::to_value(items).expect("page items serialize"));
+        body.insert("total".into(), total.into());
+        body.insert("page".into(), self.page.into());
+        body.insert("pages".into(), ((total + self.per_page - 1) / self.per_page).into());
+        body.insert("per_page".into(), self.per_page.into());
+        Value::Object(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        assert_eq!(Page::from_query(None, None).unwrap(), Page { page: 1, per_page: 50 });
+        assert!(Page::from_query(Some(0), None).is_err());
+        assert!(Page::from_query(Some(-1), None).is_err());
+        assert!(Page::from_query(None, Some(0)).is_err());
+        assert!(Page::from_query(None, Some(201)).is_err());
+        assert!(Page::from_query(None, Some(200)).is_ok());
+    }
+
+    #[test]
+    fn pages_round_up_and_offsets_saturate() {
+        let page = Page { page: 2, per_page: 50 };
+        assert_eq!(page.envelope("xs", Vec::<i32>::new(), 101)["pages"], 3);
+        assert_eq!(page.envelope("xs", Vec::<i32>::new(), 0)["pages"], 0);
+        assert_eq!(page.offset(), 50);
+        assert_eq!(Page { page: i64::MAX, per_page: 200 }.offset(), i64::MAX);
+    }
+}

@@ -1,0 +1,273 @@
+//! What a business tells its receptionist: opening hours, FAQs and how to handle
+//! appointments. These types validate themselves while being deserialized, so a value that
+//! exists is a valid one, and an invalid request names the exact field that is wrong.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+/// A time of day written `HH:MM` (24-hour clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClockTime(pub NaiveTime);
+
+impl ClockTime {
+    /// Parses `HH:MM`, e.g. `09:00` or `17:30`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+            .map(ClockTime)
+            .map_err(|_| format!("`{raw}` is not a time of day as HH:MM (for example 09:00)"))
+    }
+}
+
+impl fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+/// One day's hours: closed, or open from `open` to `close`. A `close` earlier than `open`
+/// means the business closes after midnight (a bar open 18:00-02:00).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawDayHours", into = "RawDayHours")]
+pub struct DayHours {
+    /// `None` when closed all day.
+    pub open_close: Option<(ClockTime, ClockTime)>,
+    /// An optional label, e.g. "Christmas Day" for holiday hours.
+    pub note: Option<String>,
+}
+
+impl DayHours {
+    /// Whether the business is closed all day.
+    pub fn is_closed(&self) -> bool {
+        self.open_close.is_none()
+    }
+}
+
+impl fmt::Display for DayHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.open_close {
+            None => f.write_str("closed"),
+            Some((open, close)) => write!(f, "{open}-{close}"),
+        }
+    }
+}
+
+/// The JSON shape: `{"open": "09:00", "close": "17:00"}` or `{"closed": true}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDayHours {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    close: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    closed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl TryFrom<RawDayHours> for DayHours {
+    type Error = String;
+
+    fn try_from(raw: RawDayHours) -> Result<Self, String> {
+        let note = raw.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        if raw.closed {
+            return Ok(DayHours { open_close: None, note });
+        }
+        match (raw.open, raw.close) {
+            (Some(open), Some(close)) => {
+                let (open, close) = (ClockTime::parse(&open)?, ClockTime::parse(&close)?);
+                if open == close {
+                    return Err("`open` and `close` must differ (use {\"closed\": true} for a closed day)".into());
+                }
+                Ok(DayHours { open_close: Some((open, close)), note })
+            }
+            _ => Err("give both `open` and `close` as HH:MM, or `closed: true`".into()),
+        }
+    }
+}
+
+impl From<DayHours> for RawDayHours {
+    fn from(hours: DayHours) -> Self {
+        match hours.open_close {
+            None => RawDayHours { open: None, close: None, closed: true, note: hours.note },
+            Some((open, close)) => RawDayHours {
+                open: Some(open.to_string()),
+                close: Some(close.to_string()),
+                closed: false,
+                note: hours.note,
+            },
+        }
+    }
+}
+
+/// Regular weekly hours. A day left out is unknown, and treated as closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuesday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wednesday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thursday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saturday: Option<DayHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sunday: Option<DayHours>,
+}
+
+impl BusinessHours {
+    /// The days Monday to Sunday with their names, for rendering.
+    pub fn days(&self) -> [(&'static str, Option<&DayHours>); 7] {
+        [
+            ("Monday", self.monday.as_ref()),
+            ("Tuesday", self.tuesday.as_ref()),
+            ("Wednesday", self.wednesday.as_ref()),
+            ("Thursday", self.thursday.as_ref()),
+            ("Friday", self.friday.as_ref()),
+            ("Saturday", self.saturday.as_ref()),
+            ("Sunday", self.sunday.as_ref()),
+        ]
+    }
+
+    /// Whether no day is given at all.
+    pub fn is_empty(&self) -> bool {
+        self.days().iter().all(|(_, hours)| hours.is_none())
+    }
+}
+
+/// Exceptions to the weekly hours on given dates: `{"2026-12-25": {"closed": true}}`.
+pub type HolidayHours = BTreeMap<NaiveDate, DayHours>;
+
+/// One frequently asked question with the answer the receptionist should give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawFaq")]
+pub struct Faq {
+    /// The question, as a caller might ask it.
+    pub question: String,
+    /// The answer to give.
+    pub answer: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaq {
+    question: String,
+    answer: String,
+}
+
+impl TryFrom<RawFaq> for Faq {
+    type Error = String;
+
+    fn try_from(raw: RawFaq) -> Result<Self, String> {
+        let (question, answer) = (raw.question.trim(), raw.answer.trim());
+        if question.is_empty() || answer.is_empty() {
+            return Err("each FAQ needs a non-empty `question` and `answer`".into());
+        }
+        Ok(Faq { question: question.to_owned(), answer: answer.to_owned() })
+    }
+}
+
+/// How the receptionist handles a caller who wants an appointment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentHandling {
+    /// Take the caller's name, number, preferred time and reason; staff confirm later.
+    #[default]
+    CollectDetails,
+    /// Promise a call back from staff to arrange the appointment.
+    Callback,
+    /// Transfer the caller to a person who books it.
+    Transfer,
+    /// Point the caller to the online booking page.
+    BookingLink,
+    /// Ask the caller to call back later, during opening hours.
+    CallBackLater,
+}
+
+impl AppointmentHandling {
+    /// The database spelling, as in the CHECK constraint.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CollectDetails => "collect_details",
+            Self::Callback => "callback",
+            Self::Transfer => "transfer",
+            Self::BookingLink => "booking_link",
+            Self::CallBackLater => "call_back_later",
+        }
+    }
+
+    /// Reads the database spelling; unknown values fall back to the default.
+    pub fn from_db(raw: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(raw.to_owned())).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn day_hours_round_trip_in_the_api_shape() {
+        let hours: BusinessHours = serde_json::from_value(json!({
+            "monday": {"open": "09:00", "close": "17:00"},
+            "sunday": {"closed": true}
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&hours).unwrap(),
+            json!({"monday": {"open": "09:00", "close": "17:00"}, "sunday": {"closed": true}})
+        );
+    }
+
+    #[test]
+    fn closed_false_with_times_is_an_open_day() {
+        let day: DayHours = serde_json::from_value(json!({"open": "18:00", "close": "02:00", "closed": false})).unwrap();
+        assert_eq!(day.to_string(), "18:00-02:00");
+    }
+
+    #[test]
+    fn invalid_hours_are_refused_with_the_reason() {
+        for (bad, reason) in [
+            (json!({"monday": {"open": "25:00", "close": "17:00"}}), "not a time of day"),
+            (json!({"monday": {"open": "09:00"}}), "give both"),
+            (json!({"funday": {"closed": true}}), "unknown field"),
+            (json!({"monday": {"open": "9am", "close": "5pm"}}), "not a time of day"),
+            (json!({"monday": "9-5"}), "invalid type"),
+        ] {
+            let err = serde_json::from_value::<BusinessHours>(bad.clone()).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn holiday_hours_are_keyed_by_date() {
+        let holidays: HolidayHours =
+            serde_json::from_value(json!({"2026-12-25": {"closed": true, "note": "Christmas"}})).unwrap();
+        let day = &holidays[&NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()];
+        assert!(day.is_closed());
+        assert!(serde_json::from_value::<HolidayHours>(json!({"christmas": {"closed": true}})).is_err());
+    }
+
+    #[test]
+    fn faqs_need_both_parts() {
+        assert!(serde_json::from_value::<Vec<Faq>>(json!([{"question": "Parking?", "answer": ""}])).is_err());
+        let faqs: Vec<Faq> = serde_json::from_value(json!([{"question": " Parking? ", "answer": "Free, out back."}])).unwrap();
+        assert_eq!(faqs[0].question, "Parking?");
+    }
+
+    #[test]
+    fn appointment_handling_uses_snake_case() {
+        assert_eq!(serde_json::to_value(AppointmentHandling::CallBackLater).unwrap(), json!("call_back_later"));
+        assert_eq!(AppointmentHandling::from_db("booking_link"), AppointmentHandling::BookingLink);
+        assert!(serde_json::from_value::<AppointmentHandling>(json!("whenever")).is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! The test harness: a real PostgreSQL (`DATABASE_URL`, or a throwaway cluster started
+//! here), a migrated template database, and for each test a fresh database copied from it,
+//! so tests run in parallel and never see each other's rows.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::{DateTime, Utc};
+use deskringer::auth::{Principal, Role};
+use deskringer::config::Config;
+use deskringer::db::local_cluster::{LocalCluster, ThrowawayCluster};
+use deskringer::db::quote_identifier;
+use deskringer::http::{self, App, AppState};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use tower::ServiceExt;
+
+/// The server every test database lives on.
+struct TestServer {
+    maintenance: PgConnectOptions,
+    template: String,
+    /// Kept alive for the whole test process; cleaned up when it exits.
+    _cluster: Option<ThrowawayCluster>,
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
+
+fn server() -> &'static TestServer {
+    // Set up on a thread of its own: each test has its own runtime, and connections must
+    // not outlive the runtime that made them.
+    SERVER.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(start_server())
+        })
+        .join()
+        .expect("test database setup panicked")
+    })
+}
+
+async fn start_server() -> TestServer {
+    let (maintenance, cluster) = match std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+        Some(url) => (url.parse::<PgConnectOptions>().expect("DATABASE_URL is not a PostgreSQL URL"), None),
+        None => {
+            let cluster = LocalCluster::start_throwaway().expect("cannot start a throwaway PostgreSQL");
+            (cluster.connect_options("postgres"), Some(cluster))
+        }
+    };
+    let template = create_template(&maintenance).await;
+    TestServer { maintenance, template, _cluster: cluster }
+}
+
+/// Creates (once per set of migrations) a migrated template database. The name carries a
+/// hash of the migrations, so a shared `DATABASE_URL` server reuses it across runs; it is
+/// built under another name and renamed, so a half-built template is never used.
+async fn create_template(maintenance: &PgConnectOptions) -> String {
+    let migrator = &deskringer::db::MIGRATOR;
+    let fingerprint = migrator
+        .iter()
+        .flat_map(|m| m.checksum.iter().copied())
+        .fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
+    let template = format!("deskringer_test_template_{fingerprint:016x}");
+
+    let mut conn = PgConnection::connect_with(maintenance).await.expect("cannot connect to the test PostgreSQL");
+    sqlx::query("SELECT pg_advisory_lock(7177001)").execute(&mut conn).await.unwrap();
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&template)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        execute(&mut conn, format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&building))).await;
+        execute(&mut conn, format!("CREATE DATABASE {}", quote_identifier(&building))).await;
+        let pool = PgPoolOptions::new().max_connections(1).connect_with(maintenance.clone().database(&building)).await.unwrap();
+        migrator.run(&pool).await.expect("migrations fail on a fresh database");
+        pool.close().await;
+        execute(&mut conn, format!("ALTER DATABASE {} RENAME TO {}", quote_identifier(&building), quote_identifier(&template))).await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7177001)").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    template
+}
+
+async fn execute(conn: &mut PgConnection, sql: String) {
+    sqlx::query(AssertSqlSafe(sql.clone())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A fresh, migrated database and the application over it.
+pub struct TestApp {
+    /// The application, exactly as `serve` builds it.
+    pub app: App,
+    /// The test's own database.
+    pub db: PgPool,
+    /// The state the app was built with (JWT keys, config).
+    pub state: AppState,
+    database: String,
+}
+
+impl TestApp {
+    /// A new database and an app with the test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Config::for_tests()).await
+    }
+
+    /// A new database and an app with `config`.
+    pub async fn spawn_with(config: Config) -> Self {
+        deskringer::telemetry::init_for_tests();
+        let server = server();
+        let database = format!("deskringer_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
+        let mut conn = PgConnection::connect_with(&server.maintenance).await.expect("cannot reach the test PostgreSQL");
+        let sql = format!("CREATE DATABASE {} TEMPLATE {}", quote_identifier(&database), quote_identifier(&server.template));
+        // Copying a template fails while another session is briefly connected to it; retry.
+        let mut attempt = 0;
+        while let Err(error) = sqlx::query(AssertSqlSafe(sql.clone())).execute(&mut conn).await {
+            attempt += 1;
+            assert!(attempt < 50, "{sql}: {error}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        conn.close().await.unwrap();
+
+        let db = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(server.maintenance.clone().database(&database))
+            .await
+            .unwrap();
+        let state = AppState::new(db.clone(), config);
+        TestApp { app: http::app(state.clone()), db, state, database }
+    }
+
+    /// Sends a request through the whole middleware stack.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.app.clone().oneshot(request).await.expect("the app never fails at the service level");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse { status, headers, body, text }
+    }
+
+    /// A request with an optional bearer token and optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    /// `GET` with a token.
+    pub async fn get(&self, uri: &str, token: &str) -> TestResponse {
+        self.call(Method::GET, uri, Some(token), None).await
+    }
+
+    /// `POST` JSON with a token.
+    pub async fn post(&self, uri: &str, token: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, uri, Some(token), Some(body)).await
+    }
+
+    /// `PUT` JSON with a token.
+    pub async fn put(&self, uri: &str, token: &str, body: Value) -> TestResponse {
+        self.call(Method::PUT, uri, Some(token), Some(body)).await
+    }
+
+    /// `DELETE` with a token.
+    pub async fn delete(&self, uri: &str, token: &str) -> TestResponse {
+        self.call(Method::DELETE, uri, Some(token), None).await
+    }
+
+    /// Creates an admin with `password` through the same query the API uses.
+    pub async fn create_admin(&self, email: &str, password: &str) -> i64 {
+        let hash = deskringer::auth::password::hash_password(password.to_owned().into()).await.unwrap();
+        deskringer::db::admins::insert(&self.db, email, Some("Test Admin"), &hash).await.unwrap().id
+    }
+
+    /// A valid token for a new admin.
+    pub async fn admin_token(&self) -> String {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO admins (email, name, password_hash) VALUES ('staff@deskringer.test', 'Staff', 'x') RETURNING id",
+        )
+        .fetch_one(&self.db)
+        .await
+        .unwrap();
+        self.token(Role::Admin, id)
+    }
+
+    /// A valid token for `role` and row `id`.
+    pub fn token(&self, role: Role, id: i64) -> String {
+        self.state.jwt.issue(Principal { role, id }).unwrap()
+    }
+
+    /// Inserts a business directly; returns its id.
+    pub async fn insert_customer(&self, business_name: &str, email: &str, status: &str) -> i64 {
+        sqlx::query_scalar(
+            "INSERT INTO customers (business_name, email, subscription_status, trial_ends_at) \
+             VALUES ($1, $2, $3, now() + interval '7 days') RETURNING id",
+        )
+        .bind(business_name)
+        .bind(email)
+        .bind(status)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    /// Inserts a call; returns its id.
+    pub async fn insert_call(&self, call: NewCall<'_>) -> i64 {
+        sqlx::query_scalar(
+            "INSERT INTO calls (customer_id, caller_phone, twilio_call_sid, status, duration_seconds, \
+             callback_requested, twilio_cost, openai_cost, created_at, summary, transcript) \
+             VALUES ($1, '+14155550199', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(call.customer_id)
+        .bind(format!("CA{}", rand_suffix()))
+        .bind(call.status)
+        .bind(call.duration_seconds)
+        .bind(call.callback_requested)
+        .bind(call.twilio_cost)
+        .bind(call.openai_cost)
+        .bind(call.created_at)
+        .bind(call.summary)
+        .bind(call.transcript)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    /// Adds a spoken line to a call.
+    pub async fn insert_log(&self, call_id: i64, speaker: &str, message: &str, at: DateTime<Utc>) {
+        sqlx::query("INSERT INTO call_logs (call_id, speaker, message, timestamp) VALUES ($1, $2, $3, $4)")
+            .bind(call_id)
+            .bind(speaker)
+            .bind(message)
+            .bind(at)
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
+    /// Counts rows of `table` (a fixed name from the test).
+    pub async fn count(&self, table: &'static str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Remove the test's database (ending its connections) so a shared server does not fill up.
+        let maintenance = server().maintenance.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&self.database));
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                if let Ok(mut conn) = PgConnection::connect_with(&maintenance).await {
+                    let _ = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A call to insert; fill the rest with `..NewCall::completed(customer_id)`.
+pub struct NewCall<'a> {
+    pub customer_id: i64,
+    pub status: &'a str,
+    pub duration_seconds: Option<i32>,
+    pub callback_requested: bool,
+    pub twilio_cost: f64,
+    pub openai_cost: f64,
+    pub created_at: DateTime<Utc>,
+    pub summary: Option<&'a str>,
+    pub transcript: Option<&'a str>,
+}
+
+impl NewCall<'_> {
+    /// A completed one-minute call made just now.
+    pub fn completed(customer_id: i64) -> Self {
+        NewCall {
+            customer_id,
+            status: "completed",
+            duration_seconds: Some(60),
+            callback_requested: false,
+            twilio_cost: 0.0085,
+            openai_cost: 0.002,
+            created_at: Utc::now(),
+            summary: Some("Caller asked about opening hours."),
+            transcript: Some("Caller: When are you open?\nAI: 9 to 5."),
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A response, its body parsed as JSON (`Null` when it is not JSON).
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    /// Asserts the status and that the body is the API's JSON error shape.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode) -> &str {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert!(
+            self.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+            "error without a JSON content type: {:?}",
+            self.headers
+        );
+        self.body["error"].as_str().unwrap_or_else(|| panic!("no `error` string in {}", self.text))
+    }
+
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn assert_ok(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        &self.body
+    }
+}
+
+/// Sorted keys of a JSON object, for exact-shape assertions.
+pub fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The keys of a customer object, sorted.
+pub const CUSTOMER_KEYS: &[&str] = &[
+    "ai_instructions",
+    "appointment_handling",
+    "business_hours",
+    "business_name",
+    "business_type",
+    "cancelled_at",
+    "contact_name",
+    "created_at",
+    "deskringer_number",
+    "email",
+    "faqs",
+    "forward_to_number",
+    "greeting_message",
+    "holiday_hours",
+    "id",
+    "notification_email",
+    "notification_instructions",
+    "notification_phone",
+    "phone",
+    "pricing_info",
+    "services_offered",
+    "special_instructions",
+    "subscription_status",
+    "subscription_tier",
+    "timezone",
+    "trial_ends_at",
+];
+
+/// The keys of a full call object, sorted.
+pub const CALL_KEYS: &[&str] = &[
+    "archived",
+    "archived_at",
+    "callback_requested",
+    "caller_name",
+    "caller_phone",
+    "created_at",
+    "customer_id",
+    "direction",
+    "duration_seconds",
+    "ended_at",
+    "handled",
+    "handled_at",
+    "id",
+    "intent",
+    "openai_cost",
+    "status",
+    "summary",
+    "transcript",
+    "twilio_call_sid",
+    "twilio_cost",
+];
+
+/// An empty JSON object, for requests whose body does not matter.
+pub fn empty() -> Value {
+    json!({})
+}

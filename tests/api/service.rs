@@ -1,0 +1,97 @@
+//! `/`, `/health`, `/ready`, routing edges, CORS and the JSON error shape for the router's
+//! own answers.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use deskringer::config::Config;
+use deskringer::http::{AppState, app};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower::ServiceExt;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn root_names_the_service_and_its_version() {
+    let app = TestApp::spawn().await;
+    let response = app.call(Method::GET, "/", None, None).await;
+    assert_eq!(
+        response.assert_ok(StatusCode::OK),
+        &serde_json::json!({"message": "DeskRinger API", "version": env!("CARGO_PKG_VERSION"), "status": "running"})
+    );
+}
+
+#[tokio::test]
+async fn health_and_ready_answer_when_the_database_is_up() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.call(Method::GET, "/health", None, None).await.assert_ok(StatusCode::OK)["status"], "healthy");
+    assert_eq!(app.call(Method::GET, "/ready/", None, None).await.assert_ok(StatusCode::OK)["status"], "ready");
+}
+
+#[tokio::test]
+async fn ready_is_503_json_when_the_database_is_away() {
+    // Arrange: a pool pointing at a socket folder where no server runs.
+    let options = PgConnectOptions::new().socket("/nonexistent-deskringer").database("none");
+    let pool = PgPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(1)).connect_lazy_with(options);
+    let service = app(AppState::new(pool, Config::for_tests()));
+
+    let response = service.oneshot(Request::get("/ready").body(Body::empty()).unwrap()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors() {
+    let app = TestApp::spawn().await;
+    app.call(Method::GET, "/api/nothing-here", None, None).await.assert_error(StatusCode::NOT_FOUND);
+    let token = app.admin_token().await;
+    let response = app.call(Method::PATCH, "/api/customers/", Some(&token), None).await;
+    assert_eq!(response.assert_error(StatusCode::METHOD_NOT_ALLOWED), "method not allowed");
+}
+
+#[tokio::test]
+async fn paths_work_with_and_without_a_trailing_slash() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    for path in ["/api/customers", "/api/customers/", "/api/calls", "/api/calls/", "/api/admin/me/", "/health/"] {
+        assert_eq!(app.get(path, &token).await.status, StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let app = TestApp::spawn().await;
+    let generated = app.call(Method::GET, "/health", None, None).await;
+    assert!(!generated.headers["x-request-id"].is_empty());
+    let request = Request::get("/health").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    assert_eq!(app.send(request).await.headers["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_origins() {
+    let config = Config::from_lookup(|name| match name {
+        "CORS_ALLOWED_ORIGINS" => Some("https://admin.deskringer.test, https://portal.deskringer.test".into()),
+        "JWT_SECRET_KEY" => Some("test-secret".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = TestApp::spawn_with(config).await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/customers/")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+
+    let allowed = app.send(preflight("https://portal.deskringer.test")).await;
+    assert_eq!(allowed.headers["access-control-allow-origin"], "https://portal.deskringer.test");
+    let allowed_headers = allowed.headers["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+
+    let refused = app.send(preflight("https://evil.example")).await;
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+}

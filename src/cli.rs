@@ -88,7 +88,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         db::migrate(&pool).await?;
         create_bootstrap_admin(&config, &pool).await?;
         let address = SocketAddr::from(([0, 0, 0, 0], config.port));
-        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
         tracing::info!(%address, "DeskRinger API listening");
         let app = http::app(AppState::new(pool.clone(), config));
         http::serve(listener, app, shutdown_signal()).await.context("server failed")

@@ -239,8 +239,7 @@ impl Config {
             openai: ServiceConfig { base_url: openai_base, api_key: secret("OPENAI_API_KEY") },
             email: EmailConfig {
                 sendgrid: ServiceConfig { base_url: sendgrid_base, api_key: secret("SENDGRID_API_KEY") },
-                from_email: get("NOTIFICATION_FROM_EMAIL")
-                    .unwrap_or_else(|| "notifications@deskringer.com".into()),
+                from_email: get("NOTIFICATION_FROM_EMAIL").unwrap_or_else(|| "notifications@deskringer.com".into()),
                 from_name: get("NOTIFICATION_FROM_NAME").unwrap_or_else(|| "DeskRinger".into()),
             },
             stripe: StripeConfig {
@@ -263,8 +262,9 @@ impl Config {
             match name {
                 "JWT_SECRET_KEY" => Some("test-secret-test-secret-test-secret!"),
                 "API_BASE_URL" => Some("https://deskringer.test"),
-                "OPENAI_BASE_URL" | "TWILIO_API_BASE_URL" | "STRIPE_API_BASE_URL"
-                | "SENDGRID_API_BASE_URL" => Some("http://127.0.0.1:9"),
+                "OPENAI_BASE_URL" | "TWILIO_API_BASE_URL" | "STRIPE_API_BASE_URL" | "SENDGRID_API_BASE_URL" => {
+                    Some("http://127.0.0.1:9")
+                }
                 _ => None,
             }
             .map(str::to_owned)
@@ -322,8 +322,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 

@@ -4,9 +4,9 @@
 use std::sync::LazyLock;
 
 use anyhow::Context;
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
@@ -59,7 +59,9 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Runs CPU-heavy work on the blocking pool, inside the caller's tracing span.
-async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .instrument(tracing::Span::current())

@@ -33,7 +33,12 @@ pub const EMAIL_UNIQUE_CONSTRAINT: &str = "admins_email_key";
 
 /// Inserts an admin. A taken email fails with a unique violation on
 /// [`EMAIL_UNIQUE_CONSTRAINT`], so callers map it without a racy look-up first.
-pub async fn insert(db: impl PgExecutor<'_>, email: &str, name: Option<&str>, password_hash: &str) -> sqlx::Result<Admin> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    name: Option<&str>,
+    password_hash: &str,
+) -> sqlx::Result<Admin> {
     sqlx::query_as(concat!(
         "INSERT INTO admins (email, name, password_hash) VALUES (lower($1), $2, $3) RETURNING ",
         admin_columns!()

@@ -98,10 +98,10 @@ pub async fn logs(db: impl PgExecutor<'_>, call_id: i64) -> sqlx::Result<Vec<Cal
 /// The newest calls of one customer.
 pub async fn recent_for_customer(db: impl PgExecutor<'_>, customer_id: i64, limit: i64) -> sqlx::Result<Vec<Call>> {
     sqlx::query_as(concat!(select_calls!(), " WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2"))
-    .bind(customer_id)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+        .bind(customer_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }
 
 /// Renders lines as a plain-text transcript, one `Speaker: words` line each.

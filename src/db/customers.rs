@@ -270,7 +270,11 @@ pub async fn find_for_update(tx: &mut Transaction<'_, Postgres>, id: i64) -> sql
 }
 
 /// Replaces a business's portal password hash; `None` when the business does not exist.
-pub async fn set_password_hash(db: impl PgExecutor<'_>, id: i64, password_hash: &str) -> sqlx::Result<Option<Customer>> {
+pub async fn set_password_hash(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    password_hash: &str,
+) -> sqlx::Result<Option<Customer>> {
     sqlx::query_as(concat!(
         "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING ",
         customer_columns!()

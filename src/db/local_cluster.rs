@@ -132,7 +132,14 @@ impl LocalCluster {
         }
         self.run(
             "pg_ctl",
-            ["stop".as_ref(), "-w".as_ref(), "-m".as_ref(), "fast".as_ref(), "-D".as_ref(), self.data_dir().as_os_str()],
+            [
+                "stop".as_ref(),
+                "-w".as_ref(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-D".as_ref(),
+                self.data_dir().as_os_str(),
+            ],
         )
     }
 
@@ -150,11 +157,7 @@ impl LocalCluster {
     /// removed when the returned guard's process exits, however it exits: a watcher process
     /// waits for our end of a pipe to close, then cleans up.
     pub fn start_throwaway() -> anyhow::Result<ThrowawayCluster> {
-        let root = std::env::temp_dir().join(format!(
-            "deskringer-pg-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let root = std::env::temp_dir().join(format!("deskringer-pg-{}-{}", std::process::id(), rand::random::<u32>()));
         let cluster = LocalCluster::new(&root)?;
         let watcher = cluster.spawn_cleanup_watcher()?;
         cluster.start(THROWAWAY_SETTINGS)?;
@@ -162,10 +165,7 @@ impl LocalCluster {
     }
 
     fn spawn_cleanup_watcher(&self) -> anyhow::Result<Child> {
-        let stop = self.command_line(
-            "pg_ctl",
-            &["stop", "-m", "immediate", "-D", &self.data_dir().to_string_lossy()],
-        );
+        let stop = self.command_line("pg_ctl", &["stop", "-m", "immediate", "-D", &self.data_dir().to_string_lossy()]);
         // `cat` returns when every writer of its stdin is gone, i.e. when this process exits.
         let script = format!("cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {}", shell_quote(&self.root));
         Command::new("sh")
@@ -212,10 +212,7 @@ impl LocalCluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let output = self
-            .command(program, args)
-            .output()
-            .with_context(|| format!("cannot run {program}"))?;
+        let output = self.command(program, args).output().with_context(|| format!("cannot run {program}"))?;
         if !output.status.success() {
             bail!(
                 "{program} exited with {}: {}{}",
@@ -248,10 +245,10 @@ impl std::ops::Deref for ThrowawayCluster {
 /// `/usr/lib/postgresql/<version>/bin` (Debian and Ubuntu keep them there).
 pub fn find_binaries() -> anyhow::Result<PathBuf> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir)) {
-            return Ok(dir);
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir))
+    {
+        return Ok(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()

@@ -42,7 +42,8 @@ impl DatabaseTarget {
     /// `dev_root` and creates its database.
     pub async fn resolve(config: &Config, dev_root: &Path) -> anyhow::Result<Self> {
         if let Some(url) = &config.database_url {
-            let options = PgConnectOptions::from_str(url.expose_secret()).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            let options = PgConnectOptions::from_str(url.expose_secret())
+                .context("DATABASE_URL is not a valid PostgreSQL URL")?;
             return Ok(Self { options, dev_cluster: None });
         }
         let root = dev_root.to_owned();
@@ -76,10 +77,7 @@ impl DatabaseTarget {
 /// Opens the pool with bounded size and acquire timeout. The pool connects lazily, so the
 /// server starts (and `/ready` reports) even while the database is briefly away.
 pub fn pool(options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy_with(options)
+    PgPoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(ACQUIRE_TIMEOUT).connect_lazy_with(options)
 }
 
 /// The migrations in `migrations/`, embedded in the binary.

@@ -66,10 +66,11 @@ async fn login(State(state): State<AppState>, AppJson(credentials): AppJson<Cred
         return Err(AppError::Unauthorized("invalid email or password"));
     };
 
-    let admin: Admin = sqlx::query_as(concat!("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING ", admin_columns!()))
-        .bind(admin.id)
-        .fetch_one(&state.db)
-        .await?;
+    let admin: Admin =
+        sqlx::query_as(concat!("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING ", admin_columns!()))
+            .bind(admin.id)
+            .fetch_one(&state.db)
+            .await?;
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id })?;
     tracing::info!(admin.id = admin.id, "admin logged in");
     Ok(AppJson(json!({"access_token": access_token, "admin": admin})))
@@ -138,7 +139,11 @@ async fn change_password(
         return Err(AppError::BadRequest("current password is incorrect".into()));
     }
     let new_hash = hash_password(input.new_password).await?;
-    sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1").bind(user.id).bind(new_hash).execute(&state.db).await?;
+    sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1")
+        .bind(user.id)
+        .bind(new_hash)
+        .execute(&state.db)
+        .await?;
     tracing::info!(admin.id = user.id, "admin password changed");
     Ok(AppJson(json!({"message": "Password changed"})))
 }

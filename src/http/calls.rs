@@ -46,7 +46,11 @@ struct ListQuery {
 }
 
 /// `GET /api/calls/`: newest first, filtered by business and status.
-async fn list_calls(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<ListQuery>) -> Result<AppJson<Value>> {
+async fn list_calls(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<AppJson<Value>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
@@ -104,7 +108,11 @@ async fn get_call(
 
 /// `GET /api/calls/{id}/transcript`: the stored transcript, or one built from the lines
 /// while the call has none yet.
-async fn get_call_transcript(_admin: AdminUser, State(state): State<AppState>, AppPath(id): AppPath<i64>) -> Result<AppJson<Value>> {
+async fn get_call_transcript(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
     let call = find_call(&state, id).await?;
     let logs = calls::logs(&state.db, id).await?;
     let transcript = call.transcript.unwrap_or_else(|| calls::transcript_text(&logs));
@@ -138,7 +146,11 @@ struct CallFigures {
 
 /// `GET /api/calls/stats`: every figure over the same period (the last `days` days) and
 /// the same business, in one aggregate statement.
-async fn get_call_stats(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<StatsQuery>) -> Result<AppJson<Value>> {
+async fn get_call_stats(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<StatsQuery>,
+) -> Result<AppJson<Value>> {
     let days = query.days.unwrap_or(DEFAULT_STATS_DAYS);
     if !(1..=MAX_STATS_DAYS).contains(&days) {
         return Err(AppError::invalid_field("days", format!("must be between 1 and {MAX_STATS_DAYS}")));
@@ -182,7 +194,11 @@ struct RecentQuery {
 }
 
 /// `GET /api/calls/recent`: the newest calls, optionally of one business.
-async fn list_recent_calls(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<RecentQuery>) -> Result<AppJson<Value>> {
+async fn list_recent_calls(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<RecentQuery>,
+) -> Result<AppJson<Value>> {
     let limit = query.limit.unwrap_or(DEFAULT_RECENT_LIMIT);
     if !(1..=MAX_RECENT_LIMIT).contains(&limit) {
         return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_RECENT_LIMIT}")));

@@ -20,6 +20,15 @@ impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     }
 }
 
+/// Reads an already-parsed JSON value as `T`; errors name the offending field's path, the
+/// same way [`AppJson`]'s do (422).
+pub fn from_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(value).map_err(|error| AppError::Unprocessable {
+        message: format!("Failed to deserialize the JSON body into the target type: {error}"),
+        details: None,
+    })
+}
+
 /// Path parameters; a non-numeric id answers 400 in our error shape.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]
@@ -70,10 +79,7 @@ impl FromRequestParts<AppState> for CustomerUser {
 
 /// Reads and verifies the bearer token. Every failure is 401; the reason is only logged.
 fn principal(parts: &Parts, state: &AppState) -> Result<Principal, AppError> {
-    let header = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or(AppError::Unauthorized("missing Authorization header"))?;
+    let header = parts.headers.get(AUTHORIZATION).ok_or(AppError::Unauthorized("missing Authorization header"))?;
     let token = header
         .to_str()
         .ok()

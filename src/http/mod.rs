@@ -108,11 +108,8 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
 /// any origin (tokens travel in a header, never in cookies).
 fn cors_layer(config: &Config) -> CorsLayer {
     let origins: Vec<HeaderValue> = config.cors_allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
-    let allow_origin = if origins.is_empty() && !config.is_production() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins)
-    };
+    let allow_origin =
+        if origins.is_empty() && !config.is_production() { AllowOrigin::any() } else { AllowOrigin::list(origins) };
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])

@@ -176,8 +176,10 @@ mod tests {
     #[test]
     fn every_structured_field_reaches_the_instructions() {
         let hours = salon_hours();
-        let holidays: HolidayHours = serde_json::from_value(json!({"2026-12-25": {"closed": true, "note": "Christmas"}})).unwrap();
-        let faqs = vec![Faq { question: "Do you have parking?".into(), answer: "Yes, free parking behind the salon.".into() }];
+        let holidays: HolidayHours =
+            serde_json::from_value(json!({"2026-12-25": {"closed": true, "note": "Christmas"}})).unwrap();
+        let faqs =
+            vec![Faq { question: "Do you have parking?".into(), answer: "Yes, free parking behind the salon.".into() }];
         let profile = BusinessProfile {
             business_name: "Bella Hair",
             business_type: Some("hair salon"),
@@ -232,7 +234,9 @@ mod tests {
         profile.appointment_handling = AppointmentHandling::Transfer;
         assert!(compile_instructions(&profile).contains("staff will call back to book"));
         profile.forward_to_number = Some("+14155550100");
-        assert!(compile_instructions(&profile).contains("Offer to transfer the caller to a member of staff who can book"));
+        assert!(
+            compile_instructions(&profile).contains("Offer to transfer the caller to a member of staff who can book")
+        );
     }
 
     #[test]

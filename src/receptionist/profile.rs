@@ -230,7 +230,8 @@ mod tests {
 
     #[test]
     fn closed_false_with_times_is_an_open_day() {
-        let day: DayHours = serde_json::from_value(json!({"open": "18:00", "close": "02:00", "closed": false})).unwrap();
+        let day: DayHours =
+            serde_json::from_value(json!({"open": "18:00", "close": "02:00", "closed": false})).unwrap();
         assert_eq!(day.to_string(), "18:00-02:00");
     }
 
@@ -260,7 +261,8 @@ mod tests {
     #[test]
     fn faqs_need_both_parts() {
         assert!(serde_json::from_value::<Vec<Faq>>(json!([{"question": "Parking?", "answer": ""}])).is_err());
-        let faqs: Vec<Faq> = serde_json::from_value(json!([{"question": " Parking? ", "answer": "Free, out back."}])).unwrap();
+        let faqs: Vec<Faq> =
+            serde_json::from_value(json!([{"question": " Parking? ", "answer": "Free, out back."}])).unwrap();
         assert_eq!(faqs[0].question, "Parking?");
     }
 

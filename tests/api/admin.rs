@@ -18,7 +18,12 @@ async fn login_returns_a_token_and_the_admin_and_records_the_login() {
 
     // Act: the email is matched case-insensitively.
     let response = app
-        .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "Boss@DeskRinger.test", "password": "correct-horse"})))
+        .call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "Boss@DeskRinger.test", "password": "correct-horse"})),
+        )
         .await;
 
     // Assert
@@ -41,13 +46,27 @@ async fn login_with_wrong_credentials_is_401_and_reveals_nothing() {
     let app = TestApp::spawn().await;
     app.create_admin("boss@deskringer.test", "correct-horse").await;
     let wrong_password = app
-        .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "boss@deskringer.test", "password": "nope-nope"})))
+        .call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "boss@deskringer.test", "password": "nope-nope"})),
+        )
         .await;
     let unknown_email = app
-        .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "who@deskringer.test", "password": "nope-nope"})))
+        .call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "who@deskringer.test", "password": "nope-nope"})),
+        )
         .await;
-    assert_eq!(wrong_password.assert_error(StatusCode::UNAUTHORIZED), unknown_email.assert_error(StatusCode::UNAUTHORIZED));
-    let last_login: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT last_login FROM admins").fetch_one(&app.db).await.unwrap();
+    assert_eq!(
+        wrong_password.assert_error(StatusCode::UNAUTHORIZED),
+        unknown_email.assert_error(StatusCode::UNAUTHORIZED)
+    );
+    let last_login: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT last_login FROM admins").fetch_one(&app.db).await.unwrap();
     assert_eq!(last_login, None);
 }
 
@@ -97,7 +116,11 @@ async fn create_admin_stores_a_hashed_password_and_answers_201() {
     let token = app.admin_token().await;
 
     let response = app
-        .post("/api/admin/create", &token, json!({"email": " New@DeskRinger.test ", "password": "long-enough", "name": "Nina"}))
+        .post(
+            "/api/admin/create",
+            &token,
+            json!({"email": " New@DeskRinger.test ", "password": "long-enough", "name": "Nina"}),
+        )
         .await;
 
     let body = response.assert_ok(StatusCode::CREATED);
@@ -114,7 +137,12 @@ async fn create_admin_stores_a_hashed_password_and_answers_201() {
     assert!(verify_password("long-enough".to_owned().into(), Some(hash)).await.unwrap());
     // And the new admin can log in.
     let login = app
-        .call(Method::POST, "/api/admin/login", None, Some(json!({"email": "new@deskringer.test", "password": "long-enough"})))
+        .call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "new@deskringer.test", "password": "long-enough"})),
+        )
         .await;
     login.assert_ok(StatusCode::OK);
 }
@@ -127,12 +155,15 @@ async fn create_admin_refuses_bad_input_and_duplicates() {
         .await
         .assert_ok(StatusCode::CREATED);
 
-    let duplicate = app.post("/api/admin/create", &token, json!({"email": "DUP@deskringer.test", "password": "long-enough"})).await;
+    let duplicate =
+        app.post("/api/admin/create", &token, json!({"email": "DUP@deskringer.test", "password": "long-enough"})).await;
     assert!(duplicate.assert_error(StatusCode::CONFLICT).contains("already exists"));
-    let bad_email = app.post("/api/admin/create", &token, json!({"email": "not-an-email", "password": "long-enough"})).await;
+    let bad_email =
+        app.post("/api/admin/create", &token, json!({"email": "not-an-email", "password": "long-enough"})).await;
     assert_eq!(bad_email.body["details"]["email"], "must be a valid email address");
     bad_email.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
-    let short = app.post("/api/admin/create", &token, json!({"email": "ok@deskringer.test", "password": "short"})).await;
+    let short =
+        app.post("/api/admin/create", &token, json!({"email": "ok@deskringer.test", "password": "short"})).await;
     assert!(short.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("password"));
     let missing = app.post("/api/admin/create", &token, json!({"email": "ok@deskringer.test"})).await;
     missing.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
@@ -148,20 +179,37 @@ async fn change_password_needs_the_current_one_and_never_answers_401_for_it() {
     let token = app.token(deskringer::auth::Role::Admin, id);
 
     let wrong = app
-        .post("/api/admin/change-password", &token, json!({"current_password": "not-it-at-all", "new_password": "new-password"}))
+        .post(
+            "/api/admin/change-password",
+            &token,
+            json!({"current_password": "not-it-at-all", "new_password": "new-password"}),
+        )
         .await;
     assert!(wrong.assert_error(StatusCode::BAD_REQUEST).contains("current password"));
     let short = app
-        .post("/api/admin/change-password", &token, json!({"current_password": "old-password", "new_password": "short"}))
+        .post(
+            "/api/admin/change-password",
+            &token,
+            json!({"current_password": "old-password", "new_password": "short"}),
+        )
         .await;
     short.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
 
     let changed = app
-        .post("/api/admin/change-password", &token, json!({"current_password": "old-password", "new_password": "new-password"}))
+        .post(
+            "/api/admin/change-password",
+            &token,
+            json!({"current_password": "old-password", "new_password": "new-password"}),
+        )
         .await;
     assert_eq!(changed.assert_ok(StatusCode::OK)["message"], "Password changed");
     let login = |password: &'static str| {
-        app.call(Method::POST, "/api/admin/login", None, Some(json!({"email": "boss@deskringer.test", "password": password})))
+        app.call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "boss@deskringer.test", "password": password})),
+        )
     };
     login("old-password").await.assert_error(StatusCode::UNAUTHORIZED);
     login("new-password").await.assert_ok(StatusCode::OK);
@@ -179,8 +227,12 @@ async fn stats_count_customers_and_calls() {
     for seconds in [30, 60, 90] {
         app.insert_call(NewCall { duration_seconds: Some(seconds), ..NewCall::completed(a) }).await;
     }
-    app.insert_call(NewCall { duration_seconds: Some(200), created_at: Utc::now() - Duration::days(2), ..NewCall::completed(a) })
-        .await;
+    app.insert_call(NewCall {
+        duration_seconds: Some(200),
+        created_at: Utc::now() - Duration::days(2),
+        ..NewCall::completed(a)
+    })
+    .await;
     app.insert_call(NewCall { duration_seconds: None, status: "in_progress", ..NewCall::completed(a) }).await;
 
     // Act
@@ -219,7 +271,12 @@ async fn trial_customers_show_time_left_soonest_first() {
         (expired, Utc::now() - Duration::days(1)),
         (soon, Utc::now() + Duration::days(2) + Duration::hours(1)),
     ] {
-        sqlx::query("UPDATE customers SET trial_ends_at = $2 WHERE id = $1").bind(id).bind(ends).execute(&app.db).await.unwrap();
+        sqlx::query("UPDATE customers SET trial_ends_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(ends)
+            .execute(&app.db)
+            .await
+            .unwrap();
     }
 
     let body = app.get("/api/admin/trial-customers", &token).await.assert_ok(StatusCode::OK).clone();
@@ -228,7 +285,17 @@ async fn trial_customers_show_time_left_soonest_first() {
     let list = body["trial_customers"].as_array().unwrap();
     assert_eq!(
         keys(&list[0]),
-        ["business_name", "contact_name", "created_at", "days_remaining", "email", "id", "is_expired", "last_login", "trial_ends_at"]
+        [
+            "business_name",
+            "contact_name",
+            "created_at",
+            "days_remaining",
+            "email",
+            "id",
+            "is_expired",
+            "last_login",
+            "trial_ends_at"
+        ]
     );
     let summary: Vec<(i64, i64, bool)> = list
         .iter()

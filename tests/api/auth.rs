@@ -83,7 +83,8 @@ async fn every_admin_route_refuses_missing_and_bad_tokens_with_401() {
     // Nothing was changed by the refused requests.
     assert_eq!(app.count("admins").await, 0);
     assert_eq!(app.count("customers").await, 1);
-    let status: String = sqlx::query_scalar("SELECT subscription_status FROM customers").fetch_one(&app.db).await.unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT subscription_status FROM customers").fetch_one(&app.db).await.unwrap();
     assert_eq!(status, "trial");
 }
 
@@ -99,6 +100,7 @@ async fn every_admin_route_refuses_a_customer_token_with_403() {
         assert_eq!(response.status, StatusCode::FORBIDDEN, "{method} {uri}: {}", response.text);
         response.assert_error(StatusCode::FORBIDDEN);
     }
-    let status: String = sqlx::query_scalar("SELECT subscription_status FROM customers").fetch_one(&app.db).await.unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT subscription_status FROM customers").fetch_one(&app.db).await.unwrap();
     assert_eq!(status, "trial", "the refused DELETE must not cancel the customer");
 }

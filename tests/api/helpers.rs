@@ -15,7 +15,7 @@ use deskringer::db::local_cluster::{LocalCluster, ThrowawayCluster};
 use deskringer::db::quote_identifier;
 use deskringer::http::{self, App, AppState};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 use tower::ServiceExt;
@@ -77,10 +77,18 @@ async fn create_template(maintenance: &PgConnectOptions) -> String {
         let building = format!("{template}_building");
         execute(&mut conn, format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&building))).await;
         execute(&mut conn, format!("CREATE DATABASE {}", quote_identifier(&building))).await;
-        let pool = PgPoolOptions::new().max_connections(1).connect_with(maintenance.clone().database(&building)).await.unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(maintenance.clone().database(&building))
+            .await
+            .unwrap();
         migrator.run(&pool).await.expect("migrations fail on a fresh database");
         pool.close().await;
-        execute(&mut conn, format!("ALTER DATABASE {} RENAME TO {}", quote_identifier(&building), quote_identifier(&template))).await;
+        execute(
+            &mut conn,
+            format!("ALTER DATABASE {} RENAME TO {}", quote_identifier(&building), quote_identifier(&template)),
+        )
+        .await;
     }
     sqlx::query("SELECT pg_advisory_unlock(7177001)").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
@@ -112,9 +120,11 @@ impl TestApp {
     pub async fn spawn_with(config: Config) -> Self {
         deskringer::telemetry::init_for_tests();
         let server = server();
-        let database = format!("deskringer_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
+        let database =
+            format!("deskringer_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
         let mut conn = PgConnection::connect_with(&server.maintenance).await.expect("cannot reach the test PostgreSQL");
-        let sql = format!("CREATE DATABASE {} TEMPLATE {}", quote_identifier(&database), quote_identifier(&server.template));
+        let sql =
+            format!("CREATE DATABASE {} TEMPLATE {}", quote_identifier(&database), quote_identifier(&server.template));
         // Copying a template fails while another session is briefly connected to it; retry.
         let mut attempt = 0;
         while let Err(error) = sqlx::query(AssertSqlSafe(sql.clone())).execute(&mut conn).await {
@@ -132,6 +142,17 @@ impl TestApp {
             .unwrap();
         let state = AppState::new(db.clone(), config);
         TestApp { app: http::app(state.clone()), db, state, database }
+    }
+
+    /// A `DATABASE_URL` for this test's database, for running the binary against it.
+    /// (Test-only: it carries no password, and socket paths have no characters to escape.)
+    pub fn database_url(&self) -> String {
+        let options = &server().maintenance;
+        let (user, port) = (options.get_username(), options.get_port());
+        match options.get_socket() {
+            Some(socket) => format!("postgres://{user}@localhost:{port}/{}?host={}", self.database, socket.display()),
+            None => format!("postgres://{user}@{}:{port}/{}", options.get_host(), self.database),
+        }
     }
 
     /// Sends a request through the whole middleware stack.
@@ -397,8 +418,3 @@ pub const CALL_KEYS: &[&str] = &[
     "twilio_call_sid",
     "twilio_cost",
 ];
-
-/// An empty JSON object, for requests whose body does not matter.
-pub fn empty() -> Value {
-    json!({})
-}

@@ -2,7 +2,9 @@
 
 mod admin;
 mod auth;
+mod calls;
+mod cli;
 
-
+mod customers;
 mod helpers;
 mod service;

@@ -16,7 +16,7 @@ use crate::db::calls::{self, CallView};
 use crate::db::customers::{self, Customer, CustomerFields, EMAIL_UNIQUE_CONSTRAINT, NUMBER_UNIQUE_CONSTRAINT};
 use crate::http::AppState;
 use crate::http::error::{AppError, Result, ResultExt};
-use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery, from_json_value};
 use crate::http::pagination::Page;
 use crate::http::validate;
 use patch::{CustomerPatch, SettingsPatch};
@@ -45,16 +45,21 @@ struct ListQuery {
 }
 
 /// `GET /api/customers/`: newest first, optionally by subscription status.
-async fn list_customers(_admin: AdminUser, State(state): State<AppState>, AppQuery(query): AppQuery<ListQuery>) -> Result<AppJson<Value>> {
+async fn list_customers(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<AppJson<Value>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, customers::SUBSCRIPTION_STATUSES)?),
     };
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM customers WHERE ($1::text IS NULL OR subscription_status = $1)")
-        .bind(&status)
-        .fetch_one(&state.db)
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM customers WHERE ($1::text IS NULL OR subscription_status = $1)")
+            .bind(&status)
+            .fetch_one(&state.db)
+            .await?;
     let items: Vec<Customer> = sqlx::query_as(concat!(
         "SELECT ",
         customers::customer_columns!(),
@@ -70,7 +75,11 @@ async fn list_customers(_admin: AdminUser, State(state): State<AppState>, AppQue
 }
 
 /// `GET /api/customers/{id}`: the business with its ten newest calls.
-async fn get_customer(_admin: AdminUser, State(state): State<AppState>, AppPath(id): AppPath<i64>) -> Result<AppJson<Value>> {
+async fn get_customer(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
     let customer = customers::find(&state.db, id).await?.ok_or_else(customer_not_found)?;
     let recent_calls = calls::recent_for_customer(&state.db, id, RECENT_CALLS).await?;
     let mut body = serde_json::to_value(customer).map_err(anyhow::Error::from)?;
@@ -78,30 +87,27 @@ async fn get_customer(_admin: AdminUser, State(state): State<AppState>, AppPath(
     Ok(AppJson(body))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateCustomer {
-    business_name: String,
-    email: String,
-    #[serde(default = "default_true")]
-    send_welcome_email: bool,
-    #[serde(flatten)]
-    fields: CustomerPatch,
-}
-
-fn default_true() -> bool {
-    true
-}
-
 /// `POST /api/customers/`: a new business on a 7-day trial, with a temporary portal
 /// password returned once.
 async fn create_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
-    AppJson(input): AppJson<CreateCustomer>,
+    AppJson(mut body): AppJson<Value>,
 ) -> Result<(StatusCode, AppJson<Value>)> {
+    // `send_welcome_email` is not a customer field: take it out, then read the rest as one.
+    let send_welcome_email = match body.as_object_mut().and_then(|object| object.remove("send_welcome_email")) {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(send)) => send,
+        Some(_) => return Err(AppError::invalid_field("send_welcome_email", "must be true or false")),
+    };
+    let patch: CustomerPatch = from_json_value(body)?;
+    for (field, sent) in [("business_name", patch.business_name.is_some()), ("email", patch.email.is_some())] {
+        if !sent {
+            return Err(AppError::invalid_field(field, "is required"));
+        }
+    }
     let mut fields = CustomerFields::new(String::new(), String::new());
     fields.trial_ends_at = Some(Utc::now() + TRIAL_LENGTH);
-    let patch = CustomerPatch { business_name: Some(input.business_name), email: Some(input.email), ..input.fields };
     patch.apply(&mut fields, true)?;
 
     let temporary_password = temporary_password();
@@ -112,7 +118,7 @@ async fn create_customer(
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;
 
     tracing::info!(customer.id = customer.id, "customer created");
-    if input.send_welcome_email {
+    if send_welcome_email {
         // Email delivery arrives with the notifications work; until then the intent is logged.
         tracing::info!(customer.id = customer.id, "welcome email with portal login details would be sent");
     }
@@ -165,7 +171,11 @@ pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch)
 
 /// `DELETE /api/customers/{id}`: cancels the business (soft delete); its calls are kept.
 /// Cancelling twice keeps the first cancellation time.
-async fn cancel_customer(_admin: AdminUser, State(state): State<AppState>, AppPath(id): AppPath<i64>) -> Result<AppJson<Value>> {
+async fn cancel_customer(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
     let cancelled = sqlx::query(
         "UPDATE customers SET subscription_status = 'cancelled', \
          cancelled_at = coalesce(cancelled_at, now()), updated_at = now() WHERE id = $1",

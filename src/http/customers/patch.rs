@@ -205,7 +205,11 @@ impl CustomerPatch {
 }
 
 /// Writes a sent nullable field through its check; leaves the field alone when not sent.
-fn set<T>(target: &mut Option<T>, sent: Option<Option<T>>, check: impl FnOnce(Option<T>) -> Result<Option<T>>) -> Result<()> {
+fn set<T>(
+    target: &mut Option<T>,
+    sent: Option<Option<T>>,
+    check: impl FnOnce(Option<T>) -> Result<Option<T>>,
+) -> Result<()> {
     if let Some(value) = sent {
         *target = check(value)?;
     }

@@ -56,8 +56,18 @@ impl AppError {
         AppError::Unprocessable { message: format!("{field}: {reason}"), details: Some(json!({ field: reason })) }
     }
 
+    /// Whether the database refused a value the client sent that JSON allows but PostgreSQL
+    /// does not store (a NUL character in text, `\u0000` in JSON).
+    fn is_unstorable_input(&self) -> bool {
+        // 22021 character_not_in_repertoire, 22P05 untranslatable_character.
+        matches!(self, AppError::Sqlx(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("22021" | "22P05")))
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
+        if self.is_unstorable_input() {
+            return StatusCode::BAD_REQUEST;
+        }
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -79,6 +89,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match &self {
+            _ if self.is_unstorable_input() => json!({"error": "text must not contain NUL (\\u0000) characters"}),
             AppError::Sqlx(_) | AppError::Anyhow(_) => {
                 // Logged once here, inside the request's span; the client gets no internals.
                 if status == StatusCode::SERVICE_UNAVAILABLE {

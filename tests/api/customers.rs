@@ -418,3 +418,25 @@ async fn set_password_gives_portal_access() {
         .unwrap();
     assert!(verify_password("portal-pass-1".to_owned().into(), Some(hash)).await.unwrap());
 }
+
+#[tokio::test]
+async fn text_with_nul_characters_is_a_400_not_a_500() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let mut body = salon();
+    body["services_offered"] = json!("Cuts\u{0}colour");
+    app.post("/api/customers/", &token, body).await.assert_error(StatusCode::BAD_REQUEST);
+    let mut body = salon();
+    body["faqs"] = json!([{"question": "Nul\u{0}?", "answer": "Yes"}]);
+    app.post("/api/customers/", &token, body).await.assert_error(StatusCode::BAD_REQUEST);
+    let login = app
+        .call(
+            axum::http::Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "a\u{0}@x.test", "password": "whatever-pass"})),
+        )
+        .await;
+    assert_ne!(login.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", login.text);
+    assert_eq!(stored_count(&app).await, 0);
+}

@@ -13,6 +13,7 @@ use crate::auth::password::{check_new_password, hash_password};
 use crate::config::Config;
 use crate::db::{self, DatabaseTarget};
 use crate::http::{self, AppState};
+use crate::jobs;
 
 /// DeskRinger: an AI receptionist that answers the phone for small businesses.
 #[derive(Debug, Parser)]
@@ -90,9 +91,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let address = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        let state = AppState::new(pool.clone(), config)?;
+
+        // One shutdown signal, shared by the HTTP server and the job worker.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop_requested = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+
+        let worker = jobs::worker(state.job_context(), stop_requested()).await?;
         tracing::info!(%address, "DeskRinger API listening");
-        let app = http::app(AppState::new(pool.clone(), config));
-        http::serve(listener, app, shutdown_signal()).await.context("server failed")
+        let (served, worked) = tokio::join!(http::serve(listener, http::app(state), stop_requested()), worker.run());
+        if let Err(error) = worked {
+            tracing::error!(?error, "the job worker stopped with an error");
+        }
+        served.context("server failed")
     }
     .await;
     pool.close().await;

@@ -4,11 +4,15 @@
 //! names every variable that is wrong, so an operator fixes them all in one go.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
+/// Twilio auth token used in development when none is set, so a call can be simulated
+/// with signed requests (see the README). Production requires a real one.
+pub const DEVELOPMENT_TWILIO_AUTH_TOKEN: &str = "deskringer-development-token";
 /// Shortest JWT secret accepted in production (HS256 wants at least 256 bits).
 const MIN_PRODUCTION_JWT_SECRET_LEN: usize = 32;
 
@@ -39,6 +43,30 @@ impl ServiceConfig {
     }
 }
 
+/// OpenAI settings: the conversation model and text to speech.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// Base URL without a trailing slash (`https://api.openai.com/v1`).
+    pub base_url: String,
+    /// API key; without it the receptionist uses built-in replies and `<Say>`.
+    pub api_key: Option<SecretString>,
+    /// Chat model of the conversation and the post-call summary.
+    pub model: String,
+    /// Text-to-speech model.
+    pub tts_model: String,
+    /// Text-to-speech voice.
+    pub tts_voice: String,
+    /// Longest wait for a reply during a call, well inside Twilio's 15 s webhook limit.
+    pub reply_deadline: Duration,
+}
+
+impl OpenAiConfig {
+    /// Whether OpenAI may be called.
+    pub fn is_enabled(&self) -> bool {
+        self.api_key.is_some()
+    }
+}
+
 /// Twilio settings: REST API access and the webhook signing token.
 #[derive(Debug, Clone)]
 pub struct TwilioConfig {
@@ -50,6 +78,15 @@ pub struct TwilioConfig {
     pub auth_token: Option<SecretString>,
     /// The platform's own number (SMS sender of last resort).
     pub phone_number: Option<String>,
+    /// What a started minute of a call costs, in US dollars.
+    pub cost_per_minute: f64,
+}
+
+impl TwilioConfig {
+    /// Whether SMS can be sent (account SID and auth token are both set).
+    pub fn can_send_sms(&self) -> bool {
+        self.account_sid.is_some() && self.auth_token.is_some()
+    }
 }
 
 /// Stripe settings.
@@ -95,8 +132,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// Twilio REST and webhook settings.
     pub twilio: TwilioConfig,
-    /// OpenAI base URL and key.
-    pub openai: ServiceConfig,
+    /// OpenAI settings.
+    pub openai: OpenAiConfig,
     /// Email settings.
     pub email: EmailConfig,
     /// Stripe settings.
@@ -189,10 +226,28 @@ impl Config {
             }
         };
 
-        let twilio_auth_token = get("TWILIO_AUTH_TOKEN");
-        if production && twilio_auth_token.is_none() {
-            problem("TWILIO_AUTH_TOKEN is required in production (it verifies Twilio webhooks)".into());
-        }
+        let twilio_auth_token = match get("TWILIO_AUTH_TOKEN") {
+            Some(token) => token,
+            None => {
+                if production {
+                    problem("TWILIO_AUTH_TOKEN is required in production (it verifies Twilio webhooks)".into());
+                }
+                DEVELOPMENT_TWILIO_AUTH_TOKEN.to_owned()
+            }
+        };
+
+        let mut number = |name: &str, default: f64, valid: fn(f64) -> bool| match get(name) {
+            None => default,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(value) if valid(value) => value,
+                _ => {
+                    problem(format!("{name} must be a positive number, not `{raw}`"));
+                    default
+                }
+            },
+        };
+        let reply_deadline = number("OPENAI_REPLY_DEADLINE_SECONDS", 8.0, |v| v > 0.0 && v <= 13.0);
+        let cost_per_minute = number("TWILIO_COST_PER_MINUTE", 0.0085, |v| v >= 0.0 && v.is_finite());
 
         let mut base_url = |name: &str, default: &str| match get(name) {
             None => default.to_owned(),
@@ -233,10 +288,18 @@ impl Config {
             twilio: TwilioConfig {
                 base_url: twilio_base,
                 account_sid: get("TWILIO_ACCOUNT_SID"),
-                auth_token: twilio_auth_token.map(SecretString::from),
+                auth_token: Some(SecretString::from(twilio_auth_token)),
                 phone_number: get("TWILIO_PHONE_NUMBER"),
+                cost_per_minute,
             },
-            openai: ServiceConfig { base_url: openai_base, api_key: secret("OPENAI_API_KEY") },
+            openai: OpenAiConfig {
+                base_url: openai_base,
+                api_key: secret("OPENAI_API_KEY"),
+                model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                tts_model: get("OPENAI_TTS_MODEL").unwrap_or_else(|| "tts-1".into()),
+                tts_voice: get("OPENAI_TTS_VOICE").unwrap_or_else(|| "alloy".into()),
+                reply_deadline: Duration::from_secs_f64(reply_deadline),
+            },
             email: EmailConfig {
                 sendgrid: ServiceConfig { base_url: sendgrid_base, api_key: secret("SENDGRID_API_KEY") },
                 from_email: get("NOTIFICATION_FROM_EMAIL").unwrap_or_else(|| "notifications@deskringer.com".into()),
@@ -261,6 +324,7 @@ impl Config {
         Self::from_lookup(|name| {
             match name {
                 "JWT_SECRET_KEY" => Some("test-secret-test-secret-test-secret!"),
+                "TWILIO_AUTH_TOKEN" => Some("test-twilio-auth-token"),
                 "API_BASE_URL" => Some("https://deskringer.test"),
                 "OPENAI_BASE_URL" | "TWILIO_API_BASE_URL" | "STRIPE_API_BASE_URL" | "SENDGRID_API_BASE_URL" => {
                     Some("http://127.0.0.1:9")
@@ -289,8 +353,11 @@ impl Config {
         if self.stripe.secret_key.is_none() {
             off.push("Stripe is off (no STRIPE_SECRET_KEY): billing endpoints answer 503");
         }
-        if self.twilio.auth_token.is_none() {
-            off.push("Twilio is off (no TWILIO_AUTH_TOKEN): webhooks cannot be verified and are refused");
+        if self.twilio.auth_token.as_ref().is_some_and(|t| t.expose_secret() == DEVELOPMENT_TWILIO_AUTH_TOKEN) {
+            off.push("Twilio webhooks are verified with the development token (set TWILIO_AUTH_TOKEN for real calls)");
+        }
+        if !self.twilio.can_send_sms() {
+            off.push("Twilio SMS is off (no TWILIO_ACCOUNT_SID): texts are logged instead of sent");
         }
         off
     }
@@ -334,13 +401,19 @@ mod tests {
         assert!(config.database_url.is_none());
         assert_eq!(config.jwt_secret.expose_secret().len(), 64);
         assert_eq!(config.openai.base_url, "https://api.openai.com/v1");
+        assert_eq!(config.openai.model, "gpt-4o-mini");
+        assert_eq!(config.openai.reply_deadline, Duration::from_secs(8));
+        assert_eq!(config.twilio.cost_per_minute, 0.0085);
+        assert_eq!(config.twilio.auth_token.unwrap().expose_secret(), DEVELOPMENT_TWILIO_AUTH_TOKEN);
     }
 
     #[test]
     fn production_names_every_missing_variable() {
         let err = read(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]).unwrap_err();
         let msg = err.to_string();
-        for name in ["DATABASE_URL", "JWT_SECRET_KEY must be at least 32", "API_BASE_URL", "TWILIO_AUTH_TOKEN"] {
+        for name in
+            ["DATABASE_URL", "JWT_SECRET_KEY must be at least 32", "API_BASE_URL", "TWILIO_AUTH_TOKEN is required"]
+        {
             assert!(msg.contains(name), "{name} missing from: {msg}");
         }
     }
@@ -364,12 +437,20 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let msg = read(&[("PORT", "eighty"), ("DATABASE_URL", "mysql://x"), ("OPENAI_BASE_URL", "ftp://x")])
-            .unwrap_err()
-            .to_string();
+        let msg = read(&[
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://x"),
+            ("OPENAI_BASE_URL", "ftp://x"),
+            ("OPENAI_REPLY_DEADLINE_SECONDS", "30"),
+            ("TWILIO_COST_PER_MINUTE", "-1"),
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(msg.contains("PORT"), "{msg}");
         assert!(msg.contains("DATABASE_URL"), "{msg}");
         assert!(msg.contains("OPENAI_BASE_URL"), "{msg}");
+        assert!(msg.contains("OPENAI_REPLY_DEADLINE_SECONDS"), "{msg}");
+        assert!(msg.contains("TWILIO_COST_PER_MINUTE"), "{msg}");
     }
 
     #[test]

@@ -4,8 +4,11 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod jobs;
 pub mod receptionist;
 pub mod telemetry;
+pub mod webhooks;

@@ -40,6 +40,18 @@ pub struct Customer {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
+impl Customer {
+    /// Whether calls to this business are answered at `now`: paying (or within Stripe's
+    /// own grace states), or on a trial that has not ended.
+    pub fn is_in_service(&self, now: DateTime<Utc>) -> bool {
+        match self.subscription_status.as_str() {
+            "active" | "trialing" | "cancelling" | "past_due" => true,
+            "trial" => self.trial_ends_at.is_none_or(|ends| ends > now),
+            _ => false,
+        }
+    }
+}
+
 /// Columns of [`Customer`], for `SELECT` and `RETURNING` (a macro so queries stay
 /// `concat!`ed static strings).
 macro_rules! customer_columns {
@@ -257,6 +269,14 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, id: i64, fields: Custome
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Customer>> {
     sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1"))
         .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The business answering calls to `number` (its DeskRinger number).
+pub async fn find_by_number(db: impl PgExecutor<'_>, number: &str) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE deskringer_number = $1"))
+        .bind(number.trim())
         .fetch_optional(db)
         .await
 }

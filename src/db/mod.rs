@@ -83,10 +83,11 @@ pub fn pool(options: PgConnectOptions) -> PgPool {
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Applies the embedded migrations. sqlx holds an advisory lock meanwhile, so several
-/// instances starting together apply each migration once.
+/// Applies the embedded migrations, then the job queue's own. Both take an advisory lock
+/// meanwhile, so several instances starting together apply each migration once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("database migration failed")
+    MIGRATOR.run(pool).await.context("database migration failed")?;
+    crate::jobs::migrate(pool).await
 }
 
 /// Creates `name` on the server unless it exists.

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/change-password", post(change_password))
         .route("/stats", get(get_stats))
         .route("/trial-customers", get(list_trial_customers))
+        .route("/test-email", post(send_test_email))
 }
 
 /// Email and password, as both login endpoints take them.
@@ -246,4 +247,26 @@ async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) 
 /// Rounds to one decimal for display figures.
 pub(crate) fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+#[derive(Debug, Deserialize)]
+struct TestEmail {
+    email: String,
+}
+
+/// `POST /api/admin/test-email`: checks that email sending works end to end.
+async fn send_test_email(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppJson(input): AppJson<TestEmail>,
+) -> Result<AppJson<Value>> {
+    let to = validate::email("email", &input.email)?;
+    if !state.clients.sendgrid.is_enabled() {
+        return Err(AppError::BadRequest("email sending is not configured (set SENDGRID_API_KEY)".into()));
+    }
+    state.clients.sendgrid.send(&crate::jobs::notify::test_email(&to)).await.map_err(|error| {
+        tracing::warn!(error = format!("{error:#}"), "test email failed");
+        AppError::BadGateway("the email service refused the test email".into())
+    })?;
+    Ok(AppJson(json!({"success": true, "message": format!("Test email sent to {to}")})))
 }

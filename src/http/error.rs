@@ -38,6 +38,9 @@ pub enum AppError {
     /// 422: well-formed, but a field's value is invalid; `details` maps field to reason.
     #[error("{message}")]
     Unprocessable { message: String, details: Option<Value> },
+    /// 502: a third-party service failed the request.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: a dependency (the database, a third-party service) is unavailable.
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -77,6 +80,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => StatusCode::SERVICE_UNAVAILABLE,

@@ -30,7 +30,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
+use crate::clients::Clients;
 use crate::config::Config;
+use crate::webhooks::twilio::speech::SpeechService;
 use error::AppError;
 
 /// Largest request body accepted (JSON settings of a large business fit comfortably).
@@ -47,13 +49,25 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Access token keys.
     pub jwt: Arc<JwtKeys>,
+    /// Third-party clients.
+    pub clients: Arc<Clients>,
+    /// Text to speech for calls.
+    pub speech: Arc<SpeechService>,
 }
 
 impl AppState {
     /// Builds the state from a pool and a configuration.
-    pub fn new(db: PgPool, config: Config) -> Self {
+    pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
         let jwt = Arc::new(JwtKeys::new(config.jwt_secret_bytes()));
-        Self { db, config: Arc::new(config), jwt }
+        let clients = Arc::new(Clients::new(&config)?);
+        let speech =
+            Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &config.api_base_url));
+        Ok(Self { db, config: Arc::new(config), jwt, clients, speech })
+    }
+
+    /// What background jobs need from the state.
+    pub fn job_context(&self) -> crate::jobs::JobContext {
+        crate::jobs::JobContext { db: self.db.clone(), config: self.config.clone(), clients: self.clients.clone() }
     }
 }
 
@@ -69,6 +83,7 @@ pub fn app(state: AppState) -> App {
         .nest("/api/admin", admin::router())
         .nest("/api/customers", customers::router())
         .nest("/api/calls", calls::router())
+        .nest("/api/webhooks", crate::webhooks::router())
         .fallback(route_not_found)
         .layer(
             // Listed outermost first.

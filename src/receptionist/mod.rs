@@ -1,8 +1,13 @@
-//! The receptionist: what it knows about a business and how that becomes its instructions.
-//! Nothing here knows about HTTP or the database.
+//! The receptionist: what it knows about a business, how that becomes its instructions,
+//! one turn of the conversation, the summary afterwards, and the TwiML it answers with.
+//! Nothing here knows about the HTTP server or the database.
 
+pub mod conversation;
+pub mod hours;
 pub mod instructions;
 pub mod profile;
+pub mod summary;
+pub mod twiml;
 
 pub use instructions::{BusinessProfile, compile_instructions};
 pub use profile::{AppointmentHandling, BusinessHours, DayHours, Faq, HolidayHours};

@@ -140,7 +140,7 @@ impl TestApp {
             .connect_with(server.maintenance.clone().database(&database))
             .await
             .unwrap();
-        let state = AppState::new(db.clone(), config);
+        let state = AppState::new(db.clone(), config).unwrap();
         TestApp { app: http::app(state.clone()), db, state, database }
     }
 

@@ -32,7 +32,7 @@ async fn ready_is_503_json_when_the_database_is_away() {
     // Arrange: a pool pointing at a socket folder where no server runs.
     let options = PgConnectOptions::new().socket("/nonexistent-deskringer").database("none");
     let pool = PgPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(1)).connect_lazy_with(options);
-    let service = app(AppState::new(pool, Config::for_tests()));
+    let service = app(AppState::new(pool, Config::for_tests()).unwrap());
 
     let response = service.oneshot(Request::get("/ready").body(Body::empty()).unwrap()).await.unwrap();
 

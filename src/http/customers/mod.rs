@@ -19,6 +19,7 @@ use crate::http::error::{AppError, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery, from_json_value};
 use crate::http::pagination::Page;
 use crate::http::validate;
+use crate::jobs::notify::welcome_email;
 use patch::{CustomerPatch, SettingsPatch};
 
 /// Length of the free trial a new business gets.
@@ -119,8 +120,18 @@ async fn create_customer(
 
     tracing::info!(customer.id = customer.id, "customer created");
     if send_welcome_email {
-        // Email delivery arrives with the notifications work; until then the intent is logged.
-        tracing::info!(customer.id = customer.id, "welcome email with portal login details would be sent");
+        // Sent in the background: the admin has the password in this answer anyway, and a
+        // slow email service must not hold the dashboard up.
+        let email = welcome_email(&customer.email, &customer.business_name, &temporary_password, &state.config);
+        let (sendgrid, customer_id) = (state.clients.sendgrid.clone(), customer.id);
+        tokio::spawn(async move {
+            match sendgrid.send(&email).await {
+                Ok(_) => tracing::info!(customer.id = customer_id, "welcome email handled"),
+                Err(error) => {
+                    tracing::warn!(customer.id = customer_id, error = format!("{error:#}"), "welcome email failed")
+                }
+            }
+        });
     }
     Ok((
         StatusCode::CREATED,

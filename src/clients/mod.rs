@@ -1,0 +1,54 @@
+//! Thin, typed clients of the third-party services. Each holds one `reqwest::Client` with a
+//! timeout and a base URL that tests point at a local mock server. They know nothing of the
+//! database.
+
+pub mod openai;
+pub mod sendgrid;
+pub mod twilio;
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// Every client, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Chat completions and text to speech; `None` when no key is configured.
+    pub openai: Option<openai::OpenAi>,
+    /// Email.
+    pub sendgrid: sendgrid::SendGrid,
+    /// SMS.
+    pub twilio: twilio::Twilio,
+}
+
+impl Clients {
+    /// Builds the clients from the configuration.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            openai: config.openai.is_enabled().then(|| openai::OpenAi::new(&config.openai)).transpose()?,
+            sendgrid: sendgrid::SendGrid::new(&config.email)?,
+            twilio: twilio::Twilio::new(&config.twilio)?,
+        })
+    }
+}
+
+/// An HTTP client with connect and overall timeouts.
+fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .user_agent(concat!("deskringer/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Turns a non-2xx answer into an error carrying the service's own message (bodies are
+/// short JSON errors; they are cut to keep logs readable).
+async fn error_for_status(service: &str, response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let body: String = body.chars().take(500).collect();
+    anyhow::bail!("{service} answered {status}: {body}")
+}

@@ -1,0 +1,230 @@
+//! OpenAI: chat completions (with the `transfer_to_human` tool) and text to speech.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{error_for_status, http_client};
+use crate::config::OpenAiConfig;
+
+/// Longest any OpenAI request may take; conversation turns have a shorter deadline of
+/// their own (`OpenAiConfig::reply_deadline`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Name of the tool the model calls to hand the caller to a person.
+pub const TRANSFER_TOOL: &str = "transfer_to_human";
+
+/// The OpenAI client.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: SecretString,
+    /// Chat model.
+    pub model: String,
+    /// Text-to-speech model.
+    pub tts_model: String,
+    /// Text-to-speech voice.
+    pub tts_voice: String,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: &'static str,
+    /// The text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: "system", content: content.into() }
+    }
+    /// A message from the caller.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: "user", content: content.into() }
+    }
+    /// A message from the receptionist.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: "assistant", content: content.into() }
+    }
+}
+
+/// Tokens a request used, as OpenAI bills them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    /// Input tokens.
+    #[serde(default)]
+    pub prompt_tokens: u32,
+    /// Output tokens.
+    #[serde(default)]
+    pub completion_tokens: u32,
+}
+
+/// What the model answered in a conversation turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnReply {
+    /// Words to speak.
+    Say(String),
+    /// The model asks to transfer the caller; `say` is what it wants said first, if anything.
+    Transfer { say: Option<String> },
+}
+
+#[derive(Deserialize)]
+struct CompletionResponse {
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Usage,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: AssistantMessage,
+}
+
+#[derive(Deserialize)]
+struct AssistantMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall {
+    function: FunctionCall,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall {
+    name: String,
+}
+
+impl OpenAi {
+    /// Builds the client; the key must be set.
+    pub fn new(config: &OpenAiConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: http_client(REQUEST_TIMEOUT)?,
+            base_url: config.base_url.clone(),
+            api_key: config.api_key.clone().context("OPENAI_API_KEY is not set")?,
+            model: config.model.clone(),
+            tts_model: config.tts_model.clone(),
+            tts_voice: config.tts_voice.clone(),
+        })
+    }
+
+    async fn complete(&self, body: Value) -> anyhow::Result<CompletionResponse> {
+        let response = self
+            .http
+            .post(format!("{}/chat/completions", self.base_url))
+            .bearer_auth(self.api_key.expose_secret())
+            .json(&body)
+            .send()
+            .await
+            .context("OpenAI request failed")?;
+        let response = error_for_status("OpenAI", response).await?;
+        response.json().await.context("OpenAI answered malformed JSON")
+    }
+
+    /// One conversation turn: the model may answer or call `transfer_to_human`.
+    #[tracing::instrument(skip_all, fields(model = %self.model))]
+    pub async fn converse(&self, messages: &[ChatMessage]) -> anyhow::Result<(TurnReply, Usage)> {
+        let body = json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0.5,
+            "max_tokens": 200,
+            "tools": [{
+                "type": "function",
+                "function": {
+                    "name": TRANSFER_TOOL,
+                    "description": "Transfer the caller to a member of staff. Use when the caller asks for a person, \
+                                    has an urgent problem, or needs something you cannot help with.",
+                    "parameters": {"type": "object", "properties": {
+                        "reason": {"type": "string", "description": "Why the caller needs a person"}
+                    }}
+                }
+            }],
+        });
+        let completion = self.complete(body).await?;
+        let message = completion.choices.into_iter().next().context("OpenAI answered no choices")?.message;
+        let text = message.content.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty());
+        if message.tool_calls.iter().any(|call| call.function.name == TRANSFER_TOOL) {
+            return Ok((TurnReply::Transfer { say: text }, completion.usage));
+        }
+        let text = text.context("OpenAI answered neither text nor a known tool call")?;
+        Ok((TurnReply::Say(text), completion.usage))
+    }
+
+    /// A completion constrained to a JSON object (used for call summaries).
+    #[tracing::instrument(skip_all, fields(model = %self.model))]
+    pub async fn complete_json(&self, messages: &[ChatMessage]) -> anyhow::Result<(Value, Usage)> {
+        let body = json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0.2,
+            "max_tokens": 300,
+            "response_format": {"type": "json_object"},
+        });
+        let completion = self.complete(body).await?;
+        let content = completion
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .context("OpenAI answered no content")?;
+        let value = serde_json::from_str(&content).context("OpenAI's JSON answer does not parse")?;
+        Ok((value, completion.usage))
+    }
+
+    /// Starts speech synthesis of `text` as MP3; the body streams as OpenAI produces it.
+    #[tracing::instrument(skip_all, fields(model = %self.tts_model, chars = text.len()))]
+    pub async fn speech(&self, text: &str) -> anyhow::Result<reqwest::Response> {
+        let response = self
+            .http
+            .post(format!("{}/audio/speech", self.base_url))
+            .bearer_auth(self.api_key.expose_secret())
+            .json(&json!({"model": self.tts_model, "voice": self.tts_voice, "input": text, "response_format": "mp3"}))
+            .send()
+            .await
+            .context("OpenAI speech request failed")?;
+        error_for_status("OpenAI speech", response).await
+    }
+}
+
+/// US dollars per million tokens (input, output) of the chat models we use. Unknown models
+/// are priced as the most expensive listed, so costs are never under-reported.
+const PRICES_PER_MILLION: &[(&str, f64, f64)] = &[
+    ("gpt-4o-mini", 0.15, 0.60),
+    ("gpt-4.1-mini", 0.40, 1.60),
+    ("gpt-4.1-nano", 0.10, 0.40),
+    ("gpt-4.1", 2.00, 8.00),
+    ("gpt-4o", 2.50, 10.00),
+];
+
+/// What `usage` cost on `model`, in US dollars.
+pub fn cost(model: &str, usage: Usage) -> f64 {
+    let (input, output) = PRICES_PER_MILLION
+        .iter()
+        .find(|(name, _, _)| *name == model)
+        .map(|(_, input, output)| (*input, *output))
+        .unwrap_or((2.50, 10.00));
+    (f64::from(usage.prompt_tokens) * input + f64::from(usage.completion_tokens) * output) / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_follows_the_price_table() {
+        let usage = Usage { prompt_tokens: 1_000_000, completion_tokens: 1_000_000 };
+        assert!((cost("gpt-4o-mini", usage) - 0.75).abs() < 1e-9);
+        assert!((cost("gpt-4o", Usage { prompt_tokens: 1000, completion_tokens: 100 }) - 0.0035).abs() < 1e-9);
+        assert!((cost("some-new-model", usage) - 12.5).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,155 @@
+//! Whether a business is open at a given moment, in its own time zone, from its weekly
+//! hours and holiday exceptions. Overnight hours (18:00-02:00) stay open past midnight.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use super::profile::{BusinessHours, DayHours, HolidayHours};
+
+/// The business's local time and whether it is open then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStatus {
+    /// Local date and time at the business.
+    pub local: NaiveDateTime,
+    /// Whether the business is open.
+    pub open: bool,
+    /// The hours that apply today (holiday hours on a holiday), for the prompt.
+    pub today: Option<DayHours>,
+}
+
+impl LocalStatus {
+    /// A sentence for the prompt: "It is Monday 24 November 2026, 14:05 local time. The business is open now."
+    pub fn describe(&self) -> String {
+        format!(
+            "It is {} local time. The business is {} now.",
+            self.local.format("%A %-d %B %Y, %H:%M"),
+            if self.open { "open" } else { "closed" }
+        )
+    }
+}
+
+/// Parses an IANA zone, falling back to New York (the default) for an unknown name.
+pub fn time_zone(name: &str) -> Tz {
+    name.parse().unwrap_or(chrono_tz::America::New_York)
+}
+
+/// Computes whether the business is open at `now`.
+pub fn status_at(
+    hours: Option<&BusinessHours>,
+    holidays: Option<&HolidayHours>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> LocalStatus {
+    let local = now.with_timezone(&zone).naive_local();
+    let (date, time) = (local.date(), local.time());
+    let today = hours_on(hours, holidays, date);
+    let yesterday = hours_on(hours, holidays, date - Duration::days(1));
+
+    let open_today = today.as_ref().and_then(|day| day.open_close).is_some_and(|(open, close)| {
+        if open.0 < close.0 {
+            open.0 <= time && time < close.0
+        } else {
+            // Overnight: open from `open` until midnight, the rest is checked as yesterday's.
+            open.0 <= time
+        }
+    });
+    let open_from_yesterday = yesterday
+        .as_ref()
+        .and_then(|day| day.open_close)
+        .is_some_and(|(open, close)| close.0 < open.0 && time < close.0);
+
+    LocalStatus { local, open: open_today || open_from_yesterday, today }
+}
+
+/// The hours that apply on `date`: the holiday entry if there is one, else the weekday's.
+fn hours_on(hours: Option<&BusinessHours>, holidays: Option<&HolidayHours>, date: NaiveDate) -> Option<DayHours> {
+    if let Some(day) = holidays.and_then(|holidays| holidays.get(&date)) {
+        return Some(day.clone());
+    }
+    let hours = hours?;
+    let day = match date.weekday() {
+        Weekday::Mon => &hours.monday,
+        Weekday::Tue => &hours.tuesday,
+        Weekday::Wed => &hours.wednesday,
+        Weekday::Thu => &hours.thursday,
+        Weekday::Fri => &hours.friday,
+        Weekday::Sat => &hours.saturday,
+        Weekday::Sun => &hours.sunday,
+    };
+    day.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn hours() -> BusinessHours {
+        serde_json::from_value(json!({
+            "monday": {"open": "09:00", "close": "17:00"},
+            "friday": {"open": "18:00", "close": "02:00"},
+            "sunday": {"closed": true}
+        }))
+        .unwrap()
+    }
+
+    fn at(zone: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        zone.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+    }
+
+    const NY: Tz = chrono_tz::America::New_York;
+    const TOKYO: Tz = chrono_tz::Asia::Tokyo;
+
+    #[test]
+    fn open_during_the_day_and_closed_outside_it() {
+        // 2026-11-23 is a Monday.
+        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 9, 0)).open);
+        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 16, 59)).open);
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 17, 0)).open);
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 8, 59)).open);
+    }
+
+    #[test]
+    fn the_same_instant_differs_by_time_zone() {
+        // Monday 14:00 in New York is Tuesday 04:00 in Tokyo (Tuesday has no hours).
+        let instant = at(NY, 2026, 11, 23, 14, 0);
+        assert!(status_at(Some(&hours()), None, NY, instant).open);
+        let tokyo = status_at(Some(&hours()), None, TOKYO, instant);
+        assert!(!tokyo.open);
+        assert_eq!(tokyo.local.format("%A %H:%M").to_string(), "Tuesday 04:00");
+    }
+
+    #[test]
+    fn overnight_hours_run_past_midnight() {
+        // Friday 2026-11-27 18:00 to Saturday 02:00.
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 27, 17, 59)).open);
+        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 27, 23, 30)).open);
+        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 28, 1, 59)).open);
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 28, 2, 0)).open);
+    }
+
+    #[test]
+    fn closed_and_missing_days_are_closed() {
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 29, 12, 0)).open, "Sunday is closed");
+        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 25, 12, 0)).open, "Wednesday is not given");
+        assert!(!status_at(None, None, NY, at(NY, 2026, 11, 23, 12, 0)).open, "no hours at all");
+    }
+
+    #[test]
+    fn holiday_hours_override_the_week() {
+        let holidays: HolidayHours = serde_json::from_value(json!({
+            "2026-11-23": {"closed": true},
+            "2026-11-29": {"open": "10:00", "close": "12:00"}
+        }))
+        .unwrap();
+        assert!(!status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 23, 12, 0)).open);
+        assert!(status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 29, 11, 0)).open);
+    }
+
+    #[test]
+    fn the_description_names_local_time_and_state() {
+        let status = status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 14, 5));
+        assert_eq!(status.describe(), "It is Monday 23 November 2026, 14:05 local time. The business is open now.");
+    }
+}

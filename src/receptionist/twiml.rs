@@ -1,0 +1,233 @@
+//! A small TwiML writer. Every text and attribute value is XML-escaped, so a business name
+//! like `Bob & Sons <Plumbing>` or a caller saying `"quote"` can never break the document
+//! Twilio reads.
+
+use std::fmt::Write as _;
+
+/// A TwiML `<Response>` under construction.
+#[derive(Debug, Default, Clone)]
+pub struct Response {
+    verbs: Vec<Verb>,
+}
+
+/// What is spoken: synthesized audio at a URL, or Twilio's own text-to-speech.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Speech {
+    /// `<Play>url</Play>`.
+    Play(String),
+    /// `<Say>text</Say>`.
+    Say(String),
+}
+
+/// A `<Gather input="speech">`: speaks its prompts, then posts what the caller says to `action`.
+#[derive(Debug, Clone)]
+pub struct Gather {
+    /// Absolute URL Twilio posts the speech result to.
+    pub action: String,
+    /// Seconds of silence before giving up and moving to the next verb.
+    pub timeout_seconds: u32,
+    /// What is spoken while listening.
+    pub prompts: Vec<Speech>,
+}
+
+/// A `<Dial>` to one number.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// Where Twilio posts the outcome (`DialCallStatus`) when the dial ends; without it
+    /// the call continues with the next verb.
+    pub action: Option<String>,
+    /// Number shown to the person called.
+    pub caller_id: Option<String>,
+    /// Seconds to ring before giving up.
+    pub timeout_seconds: u32,
+    /// E.164 number to ring.
+    pub number: String,
+}
+
+#[derive(Debug, Clone)]
+enum Verb {
+    Speech(Speech),
+    Gather(Gather),
+    Dial(Dial),
+    Pause(u32),
+    Redirect(String),
+    Hangup,
+}
+
+/// The voice Twilio's `<Say>` uses.
+const SAY_VOICE: &str = "Polly.Joanna";
+
+impl Response {
+    /// An empty response.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Speaks `speech`.
+    pub fn speak(mut self, speech: Speech) -> Self {
+        self.verbs.push(Verb::Speech(speech));
+        self
+    }
+
+    /// `<Say>` with Twilio's voice.
+    pub fn say(self, text: impl Into<String>) -> Self {
+        self.speak(Speech::Say(text.into()))
+    }
+
+    /// `<Play>` of an audio URL.
+    pub fn play(self, url: impl Into<String>) -> Self {
+        self.speak(Speech::Play(url.into()))
+    }
+
+    /// Listens for speech.
+    pub fn gather(mut self, gather: Gather) -> Self {
+        self.verbs.push(Verb::Gather(gather));
+        self
+    }
+
+    /// Rings a number.
+    pub fn dial(mut self, dial: Dial) -> Self {
+        self.verbs.push(Verb::Dial(dial));
+        self
+    }
+
+    /// Waits `seconds` in silence.
+    pub fn pause(mut self, seconds: u32) -> Self {
+        self.verbs.push(Verb::Pause(seconds));
+        self
+    }
+
+    /// Continues the call with the TwiML at `url`.
+    pub fn redirect(mut self, url: impl Into<String>) -> Self {
+        self.verbs.push(Verb::Redirect(url.into()));
+        self
+    }
+
+    /// Ends the call.
+    pub fn hangup(mut self) -> Self {
+        self.verbs.push(Verb::Hangup);
+        self
+    }
+
+    /// The XML document.
+    pub fn to_xml(&self) -> String {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>");
+        for verb in &self.verbs {
+            write_verb(&mut xml, verb);
+        }
+        xml.push_str("</Response>");
+        xml
+    }
+}
+
+fn write_speech(xml: &mut String, speech: &Speech) {
+    match speech {
+        Speech::Play(url) => {
+            let _ = write!(xml, "<Play>{}</Play>", escape(url));
+        }
+        Speech::Say(text) => {
+            let _ = write!(xml, "<Say voice=\"{}\">{}</Say>", escape(SAY_VOICE), escape(text));
+        }
+    }
+}
+
+fn write_verb(xml: &mut String, verb: &Verb) {
+    match verb {
+        Verb::Speech(speech) => write_speech(xml, speech),
+        Verb::Gather(gather) => {
+            let _ = write!(
+                xml,
+                "<Gather input=\"speech\" action=\"{}\" method=\"POST\" timeout=\"{}\" speechTimeout=\"auto\" \
+                 language=\"en-US\" actionOnEmptyResult=\"false\">",
+                escape(&gather.action),
+                gather.timeout_seconds
+            );
+            for prompt in &gather.prompts {
+                write_speech(xml, prompt);
+            }
+            xml.push_str("</Gather>");
+        }
+        Verb::Dial(dial) => {
+            xml.push_str("<Dial");
+            if let Some(action) = &dial.action {
+                let _ = write!(xml, " action=\"{}\" method=\"POST\"", escape(action));
+            }
+            if let Some(caller_id) = &dial.caller_id {
+                let _ = write!(xml, " callerId=\"{}\"", escape(caller_id));
+            }
+            let _ =
+                write!(xml, " timeout=\"{}\"><Number>{}</Number></Dial>", dial.timeout_seconds, escape(&dial.number));
+        }
+        Verb::Pause(seconds) => {
+            let _ = write!(xml, "<Pause length=\"{seconds}\"/>");
+        }
+        Verb::Redirect(url) => {
+            let _ = write!(xml, "<Redirect method=\"POST\">{}</Redirect>", escape(url));
+        }
+        Verb::Hangup => xml.push_str("<Hangup/>"),
+    }
+}
+
+/// Escapes the five XML special characters, and drops control characters XML 1.0 forbids
+/// (speech recognition and pasted settings can carry them).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_characters_are_escaped_everywhere() {
+        let xml = Response::new()
+            .say("Bob & Sons <Plumbing> \"24/7\" it's \u{7}here")
+            .gather(Gather {
+                action: "https://x.test/gather?a=1&b=\"2\"".into(),
+                timeout_seconds: 5,
+                prompts: vec![Speech::Play("https://x.test/tts?t=a&s=b".into())],
+            })
+            .dial(Dial {
+                action: Some("https://x.test/gather?x=1&y=2".into()),
+                caller_id: Some("+1<555>".into()),
+                timeout_seconds: 30,
+                number: "+1&2".into(),
+            })
+            .redirect("https://x.test/r?a=<b>")
+            .hangup()
+            .to_xml();
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let say = doc.descendants().find(|n| n.has_tag_name("Say")).unwrap();
+        assert_eq!(say.text(), Some("Bob & Sons <Plumbing> \"24/7\" it's here"));
+        let gather = doc.descendants().find(|n| n.has_tag_name("Gather")).unwrap();
+        assert_eq!(gather.attribute("action"), Some("https://x.test/gather?a=1&b=\"2\""));
+        assert_eq!(gather.attribute("input"), Some("speech"));
+        let dial = doc.descendants().find(|n| n.has_tag_name("Dial")).unwrap();
+        assert_eq!(dial.attribute("callerId"), Some("+1<555>"));
+        assert_eq!(dial.attribute("timeout"), Some("30"));
+        assert_eq!(dial.attribute("action"), Some("https://x.test/gather?x=1&y=2"));
+        assert_eq!(dial.children().find(|n| n.has_tag_name("Number")).unwrap().text(), Some("+1&2"));
+        assert!(xml.ends_with("<Hangup/></Response>"));
+    }
+
+    #[test]
+    fn verbs_keep_their_order() {
+        let xml = Response::new().pause(1).say("a").play("https://x.test/a.mp3").hangup().to_xml();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let names: Vec<&str> = doc.root_element().children().map(|n| n.tag_name().name()).collect();
+        assert_eq!(names, ["Pause", "Say", "Play", "Hangup"]);
+    }
+}

@@ -1,0 +1,136 @@
+//! `POST /api/webhooks/twilio/gather`: the caller spoke (or a transfer ended); the
+//! receptionist answers and listens again.
+
+use axum::extract::State;
+use chrono::Utc;
+
+use super::{TwiMl, TwilioForm, business_context, gather_url, say_and_hang_up, speak_and_listen};
+use crate::clients::openai::TurnReply;
+use crate::db::customers::{self, Customer};
+use crate::http::AppState;
+use crate::http::error::Result;
+use crate::receptionist::conversation::{
+    CALL_NOT_FOUND, DID_NOT_CATCH, Line, MAX_UTTERANCE_CHARS, NO_TRANSFER, TRANSFER_UNANSWERED, TRANSFERRING, take_turn,
+};
+use crate::receptionist::summary::truncate;
+use crate::receptionist::twiml;
+
+/// Seconds the forward number rings before the caller is offered to leave a message.
+const TRANSFER_RING_SECONDS: u32 = 30;
+
+/// Stores what the caller said, asks the model (or the built-in receptionist) for the
+/// answer, stores it, and answers TwiML that speaks it, or transfers the call.
+#[tracing::instrument(skip_all, fields(call.id))]
+pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
+    let call_sid = form.require("CallSid")?;
+    let call: Option<(i64, i64)> = sqlx::query_as("SELECT id, customer_id FROM calls WHERE twilio_call_sid = $1")
+        .bind(call_sid)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some((call_id, customer_id)) = call else {
+        tracing::warn!("gather for an unknown call");
+        return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
+    };
+    tracing::Span::current().record("call.id", call_id);
+    let Some(customer) = customers::find(&state.db, customer_id).await? else {
+        return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
+    };
+
+    // Twilio posts here when a transfer (`<Dial>`) ends.
+    if let Some(dial_status) = form.get("DialCallStatus") {
+        return after_transfer(&state, call_id, dial_status).await;
+    }
+
+    let said = form.get("SpeechResult").map(str::trim).unwrap_or_default();
+    if said.is_empty() {
+        // Nothing recognised: a gentle re-prompt, no model call.
+        let speech = state.speech.speak(DID_NOT_CATCH).await;
+        return Ok(TwiMl(speak_and_listen(&state, speech).await));
+    }
+    let said = truncate(said, MAX_UTTERANCE_CHARS);
+    sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'caller', $2)")
+        .bind(call_id)
+        .bind(&said)
+        .execute(&state.db)
+        .await?;
+
+    let history = history(&state, call_id).await?;
+    let business = business_context(&customer);
+    let outcome =
+        take_turn(state.clients.openai.as_ref(), state.config.openai.reply_deadline, &business, &history, Utc::now())
+            .await;
+
+    match outcome.reply {
+        TurnReply::Say(reply) => {
+            record_reply(&state, call_id, &reply, outcome.cost).await?;
+            let speech = state.speech.speak(&reply).await;
+            Ok(TwiMl(speak_and_listen(&state, speech).await))
+        }
+        TurnReply::Transfer { .. } => match &customer.forward_to_number {
+            Some(number) => {
+                record_reply(&state, call_id, TRANSFERRING, outcome.cost).await?;
+                tracing::info!("transferring the caller");
+                Ok(TwiMl(transfer(&state, &customer, number).await))
+            }
+            None => {
+                record_reply(&state, call_id, NO_TRANSFER, outcome.cost).await?;
+                let speech = state.speech.speak(NO_TRANSFER).await;
+                Ok(TwiMl(speak_and_listen(&state, speech).await))
+            }
+        },
+    }
+}
+
+/// The call's lines so far, in order.
+async fn history(state: &AppState, call_id: i64) -> Result<Vec<Line>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id")
+            .bind(call_id)
+            .fetch_all(&state.db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(speaker, message)| if speaker == "caller" { Line::Caller(message) } else { Line::Receptionist(message) })
+        .collect())
+}
+
+/// Stores the receptionist's line and what producing it cost.
+async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)")
+        .bind(call_id)
+        .bind(reply)
+        .execute(&mut *tx)
+        .await?;
+    if cost > 0.0 {
+        sqlx::query("UPDATE calls SET openai_cost = openai_cost + $2 WHERE id = $1")
+            .bind(call_id)
+            .bind(cost)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A short line, then the forward number rings with the business's number as caller id;
+/// Twilio posts the outcome back to `/gather`.
+async fn transfer(state: &AppState, customer: &Customer, number: &str) -> twiml::Response {
+    twiml::Response::new().speak(state.speech.speak(TRANSFERRING).await).dial(twiml::Dial {
+        action: Some(gather_url(state)),
+        caller_id: customer.deskringer_number.clone(),
+        timeout_seconds: TRANSFER_RING_SECONDS,
+        number: number.to_owned(),
+    })
+}
+
+/// After a transfer: hang up if somebody answered, else offer to take a message.
+async fn after_transfer(state: &AppState, call_id: i64, dial_status: &str) -> Result<TwiMl> {
+    if dial_status == "completed" || dial_status == "answered" {
+        return Ok(TwiMl(twiml::Response::new().hangup()));
+    }
+    tracing::info!(dial_status, "transfer not answered");
+    record_reply(state, call_id, TRANSFER_UNANSWERED, 0.0).await?;
+    let speech = state.speech.speak(TRANSFER_UNANSWERED).await;
+    Ok(TwiMl(speak_and_listen(state, speech).await))
+}

@@ -1,0 +1,148 @@
+//! Twilio's voice webhooks: `voice` (a call arrives), `gather` (the caller spoke, or a
+//! transfer ended), `status` (the call ended) and `tts` (audio for `<Play>`).
+//!
+//! Every POST is verified against `X-Twilio-Signature` before anything is read or written.
+//! The signed URL is built from the configured `API_BASE_URL`, never from the request's
+//! own Host header or scheme, which a proxy may have rewritten.
+
+pub mod gather;
+pub mod signature;
+pub mod speech;
+pub mod status;
+pub mod tts;
+pub mod voice;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OriginalUri, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use secrecy::ExposeSecret;
+
+use crate::db::customers::Customer;
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::receptionist::conversation::{BusinessContext, GOODBYE, STILL_THERE};
+use crate::receptionist::{AppointmentHandling, twiml};
+
+/// Seconds of silence before a `<Gather>` gives up.
+const GATHER_TIMEOUT_SECONDS: u32 = 5;
+/// Path Twilio posts speech to.
+pub const GATHER_PATH: &str = "/api/webhooks/twilio/gather";
+
+/// Routes under `/api/webhooks/twilio`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/voice", post(voice::answer_call))
+        .route("/gather", post(gather::continue_call))
+        .route("/status", post(status::record_call_status))
+        .route("/tts", get(tts::get_audio))
+}
+
+/// The parameters of a Twilio request whose signature has been verified.
+#[derive(Debug)]
+pub struct TwilioForm(pub Vec<(String, String)>);
+
+impl TwilioForm {
+    /// A parameter's value, if sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// A parameter that must be present and non-empty; 400 naming it otherwise.
+    pub fn require(&self, name: &str) -> Result<&str, AppError> {
+        self.get(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| AppError::BadRequest(format!("missing form field `{name}`")))
+    }
+}
+
+impl FromRequest<AppState> for TwilioForm {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let uri = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().clone(), |o| o.0.clone());
+        let signature = request
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::Forbidden("missing Twilio signature".into()))?;
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest(rejection.body_text())
+            }
+        })?;
+        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+
+        let Some(token) = &state.config.twilio.auth_token else {
+            return Err(AppError::Forbidden("Twilio webhooks are not configured".into()));
+        };
+        let base = &state.config.api_base_url;
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        // The router sees paths without a trailing slash; Twilio may have been configured
+        // with one, and signed that.
+        let candidates = [format!("{base}{}{query}", uri.path()), format!("{base}{}/{query}", uri.path())];
+        let token = token.expose_secret().as_bytes();
+        if candidates.iter().any(|url| signature::verify(token, url, &params, &signature)) {
+            Ok(TwilioForm(params))
+        } else {
+            tracing::warn!(route = uri.path(), "refused a Twilio request with a wrong signature");
+            Err(AppError::Forbidden("invalid Twilio signature".into()))
+        }
+    }
+}
+
+/// A TwiML answer (`Content-Type: text/xml`).
+#[derive(Debug)]
+pub struct TwiMl(pub twiml::Response);
+
+impl IntoResponse for TwiMl {
+    fn into_response(self) -> Response {
+        ([(CONTENT_TYPE, "text/xml; charset=utf-8")], self.0.to_xml()).into_response()
+    }
+}
+
+/// The absolute URL Twilio posts speech to.
+pub fn gather_url(state: &AppState) -> String {
+    format!("{}{GATHER_PATH}", state.config.api_base_url)
+}
+
+/// Speaks `speech` while listening, then gives a second chance, then says goodbye.
+pub async fn speak_and_listen(state: &AppState, speech: twiml::Speech) -> twiml::Response {
+    let (still_there, goodbye) = tokio::join!(state.speech.speak(STILL_THERE), state.speech.speak(GOODBYE));
+    let action = gather_url(state);
+    twiml::Response::new()
+        .gather(twiml::Gather {
+            action: action.clone(),
+            timeout_seconds: GATHER_TIMEOUT_SECONDS,
+            prompts: vec![speech],
+        })
+        .gather(twiml::Gather { action, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts: vec![still_there] })
+        .speak(goodbye)
+        .hangup()
+}
+
+/// Says `text` and hangs up.
+pub async fn say_and_hang_up(state: &AppState, text: &str) -> TwiMl {
+    TwiMl(twiml::Response::new().speak(state.speech.speak(text).await).hangup())
+}
+
+/// What the receptionist knows about `customer` during a call.
+pub fn business_context(customer: &Customer) -> BusinessContext {
+    BusinessContext {
+        business_name: customer.business_name.clone(),
+        ai_instructions: customer.ai_instructions.clone().unwrap_or_default(),
+        business_hours: customer.business_hours.as_ref().map(|hours| hours.0.clone()),
+        holiday_hours: customer.holiday_hours.as_ref().map(|hours| hours.0.clone()),
+        timezone: customer.timezone.clone(),
+        services_offered: customer.services_offered.clone(),
+        pricing_info: customer.pricing_info.clone(),
+        appointment_handling: AppointmentHandling::from_db(&customer.appointment_handling),
+        can_transfer: customer.forward_to_number.is_some(),
+    }
+}

@@ -1,0 +1,342 @@
+//! Text to speech for calls: OpenAI synthesizes what the receptionist says, Twilio fetches
+//! it through `<Play>` from `GET /api/webhooks/twilio/tts`.
+//!
+//! - The URLs are signed (HMAC-SHA256 over voice, expiry and text with a server key), so
+//!   nobody else can make us pay for speech.
+//! - Audio is cached by text (the voice is fixed per server), so standing phrases such as a
+//!   greeting are synthesized once. The cache is bounded in bytes and forgets the least
+//!   recently used audio first. It is only an optimisation: an instance that misses
+//!   synthesizes again.
+//! - Synthesis starts as soon as a reply is known, and readers stream the bytes as they
+//!   arrive, so Twilio's fetch does not wait for the whole file.
+//! - When TTS is off or failing, callers get `<Say>` instead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::watch;
+
+use crate::clients::openai::OpenAi;
+use crate::receptionist::twiml;
+
+/// How long a signed URL stays valid (a call's replies are fetched within seconds).
+const URL_LIFETIME_SECONDS: i64 = 3600;
+/// Most audio kept in memory.
+const CACHE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
+/// After a failed synthesis, `<Say>` is used for this long before TTS is tried again.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a webhook waits for synthesis to start producing audio before answering.
+const FIRST_AUDIO_WAIT: Duration = Duration::from_millis(1500);
+/// Path of the audio endpoint.
+pub const TTS_PATH: &str = "/api/webhooks/twilio/tts";
+
+/// Where a synthesis stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// This many chunks are ready, more are coming.
+    Streaming(usize),
+    /// All chunks are ready.
+    Done,
+    /// Synthesis failed.
+    Failed,
+}
+
+/// One text's audio: chunks so far, and a channel announcing progress.
+#[derive(Debug)]
+struct Audio {
+    chunks: Mutex<Vec<Bytes>>,
+    progress: watch::Sender<Progress>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    entries: HashMap<String, (Arc<Audio>, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+/// The speech service shared by the webhooks.
+#[derive(Debug)]
+pub struct SpeechService {
+    openai: Option<OpenAi>,
+    key: hmac::Key,
+    voice: String,
+    base_url: String,
+    cache: Mutex<Cache>,
+    last_failure: Mutex<Option<Instant>>,
+}
+
+/// Why a `/tts` URL was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UrlError {
+    /// Missing, malformed or wrongly signed.
+    BadSignature,
+    /// Past its expiry.
+    Expired,
+}
+
+impl SpeechService {
+    /// `signing_secret` keys the URL signatures; `openai` is `None` when TTS is off.
+    pub fn new(openai: Option<OpenAi>, signing_secret: &[u8], public_base_url: &str) -> Self {
+        // A key of its own, derived from the server secret, so URL signatures can never be
+        // confused with access tokens.
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, signing_secret), b"deskringer tts url signing");
+        let voice = openai.as_ref().map(|o| o.tts_voice.clone()).unwrap_or_default();
+        Self {
+            openai,
+            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            voice,
+            base_url: public_base_url.to_owned(),
+            cache: Mutex::default(),
+            last_failure: Mutex::default(),
+        }
+    }
+
+    /// What TwiML should speak for `text`: `<Play>` of our audio when TTS works, else `<Say>`.
+    /// Starts synthesis and waits briefly for it to begin, so a failing TTS falls back to
+    /// `<Say>` in this very answer instead of leaving the caller in silence.
+    pub async fn speak(self: &Arc<Self>, text: &str) -> twiml::Speech {
+        if self.openai.is_none() || self.recently_failed() {
+            return twiml::Speech::Say(text.to_owned());
+        }
+        let audio = self.audio(text);
+        let mut progress = audio.progress.subscribe();
+        let started =
+            tokio::time::timeout(FIRST_AUDIO_WAIT, progress.wait_for(|p| !matches!(p, Progress::Streaming(0)))).await;
+        match started {
+            Ok(Ok(progress)) if *progress == Progress::Failed => twiml::Speech::Say(text.to_owned()),
+            _ => twiml::Speech::Play(self.signed_url(text, Utc::now().timestamp() + URL_LIFETIME_SECONDS)),
+        }
+    }
+
+    /// The signed audio URL for `text`, valid until `expires` (Unix seconds).
+    pub fn signed_url(&self, text: &str, expires: i64) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("t", text)
+            .append_pair("e", &expires.to_string())
+            .append_pair("s", &self.signature(text, expires))
+            .finish();
+        format!("{}{TTS_PATH}?{query}", self.base_url)
+    }
+
+    fn signature(&self, text: &str, expires: i64) -> String {
+        let message = format!("{}\n{expires}\n{text}", self.voice);
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, message.as_bytes()).as_ref())
+    }
+
+    /// Checks a `/tts` query (`t`, `e`, `s`) and returns the text to speak.
+    pub fn verify_url(&self, query: &str) -> Result<String, UrlError> {
+        let (mut text, mut expires, mut signature) = (None, None, None);
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "t" => text = Some(value.into_owned()),
+                "e" => expires = value.parse::<i64>().ok(),
+                "s" => signature = URL_SAFE_NO_PAD.decode(value.as_bytes()).ok(),
+                _ => {}
+            }
+        }
+        let (Some(text), Some(expires), Some(signature)) = (text, expires, signature) else {
+            return Err(UrlError::BadSignature);
+        };
+        let message = format!("{}\n{expires}\n{text}", self.voice);
+        hmac::verify(&self.key, message.as_bytes(), &signature).map_err(|_| UrlError::BadSignature)?;
+        if expires < Utc::now().timestamp() {
+            return Err(UrlError::Expired);
+        }
+        Ok(text)
+    }
+
+    /// The audio for `text` as a stream of chunks, synthesizing it if needed. Fails at once
+    /// when TTS is off or the synthesis has already failed before producing anything.
+    pub async fn stream(
+        self: &Arc<Self>,
+        text: &str,
+    ) -> anyhow::Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>> {
+        anyhow::ensure!(self.openai.is_some(), "text to speech is not configured");
+        let audio = self.audio(text);
+        let mut progress = audio.progress.subscribe();
+        let first = progress.wait_for(|p| !matches!(p, Progress::Streaming(0))).await.map(|p| *p).ok();
+        anyhow::ensure!(first != Some(Progress::Failed), "speech synthesis failed");
+        Ok(read_chunks(audio))
+    }
+
+    fn recently_failed(&self) -> bool {
+        self.last_failure.lock().expect("lock").is_some_and(|at| at.elapsed() < FAILURE_BACKOFF)
+    }
+
+    /// The cached audio of `text`, or a new synthesis of it started in the background.
+    fn audio(self: &Arc<Self>, text: &str) -> Arc<Audio> {
+        let mut cache = self.cache.lock().expect("lock");
+        cache.clock += 1;
+        let now = cache.clock;
+        if let Some((audio, used)) = cache.entries.get_mut(text) {
+            *used = now;
+            return audio.clone();
+        }
+        let (progress, _) = watch::channel(Progress::Streaming(0));
+        let audio = Arc::new(Audio { chunks: Mutex::default(), progress });
+        cache.entries.insert(text.to_owned(), (audio.clone(), now));
+        drop(cache);
+
+        let service = self.clone();
+        let (text, target) = (text.to_owned(), audio.clone());
+        tokio::spawn(async move { service.synthesize(text, target).await });
+        audio
+    }
+
+    async fn synthesize(self: Arc<Self>, text: String, audio: Arc<Audio>) {
+        let Some(openai) = &self.openai else { return };
+        let result = async {
+            let mut body = openai.speech(&text).await?.bytes_stream();
+            let mut count = 0;
+            let mut size = 0;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                size += chunk.len();
+                audio.chunks.lock().expect("lock").push(chunk);
+                count += 1;
+                audio.progress.send_replace(Progress::Streaming(count));
+            }
+            anyhow::ensure!(size > 0, "OpenAI returned no audio");
+            anyhow::Ok(size)
+        }
+        .await;
+        match result {
+            Ok(size) => {
+                audio.progress.send_replace(Progress::Done);
+                self.account(size);
+            }
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "speech synthesis failed; falling back to <Say>");
+                *self.last_failure.lock().expect("lock") = Some(Instant::now());
+                audio.progress.send_replace(Progress::Failed);
+                let mut cache = self.cache.lock().expect("lock");
+                if cache.entries.get(&text).is_some_and(|(cached, _)| Arc::ptr_eq(cached, &audio)) {
+                    cache.entries.remove(&text);
+                }
+            }
+        }
+    }
+
+    /// Counts finished audio against the budget and evicts the least recently used.
+    fn account(&self, size: usize) {
+        let mut cache = self.cache.lock().expect("lock");
+        cache.bytes += size;
+        while cache.bytes > CACHE_BUDGET_BYTES {
+            let oldest = cache
+                .entries
+                .iter()
+                .filter(|(_, (audio, _))| *audio.progress.borrow() == Progress::Done)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(text, _)| text.clone());
+            let Some(oldest) = oldest else { break };
+            if let Some((audio, _)) = cache.entries.remove(&oldest) {
+                let freed: usize = audio.chunks.lock().expect("lock").iter().map(Bytes::len).sum();
+                cache.bytes = cache.bytes.saturating_sub(freed);
+            }
+        }
+    }
+
+    /// Texts with finished audio in the cache (for tests and diagnostics).
+    pub fn cached_texts(&self) -> Vec<String> {
+        let cache = self.cache.lock().expect("lock");
+        cache
+            .entries
+            .iter()
+            .filter(|(_, (a, _))| *a.progress.borrow() == Progress::Done)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+}
+
+/// Streams an audio's chunks: those ready now, then each new one as it arrives.
+fn read_chunks(audio: Arc<Audio>) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let progress = audio.progress.subscribe();
+    futures_util::stream::unfold((audio, progress, 0usize, false), |(audio, mut progress, next, finished)| async move {
+        if finished {
+            return None;
+        }
+        loop {
+            // Read the progress before the chunks: a chunk is stored before its progress is
+            // announced, so "done" seen here means every chunk is already stored.
+            let state = *progress.borrow_and_update();
+            let chunk = audio.chunks.lock().expect("lock").get(next).cloned();
+            if let Some(chunk) = chunk {
+                return Some((Ok(chunk), (audio, progress, next + 1, false)));
+            }
+            match state {
+                Progress::Done => return None,
+                Progress::Failed => {
+                    let error = std::io::Error::other("speech synthesis failed");
+                    return Some((Err(error), (audio, progress, next, true)));
+                }
+                Progress::Streaming(_) => {
+                    if progress.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> SpeechService {
+        SpeechService::new(None, b"secret", "https://deskringer.test")
+    }
+
+    #[test]
+    fn signed_urls_verify_and_tampering_is_refused() {
+        let speech = service();
+        let expires = Utc::now().timestamp() + 60;
+        let url = speech.signed_url("Hello & welcome!", expires);
+        let query = url.split_once('?').unwrap().1;
+        assert!(url.starts_with("https://deskringer.test/api/webhooks/twilio/tts?"));
+        assert_eq!(speech.verify_url(query), Ok("Hello & welcome!".to_owned()));
+
+        let tampered = query.replace("welcome", "goodbye");
+        assert_eq!(speech.verify_url(&tampered), Err(UrlError::BadSignature));
+        let other_key = SpeechService::new(None, b"another", "https://deskringer.test");
+        assert_eq!(other_key.verify_url(query), Err(UrlError::BadSignature));
+        assert_eq!(speech.verify_url("t=Hello"), Err(UrlError::BadSignature));
+        assert_eq!(speech.verify_url(""), Err(UrlError::BadSignature));
+    }
+
+    #[test]
+    fn expired_urls_are_refused() {
+        let speech = service();
+        let url = speech.signed_url("Hello", Utc::now().timestamp() - 1);
+        assert_eq!(speech.verify_url(url.split_once('?').unwrap().1), Err(UrlError::Expired));
+    }
+
+    #[tokio::test]
+    async fn without_tts_speech_is_said() {
+        let speech = Arc::new(service());
+        assert_eq!(speech.speak("Hi").await, twiml::Speech::Say("Hi".into()));
+        assert!(speech.stream("Hi").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn readers_get_every_chunk_in_order_as_it_arrives() {
+        let (progress, _) = watch::channel(Progress::Streaming(0));
+        let audio = Arc::new(Audio { chunks: Mutex::default(), progress });
+        let reader = tokio::spawn(read_chunks(audio.clone()).map(|c| c.unwrap()).collect::<Vec<_>>());
+        for (i, chunk) in ["ab", "cd", "ef"].into_iter().enumerate() {
+            tokio::task::yield_now().await;
+            audio.chunks.lock().unwrap().push(Bytes::from(chunk));
+            audio.progress.send_replace(Progress::Streaming(i + 1));
+        }
+        audio.progress.send_replace(Progress::Done);
+        assert_eq!(reader.await.unwrap(), ["ab", "cd", "ef"]);
+    }
+}

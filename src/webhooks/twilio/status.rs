@@ -1,0 +1,70 @@
+//! `POST /api/webhooks/twilio/status`: the call ended. Idempotent under Twilio's retries.
+
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::TwilioForm;
+use crate::http::AppState;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::AppJson;
+use crate::jobs::{self, post_call::SummarizeCall};
+
+/// Twilio's final call statuses; anything else (`ringing`, `in-progress`) is progress.
+const FINAL_STATUSES: &[&str] = &["completed", "busy", "failed", "no-answer", "canceled"];
+
+/// Records status, duration, end time, cost and transcript the first time a final status
+/// arrives, and in the same transaction enqueues the post-call job for a completed call in
+/// which the caller said something. Later deliveries change nothing.
+#[tracing::instrument(skip_all, fields(call.id))]
+pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm) -> Result<AppJson<Value>> {
+    let call_sid = form.require("CallSid")?;
+    let status = form.require("CallStatus")?;
+    if !FINAL_STATUSES.contains(&status) {
+        return Ok(AppJson(json!({"status": "ignored"})));
+    }
+    let duration: i32 = match form.get("CallDuration").map(str::trim).filter(|d| !d.is_empty()) {
+        None => 0,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|seconds| *seconds >= 0)
+            .ok_or_else(|| AppError::BadRequest("`CallDuration` must be a whole number of seconds".into()))?,
+    };
+
+    let mut tx = state.db.begin().await?;
+    let updated: Option<(i64, bool)> = sqlx::query_as(
+        "UPDATE calls c SET status = $2, duration_seconds = $3, ended_at = now(), \
+                twilio_cost = ceil($3 / 60.0) * $4, \
+                transcript = (SELECT string_agg(CASE l.speaker WHEN 'caller' THEN 'Caller' ELSE 'AI' END || ': ' || l.message, \
+                                                E'\\n' ORDER BY l.timestamp, l.id) \
+                              FROM call_logs l WHERE l.call_id = c.id) \
+         WHERE c.twilio_call_sid = $1 AND c.status IN ('in_progress', 'queued', 'ringing') \
+         RETURNING c.id, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller')",
+    )
+    .bind(call_sid)
+    .bind(status)
+    .bind(duration)
+    .bind(state.config.twilio.cost_per_minute)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    let Some((call_id, caller_spoke)) = updated else {
+        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1)")
+            .bind(call_sid)
+            .fetch_one(&mut *tx)
+            .await?;
+        return if known {
+            Ok(AppJson(json!({"status": "already recorded"})))
+        } else {
+            Err(AppError::NotFound("unknown call".into()))
+        };
+    };
+    tracing::Span::current().record("call.id", call_id);
+    let summarize = status == "completed" && caller_spoke;
+    if summarize {
+        jobs::enqueue(&state.db, &mut tx, SummarizeCall { call_id }, format!("summarize-call-{call_id}")).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(status, duration, summarize, "call ended");
+    Ok(AppJson(json!({"status": "recorded"})))
+}

@@ -1,0 +1,58 @@
+//! `POST /api/webhooks/twilio/voice`: a call arrives at a DeskRinger number.
+
+use axum::extract::State;
+use chrono::Utc;
+
+use super::{TwiMl, TwilioForm, say_and_hang_up, speak_and_listen};
+use crate::db::customers;
+use crate::http::AppState;
+use crate::http::error::Result;
+use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
+
+/// Finds the business by the number called, records the call (once per `CallSid`), and
+/// greets the caller, or says the line is not in service.
+#[tracing::instrument(skip_all, fields(call.id))]
+pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
+    let call_sid = form.require("CallSid")?;
+    let to = form.require("To")?;
+    let from = form.get("From").map(str::trim).filter(|from| !from.is_empty());
+    let caller_name = form.get("CallerName").map(str::trim).filter(|name| !name.is_empty());
+
+    let Some(customer) = customers::find_by_number(&state.db, to).await? else {
+        tracing::info!("call to a number that belongs to no business");
+        return Ok(say_and_hang_up(&state, UNKNOWN_NUMBER).await);
+    };
+
+    let mut tx = state.db.begin().await?;
+    // A repeated CallSid (Twilio retrying) is the same call: one row, one greeting line.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
+         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id",
+    )
+    .bind(customer.id)
+    .bind(from)
+    .bind(caller_name)
+    .bind(call_sid)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    if !customer.is_in_service(Utc::now()) {
+        tx.commit().await?;
+        tracing::info!(customer.id = customer.id, status = %customer.subscription_status, "call to a business out of service");
+        return Ok(say_and_hang_up(&state, NOT_IN_SERVICE).await);
+    }
+
+    let greeting = greeting(&customer.business_name, customer.greeting_message.as_deref());
+    if let Some(call_id) = inserted {
+        tracing::Span::current().record("call.id", call_id);
+        sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)")
+            .bind(call_id)
+            .bind(&greeting)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(customer.id = customer.id, "call answered");
+    let speech = state.speech.speak(&greeting).await;
+    Ok(TwiMl(speak_and_listen(&state, speech).await))
+}

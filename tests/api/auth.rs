@@ -17,6 +17,7 @@ fn admin_routes(customer_id: i64, call_id: i64) -> Vec<(Method, String)> {
         (Method::POST, "/api/admin/change-password".into()),
         (Method::GET, "/api/admin/stats".into()),
         (Method::GET, "/api/admin/trial-customers".into()),
+        (Method::POST, "/api/admin/test-email".into()),
         (Method::GET, "/api/customers/".into()),
         (Method::POST, "/api/customers/".into()),
         (Method::GET, format!("/api/customers/{customer_id}")),

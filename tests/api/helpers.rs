@@ -64,7 +64,8 @@ async fn create_template(maintenance: &PgConnectOptions) -> String {
         .iter()
         .flat_map(|m| m.checksum.iter().copied())
         .fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
-    let template = format!("deskringer_test_template_{fingerprint:016x}");
+    // The job queue's schema version is part of the template too.
+    let template = format!("deskringer_test_template_{fingerprint:016x}_gw{}", graphile_worker_version());
 
     let mut conn = PgConnection::connect_with(maintenance).await.expect("cannot connect to the test PostgreSQL");
     sqlx::query("SELECT pg_advisory_lock(7177001)").execute(&mut conn).await.unwrap();
@@ -82,7 +83,7 @@ async fn create_template(maintenance: &PgConnectOptions) -> String {
             .connect_with(maintenance.clone().database(&building))
             .await
             .unwrap();
-        migrator.run(&pool).await.expect("migrations fail on a fresh database");
+        deskringer::db::migrate(&pool).await.expect("migrations fail on a fresh database");
         pool.close().await;
         execute(
             &mut conn,
@@ -93,6 +94,11 @@ async fn create_template(maintenance: &PgConnectOptions) -> String {
     sqlx::query("SELECT pg_advisory_unlock(7177001)").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
     template
+}
+
+/// Bumped when graphile_worker is upgraded, so a shared server builds a new template.
+fn graphile_worker_version() -> &'static str {
+    "0_14"
 }
 
 async fn execute(conn: &mut PgConnection, sql: String) {
@@ -418,3 +424,170 @@ pub const CALL_KEYS: &[&str] = &[
     "twilio_call_sid",
     "twilio_cost",
 ];
+
+/// The public base URL the test configuration uses (and Twilio signs).
+pub const BASE_URL: &str = "https://deskringer.test";
+/// The Twilio auth token of the test configuration.
+pub const TWILIO_TOKEN: &str = "test-twilio-auth-token";
+
+/// Local stand-ins for the third-party services.
+pub struct Mocks {
+    pub openai: wiremock::MockServer,
+    pub twilio: wiremock::MockServer,
+    pub sendgrid: wiremock::MockServer,
+}
+
+impl Mocks {
+    /// Starts the three mock servers.
+    pub async fn start() -> Self {
+        Mocks {
+            openai: wiremock::MockServer::start().await,
+            twilio: wiremock::MockServer::start().await,
+            sendgrid: wiremock::MockServer::start().await,
+        }
+    }
+
+    /// A configuration pointing every service at its mock; `openai` and `sendgrid` switch
+    /// those services on (Twilio SMS is always on), `extra` adds variables.
+    pub fn config(&self, openai: bool, sendgrid: bool, extra: &[(&str, &str)]) -> Config {
+        let mut vars: Vec<(String, String)> = vec![
+            ("JWT_SECRET_KEY".into(), "test-secret-test-secret-test-secret!".into()),
+            ("API_BASE_URL".into(), BASE_URL.into()),
+            ("TWILIO_AUTH_TOKEN".into(), TWILIO_TOKEN.into()),
+            ("TWILIO_ACCOUNT_SID".into(), "AC123".into()),
+            ("OPENAI_BASE_URL".into(), self.openai.uri()),
+            ("TWILIO_API_BASE_URL".into(), self.twilio.uri()),
+            ("SENDGRID_API_BASE_URL".into(), self.sendgrid.uri()),
+            ("STRIPE_API_BASE_URL".into(), "http://127.0.0.1:9".into()),
+            ("PORTAL_URL".into(), "https://portal.deskringer.test".into()),
+            ("NOTIFICATION_FROM_EMAIL".into(), "calls@deskringer.test".into()),
+        ];
+        if openai {
+            vars.push(("OPENAI_API_KEY".into(), "sk-test".into()));
+        }
+        if sendgrid {
+            vars.push(("SENDGRID_API_KEY".into(), "SG.test".into()));
+        }
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
+    }
+}
+
+impl TestApp {
+    /// A Twilio webhook POST to `path`, signed as Twilio would sign it.
+    pub async fn twilio(&self, path: &str, params: &[(&str, &str)]) -> TestResponse {
+        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let signature = deskringer::webhooks::twilio::signature::sign(
+            TWILIO_TOKEN.as_bytes(),
+            &format!("{BASE_URL}{path}"),
+            &owned,
+        );
+        self.twilio_with_signature(path, params, Some(&signature)).await
+    }
+
+    /// A Twilio webhook POST with the given signature header (or none).
+    pub async fn twilio_with_signature(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        signature: Option<&str>,
+    ) -> TestResponse {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(signature) = signature {
+            request = request.header("x-twilio-signature", signature);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Runs every job that is due, as the worker inside `serve` would.
+    pub async fn run_jobs(&self) {
+        let worker = deskringer::jobs::worker(self.state.job_context(), std::future::pending()).await.unwrap();
+        // A job may enqueue others; run until the queue has nothing due.
+        for _ in 0..5 {
+            worker.run_once().await.unwrap();
+            let due: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM graphile_worker._private_jobs WHERE run_at <= now() AND locked_at IS NULL \
+                 AND attempts < max_attempts",
+            )
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+            if due == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Makes jobs waiting for a retry due now (instead of waiting for their backoff).
+    pub async fn make_retries_due(&self) {
+        sqlx::query("UPDATE graphile_worker._private_jobs SET run_at = now() WHERE attempts > 0")
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
+    /// Jobs still in the queue, by task identifier.
+    pub async fn queued_jobs(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT t.identifier FROM graphile_worker._private_jobs j \
+             JOIN graphile_worker._private_tasks t ON t.id = j.task_id ORDER BY j.id",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap()
+    }
+}
+
+/// A TwiML answer, parsed.
+pub struct Twiml {
+    pub xml: String,
+}
+
+impl Twiml {
+    /// Parses the response as TwiML; panics (failing the test) if it is not valid XML.
+    #[track_caller]
+    pub fn from(response: &TestResponse) -> Self {
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        assert!(response.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/xml"));
+        roxmltree::Document::parse(&response.text).unwrap_or_else(|e| panic!("invalid TwiML ({e}): {}", response.text));
+        Twiml { xml: response.text.clone() }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&roxmltree::Document) -> T) -> T {
+        f(&roxmltree::Document::parse(&self.xml).unwrap())
+    }
+
+    /// Top-level verbs in order.
+    pub fn verbs(&self) -> Vec<String> {
+        self.with(|doc| {
+            doc.root_element().children().filter(|n| n.is_element()).map(|n| n.tag_name().name().to_owned()).collect()
+        })
+    }
+
+    /// Every element named `tag`, as (attributes, text).
+    pub fn all(&self, tag: &str) -> Vec<(std::collections::HashMap<String, String>, String)> {
+        self.with(|doc| {
+            doc.descendants()
+                .filter(|n| n.has_tag_name(tag))
+                .map(|n| {
+                    let attrs = n.attributes().map(|a| (a.name().to_owned(), a.value().to_owned())).collect();
+                    (attrs, n.text().unwrap_or_default().to_owned())
+                })
+                .collect()
+        })
+    }
+
+    /// The texts of every `<Say>`.
+    pub fn says(&self) -> Vec<String> {
+        self.all("Say").into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// The URLs of every `<Play>`.
+    pub fn plays(&self) -> Vec<String> {
+        self.all("Play").into_iter().map(|(_, text)| text).collect()
+    }
+}

@@ -7,4 +7,5 @@ mod cli;
 
 mod customers;
 mod helpers;
+mod receptionist;
 mod service;

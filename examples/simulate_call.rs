@@ -1,0 +1,73 @@
+//! Drives a whole phone call against a running DeskRinger server with signed requests, the
+//! way Twilio would: `voice`, one `gather` per line the caller says, then `status`.
+//!
+//! ```text
+//! cargo run --example simulate_call -- --to +14155550111 "What are your hours?" "Please call me back"
+//! ```
+//!
+//! `--base-url` must equal the server's `API_BASE_URL` (both default to
+//! `http://localhost:5000`) and `--auth-token` its `TWILIO_AUTH_TOKEN` (both default to the
+//! development token), because the signature covers them.
+
+use clap::Parser;
+use deskringer::config::DEVELOPMENT_TWILIO_AUTH_TOKEN;
+use deskringer::webhooks::twilio::signature;
+
+#[derive(Parser)]
+struct Args {
+    /// The business's DeskRinger number (the number called).
+    #[arg(long)]
+    to: String,
+    /// The caller's number.
+    #[arg(long, default_value = "+14155550199")]
+    from: String,
+    /// The server's public base URL (`API_BASE_URL`).
+    #[arg(long, env = "API_BASE_URL", default_value = "http://localhost:5000")]
+    base_url: String,
+    /// The server's `TWILIO_AUTH_TOKEN`.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", default_value = DEVELOPMENT_TWILIO_AUTH_TOKEN)]
+    auth_token: String,
+    /// What the caller says, one turn each.
+    lines: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let http = reqwest::Client::new();
+    let call_sid = format!("CA{:032x}", rand::random::<u128>());
+    let post = |path: &'static str, params: Vec<(&'static str, String)>| {
+        let url = format!("{}{path}", args.base_url.trim_end_matches('/'));
+        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let signature = signature::sign(args.auth_token.as_bytes(), &url, &owned);
+        let request = http.post(url).header("X-Twilio-Signature", signature).form(&params);
+        async move {
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.text().await?;
+            println!("<- {status}\n{body}\n");
+            anyhow::Ok(())
+        }
+    };
+
+    println!("-> voice ({call_sid})");
+    post(
+        "/api/webhooks/twilio/voice",
+        vec![("CallSid", call_sid.clone()), ("From", args.from.clone()), ("To", args.to.clone())],
+    )
+    .await?;
+    for line in &args.lines {
+        println!("-> gather: {line}");
+        post("/api/webhooks/twilio/gather", vec![("CallSid", call_sid.clone()), ("SpeechResult", line.clone())])
+            .await?;
+    }
+    println!("-> status: completed");
+    let duration = (20 * args.lines.len().max(1)).to_string();
+    post(
+        "/api/webhooks/twilio/status",
+        vec![("CallSid", call_sid.clone()), ("CallStatus", "completed".into()), ("CallDuration", duration)],
+    )
+    .await?;
+    println!("Done: see the call with GET /api/calls/?per_page=1 (summary arrives once the job has run).");
+    Ok(())
+}

@@ -819,3 +819,50 @@ async fn a_new_business_gets_a_welcome_email_with_its_login_unless_told_not_to()
     assert!(email["content"][0]["value"].as_str().unwrap().contains(&password));
     assert!(email["content"][1]["value"].as_str().unwrap().contains("Bella &lt;Hair&gt;"));
 }
+
+#[tokio::test]
+async fn a_failing_summary_model_falls_back_to_the_heuristic() {
+    let mocks = Mocks::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .and(body_string_contains("json_object"))
+        .respond_with(chat_reply("this is not JSON"))
+        .with_priority(1)
+        .mount(&mocks.openai)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(chat_reply("Sure."))
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    let id = business(&app, "Bella Hair", None).await;
+    sqlx::query("UPDATE customers SET notification_phone = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    voice(&app, "CA1500").await;
+    say(&app, "CA1500", "I want to complain about my refund").await;
+    app.twilio(
+        "/api/webhooks/twilio/status",
+        &[("CallSid", "CA1500"), ("CallStatus", "completed"), ("CallDuration", "61")],
+    )
+    .await
+    .assert_ok(StatusCode::OK);
+
+    app.run_jobs().await;
+
+    let (summary, intent): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT summary, intent FROM calls WHERE twilio_call_sid = 'CA1500'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(summary.as_deref(), Some("Caller said: \"I want to complain about my refund\""));
+    assert_eq!(intent.as_deref(), Some("complaint"));
+    // Email is logged (no SendGrid key) and recorded; no SMS without a notification phone.
+    assert_eq!(app.queued_jobs().await, Vec::<String>::new());
+    let channels: Vec<String> =
+        sqlx::query_scalar("SELECT channel FROM call_notifications").fetch_all(&app.db).await.unwrap();
+    assert_eq!(channels, ["email"]);
+}

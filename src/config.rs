@@ -102,6 +102,8 @@ pub struct StripeConfig {
     pub webhook_secret: Option<SecretString>,
     /// The subscription price used for checkout sessions.
     pub price_id: Option<String>,
+    /// How long a business whose payment failed keeps its service.
+    pub past_due_grace: chrono::Duration,
 }
 
 /// Email sending settings.
@@ -144,6 +146,9 @@ pub struct Config {
     pub portal_url: Option<String>,
     /// Development only: first admin created at start when no admin exists yet.
     pub bootstrap_admin: Option<(String, SecretString)>,
+    /// Whether the last `X-Forwarded-For` entry is the client's address (behind one
+    /// trusted proxy such as Render's); used to rate-limit logins per client.
+    pub trust_forwarded_for: bool,
 }
 
 /// Why the configuration could not be read: every problem, one per line.
@@ -248,6 +253,15 @@ impl Config {
         };
         let reply_deadline = number("OPENAI_REPLY_DEADLINE_SECONDS", 8.0, |v| v > 0.0 && v <= 13.0);
         let cost_per_minute = number("TWILIO_COST_PER_MINUTE", 0.0085, |v| v >= 0.0 && v.is_finite());
+        let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
+        let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                problem(format!("TRUST_FORWARDED_FOR must be true or false, not `{other}`"));
+                false
+            }
+        };
 
         let mut base_url = |name: &str, default: &str| match get(name) {
             None => default.to_owned(),
@@ -311,10 +325,12 @@ impl Config {
                 publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
                 webhook_secret: secret("STRIPE_WEBHOOK_SECRET"),
                 price_id: get("STRIPE_PRICE_ID"),
+                past_due_grace: chrono::Duration::seconds((grace_days * 86_400.0) as i64),
             },
             admin_dashboard_url: get("ADMIN_DASHBOARD_URL"),
             portal_url: get("PORTAL_URL"),
             bootstrap_admin,
+            trust_forwarded_for,
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod openai;
 pub mod sendgrid;
+pub mod stripe;
 pub mod twilio;
 
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct Clients {
     pub sendgrid: sendgrid::SendGrid,
     /// SMS.
     pub twilio: twilio::Twilio,
+    /// Billing; `None` without `STRIPE_SECRET_KEY`.
+    pub stripe: Option<stripe::Stripe>,
 }
 
 impl Clients {
@@ -28,6 +31,7 @@ impl Clients {
             openai: config.openai.is_enabled().then(|| openai::OpenAi::new(&config.openai)).transpose()?,
             sendgrid: sendgrid::SendGrid::new(&config.email)?,
             twilio: twilio::Twilio::new(&config.twilio)?,
+            stripe: stripe::Stripe::new(&config.stripe)?,
         })
     }
 }

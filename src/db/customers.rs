@@ -38,14 +38,18 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Since when a payment is overdue (not shown by the API).
+    #[serde(skip)]
+    pub past_due_since: Option<DateTime<Utc>>,
 }
 
 impl Customer {
-    /// Whether calls to this business are answered at `now`: paying (or within Stripe's
-    /// own grace states), or on a trial that has not ended.
-    pub fn is_in_service(&self, now: DateTime<Utc>) -> bool {
+    /// Whether calls to this business are answered at `now`: paying, ending at the period's
+    /// end, within `past_due_grace` of a failed payment, or on a trial that has not ended.
+    pub fn is_in_service(&self, now: DateTime<Utc>, past_due_grace: chrono::Duration) -> bool {
         match self.subscription_status.as_str() {
-            "active" | "trialing" | "cancelling" | "past_due" => true,
+            "active" | "trialing" | "cancelling" => true,
+            "past_due" => self.past_due_since.is_none_or(|since| since + past_due_grace > now),
             "trial" => self.trial_ends_at.is_none_or(|ends| ends > now),
             _ => false,
         }
@@ -60,7 +64,7 @@ macro_rules! customer_columns {
          timezone, deskringer_number, forward_to_number, greeting_message, services_offered, faqs, \
          appointment_handling, pricing_info, special_instructions, ai_instructions, notification_email, \
          notification_phone, notification_instructions, subscription_status, subscription_tier, created_at, \
-         trial_ends_at, cancelled_at"
+         trial_ends_at, cancelled_at, past_due_since"
     };
 }
 pub(crate) use customer_columns;
@@ -258,8 +262,10 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, id: i64, fields: Custome
     let sql = concat!(
         "UPDATE customers SET (",
         field_columns!(),
-        ", updated_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21, $22, $23, now()) WHERE id = $24 RETURNING ",
+        ", updated_at, subscription_status_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, now(), \
+         CASE WHEN subscription_status IS DISTINCT FROM $21 THEN now() ELSE subscription_status_at END) \
+         WHERE id = $24 RETURNING ",
         customer_columns!()
     );
     bind_fields(sqlx::query_as(sql), fields).bind(id).fetch_one(&mut **tx).await

@@ -16,6 +16,7 @@ use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT, admin_columns};
 use crate::http::AppState;
 use crate::http::error::{AppError, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson};
+use crate::http::login_limit::ClientAddress;
 use crate::http::validate;
 
 /// Routes under `/api/admin`.
@@ -48,7 +49,12 @@ struct AdminWithHash {
 
 /// `POST /api/admin/login`: a 24-hour admin token. Wrong email and wrong password answer
 /// the same 401 in the same time, so the answer does not reveal which emails exist.
-async fn login(State(state): State<AppState>, AppJson(credentials): AppJson<Credentials>) -> Result<AppJson<Value>> {
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    AppJson(credentials): AppJson<Credentials>,
+) -> Result<AppJson<Value>> {
+    state.login_limiter.check(address, &format!("admin:{}", credentials.email.trim()))?;
     let found: Option<AdminWithHash> = sqlx::query_as(concat!(
         "SELECT ",
         admin_columns!(),

@@ -35,6 +35,9 @@ pub enum AppError {
     /// 413: the body is over the size limit.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 429: too many attempts; retry after the given seconds.
+    #[error("too many attempts, retry in {retry_after_seconds} seconds")]
+    TooManyRequests { retry_after_seconds: u64 },
     /// 422: well-formed, but a field's value is invalid; `details` maps field to reason.
     #[error("{message}")]
     Unprocessable { message: String, details: Option<Value> },
@@ -80,6 +83,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,7 +113,11 @@ impl IntoResponse for AppError {
             }
             other => json!({"error": other.to_string()}),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let AppError::TooManyRequests { retry_after_seconds } = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_seconds.into());
+        }
+        response
     }
 }
 

@@ -1,11 +1,14 @@
 //! The HTTP API: application state, the router with its middleware, and serving.
 
 pub mod admin;
+pub mod billing;
 pub mod calls;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod login_limit;
 pub mod pagination;
+pub mod portal;
 pub mod service;
 pub mod validate;
 
@@ -53,6 +56,8 @@ pub struct AppState {
     pub clients: Arc<Clients>,
     /// Text to speech for calls.
     pub speech: Arc<SpeechService>,
+    /// Login attempt counters.
+    pub login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
 impl AppState {
@@ -62,7 +67,8 @@ impl AppState {
         let clients = Arc::new(Clients::new(&config)?);
         let speech =
             Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &config.api_base_url));
-        Ok(Self { db, config: Arc::new(config), jwt, clients, speech })
+        let login_limiter = Arc::default();
+        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter })
     }
 
     /// What background jobs need from the state.
@@ -83,6 +89,8 @@ pub fn app(state: AppState) -> App {
         .nest("/api/admin", admin::router())
         .nest("/api/customers", customers::router())
         .nest("/api/calls", calls::router())
+        .nest("/api/stripe", billing::router())
+        .nest("/api/portal", portal::router())
         .nest("/api/webhooks", crate::webhooks::router())
         .fallback(route_not_found)
         .layer(
@@ -107,7 +115,8 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = axum::ServiceExt::<Request>::into_make_service(app);
+    // With the peer address, for per-client login limits.
+    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 

@@ -6,6 +6,7 @@
 //! [`notify::EmailOwner`] and [`notify::TextOwner`], separate jobs so one failing does not
 //! repeat the other. Each is retried with exponential backoff until it succeeds.
 
+pub mod billing;
 pub mod notify;
 pub mod post_call;
 
@@ -68,6 +69,11 @@ pub async fn worker(
         .define_job::<post_call::SummarizeCall>()
         .define_job::<notify::EmailOwner>()
         .define_job::<notify::TextOwner>()
+        .define_job::<billing::ExpireTrials>()
+        .with_cron(
+            graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)
+                .context("the trial-expiry schedule is invalid")?,
+        )
         .add_extension(context)
         .listen_os_shutdown_signals(false)
         .shutdown_signal(shutdown)

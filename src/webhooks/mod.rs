@@ -1,5 +1,6 @@
 //! Webhooks from third parties, verified by signature instead of a JWT.
 
+pub mod stripe;
 pub mod twilio;
 
 use axum::Router;
@@ -8,5 +9,5 @@ use crate::http::AppState;
 
 /// Routes under `/api/webhooks`.
 pub fn router() -> Router<AppState> {
-    Router::new().nest("/twilio", twilio::router())
+    Router::new().nest("/twilio", twilio::router()).nest("/stripe", stripe::router())
 }

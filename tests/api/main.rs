@@ -7,5 +7,6 @@ mod cli;
 
 mod customers;
 mod helpers;
+mod portal;
 mod receptionist;
 mod service;

@@ -150,7 +150,7 @@ async fn update_customer(
     AppPath(id): AppPath<i64>,
     AppJson(patch): AppJson<CustomerPatch>,
 ) -> Result<AppJson<Value>> {
-    let customer = apply_patch(&state, id, patch).await?;
+    let customer = apply_patch(&state, id, patch, false).await?;
     Ok(AppJson(json!({"message": "Customer updated", "customer": customer})))
 }
 
@@ -161,17 +161,17 @@ async fn update_customer_settings(
     AppPath(id): AppPath<i64>,
     AppJson(settings): AppJson<SettingsPatch>,
 ) -> Result<AppJson<Value>> {
-    let customer = apply_patch(&state, id, settings.into()).await?;
+    let customer = apply_patch(&state, id, settings.into(), false).await?;
     Ok(AppJson(json!({"message": "Settings updated", "customer": customer})))
 }
 
 /// Reads the business under a row lock, applies and validates the change, saves it whole.
 /// Nothing is saved if any field is invalid.
-pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch) -> Result<Customer> {
+pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch, recompile: bool) -> Result<Customer> {
     let mut tx = state.db.begin().await?;
     let current = customers::find_for_update(&mut tx, id).await?.ok_or_else(customer_not_found)?;
     let mut fields = CustomerFields::from(current);
-    patch.apply(&mut fields, false)?;
+    patch.apply(&mut fields, recompile)?;
     let customer = customers::update(&mut tx, id, fields)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
@@ -188,7 +188,7 @@ async fn cancel_customer(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Value>> {
     let cancelled = sqlx::query(
-        "UPDATE customers SET subscription_status = 'cancelled', \
+        "UPDATE customers SET subscription_status = 'cancelled', subscription_status_at = now(), \
          cancelled_at = coalesce(cancelled_at, now()), updated_at = now() WHERE id = $1",
     )
     .bind(id)

@@ -111,7 +111,7 @@ impl From<SettingsPatch> for CustomerPatch {
 }
 
 /// Keeps "sent as null" (`Some(None)`) apart from "not sent" (`None`, via `#[serde(default)]`).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(de).map(Some)
 }
 

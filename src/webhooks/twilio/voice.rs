@@ -7,6 +7,7 @@ use super::{TwiMl, TwilioForm, say_and_hang_up, speak_and_listen};
 use crate::db::customers;
 use crate::http::AppState;
 use crate::http::error::Result;
+use crate::jobs;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
 
 /// Finds the business by the number called, records the call (once per `CallSid`), and
@@ -36,7 +37,11 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     .fetch_optional(&mut *tx)
     .await?;
 
-    if !customer.is_in_service(Utc::now()) {
+    if !customer.is_in_service(Utc::now(), state.config.stripe.past_due_grace) {
+        if customer.subscription_status == "trial" {
+            // The trial ended since the daily expiry job last ran: record it now.
+            jobs::billing::expire_trial(&mut *tx, customer.id).await?;
+        }
         tx.commit().await?;
         tracing::info!(customer.id = customer.id, status = %customer.subscription_status, "call to a business out of service");
         return Ok(say_and_hang_up(&state, NOT_IN_SERVICE).await);

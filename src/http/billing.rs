@@ -1,0 +1,181 @@
+//! `/api/stripe`: staff bill a business through Stripe.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::clients::stripe::{Stripe, StripeError};
+use crate::http::AppState;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::{AdminUser, AppJson, AppPath};
+
+/// Routes under `/api/stripe`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/create-payment-link/{id}", post(create_payment_link))
+        .route("/create-checkout-session/{id}", post(create_checkout_session))
+        .route("/subscription-status/{id}", get(get_subscription_status))
+        .route("/cancel-subscription/{id}", post(cancel_subscription))
+}
+
+impl From<StripeError> for AppError {
+    fn from(error: StripeError) -> Self {
+        tracing::warn!(%error, "Stripe call failed");
+        match error {
+            StripeError::Api { message, .. } => AppError::BadGateway(format!("Stripe: {message}")),
+            StripeError::Transport(_) => AppError::BadGateway("Stripe could not be reached".into()),
+        }
+    }
+}
+
+fn stripe(state: &AppState) -> Result<&Stripe> {
+    state
+        .clients
+        .stripe
+        .as_ref()
+        .ok_or_else(|| AppError::ServiceUnavailable("billing is not configured (set STRIPE_SECRET_KEY)".into()))
+}
+
+fn price(state: &AppState) -> Result<&str> {
+    state
+        .config
+        .stripe
+        .price_id
+        .as_deref()
+        .ok_or_else(|| AppError::ServiceUnavailable("billing is not configured (set STRIPE_PRICE_ID)".into()))
+}
+
+#[derive(sqlx::FromRow)]
+struct BillingRow {
+    email: String,
+    business_name: String,
+    stripe_customer_id: Option<String>,
+    stripe_subscription_id: Option<String>,
+    subscription_status: String,
+}
+
+async fn billing_row(state: &AppState, id: i64) -> Result<BillingRow> {
+    sqlx::query_as(
+        "SELECT email, business_name, stripe_customer_id, stripe_subscription_id, subscription_status \
+         FROM customers WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::NotFound("customer not found".into()))
+}
+
+/// The business's Stripe customer id, creating the Stripe customer on first need. Stripe's
+/// idempotency key makes concurrent first requests return one customer.
+async fn ensure_stripe_customer(state: &AppState, stripe: &Stripe, id: i64, row: &BillingRow) -> Result<String> {
+    if let Some(existing) = &row.stripe_customer_id {
+        return Ok(existing.clone());
+    }
+    let created = stripe.create_customer(id, &row.email, &row.business_name).await?;
+    let stored: String = sqlx::query_scalar(
+        "UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2), updated_at = now() \
+         WHERE id = $1 RETURNING stripe_customer_id",
+    )
+    .bind(id)
+    .bind(&created.id)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(stored)
+}
+
+/// Where Stripe sends the business back to after checkout.
+fn return_urls(state: &AppState) -> (String, String) {
+    let base = state
+        .config
+        .portal_url
+        .clone()
+        .or_else(|| state.config.admin_dashboard_url.clone())
+        .unwrap_or_else(|| state.config.api_base_url.clone());
+    let base = base.trim_end_matches('/');
+    (format!("{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}"), format!("{base}/billing/cancelled"))
+}
+
+/// `POST /api/stripe/create-payment-link/{id}`.
+async fn create_payment_link(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let stripe = stripe(&state)?;
+    let price = price(&state)?;
+    let row = billing_row(&state, id).await?;
+    let stripe_customer_id = ensure_stripe_customer(&state, stripe, id, &row).await?;
+    let link = stripe.create_payment_link(id, price).await?;
+    // The reference travels with the checkout the link opens, so the webhook finds the business.
+    let url = format!("{}?client_reference_id={id}", link.url);
+    tracing::info!(customer.id = id, "payment link created");
+    Ok(AppJson(json!({"payment_link": url, "stripe_customer_id": stripe_customer_id})))
+}
+
+/// `POST /api/stripe/create-checkout-session/{id}`: a subscription checkout at `STRIPE_PRICE_ID`.
+async fn create_checkout_session(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let stripe = stripe(&state)?;
+    let price = price(&state)?;
+    let row = billing_row(&state, id).await?;
+    let stripe_customer_id = ensure_stripe_customer(&state, stripe, id, &row).await?;
+    let (success_url, cancel_url) = return_urls(&state);
+    let session = stripe.create_checkout_session(id, &stripe_customer_id, price, &success_url, &cancel_url).await?;
+    tracing::info!(customer.id = id, "checkout session created");
+    Ok(AppJson(json!({"checkout_url": session.url, "session_id": session.id})))
+}
+
+/// `GET /api/stripe/subscription-status/{id}`: Stripe's view when there is a subscription,
+/// else the local status.
+async fn get_subscription_status(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let stripe = stripe(&state)?;
+    let row = billing_row(&state, id).await?;
+    let Some(subscription_id) = &row.stripe_subscription_id else {
+        return Ok(AppJson(json!({"status": row.subscription_status, "has_stripe_subscription": false})));
+    };
+    let subscription = stripe.subscription(subscription_id).await?;
+    Ok(AppJson(json!({
+        "status": subscription.status,
+        "has_stripe_subscription": true,
+        "current_period_end": subscription.current_period_end(),
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+    })))
+}
+
+/// `POST /api/stripe/cancel-subscription/{id}`: ends the subscription at the end of the
+/// period; the business is `cancelling` until then.
+async fn cancel_subscription(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let stripe = stripe(&state)?;
+    let row = billing_row(&state, id).await?;
+    let Some(subscription_id) = &row.stripe_subscription_id else {
+        return Err(AppError::BadRequest("this customer has no Stripe subscription".into()));
+    };
+    let subscription = stripe.cancel_at_period_end(subscription_id).await?;
+    sqlx::query(
+        "UPDATE customers SET subscription_status = 'cancelling', subscription_status_at = now(), updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    let cancel_at = subscription
+        .cancel_at
+        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+        .or_else(|| subscription.current_period_end());
+    tracing::info!(customer.id = id, "subscription set to cancel at period end");
+    Ok(AppJson(
+        json!({"message": "Subscription will be cancelled at the end of the billing period", "cancel_at": cancel_at}),
+    ))
+}

@@ -1,0 +1,368 @@
+//! The portal's calls: list, read, mark handled or not, archive (one or many), export.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::FromRow;
+
+use crate::db::calls::{self, Call, CallView, select_calls};
+use crate::db::customers;
+use crate::http::AppState;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser};
+use crate::receptionist::hours::time_zone;
+
+/// Default and largest page of `/calls`.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+/// Most calls archived in one request.
+const MAX_BULK: usize = 1_000;
+
+pub fn router() -> Router<crate::http::AppState> {
+    Router::new()
+        .route("/calls", get(list_calls))
+        .route("/calls/export.csv", get(export_calls))
+        .route("/calls/bulk-archive", post(bulk_archive))
+        .route("/calls/{id}", get(get_call))
+        .route("/calls/{id}/mark-handled", post(mark_handled))
+        .route("/calls/{id}/mark-unhandled", post(mark_unhandled))
+        .route("/calls/{id}/archive", post(archive_call))
+}
+
+/// The `status` filter of the portal.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum HandledFilter {
+    #[default]
+    All,
+    Handled,
+    Unhandled,
+}
+
+impl HandledFilter {
+    /// `NULL` for all, else the `handled` value to match.
+    fn handled(self) -> Option<bool> {
+        match self {
+            HandledFilter::All => None,
+            HandledFilter::Handled => Some(true),
+            HandledFilter::Unhandled => Some(false),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    status: HandledFilter,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /api/portal/calls`: the business's calls that are not archived, newest first.
+async fn list_calls(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<AppJson<Value>> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(AppError::invalid_field("offset", "must be 0 or more"));
+    }
+    let handled = query.status.handled();
+    macro_rules! filter {
+        () => {
+            " WHERE c.customer_id = $1 AND NOT c.archived AND ($2::boolean IS NULL OR c.handled = $2)"
+        };
+    }
+    let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) FROM calls c", filter!()))
+        .bind(user.id)
+        .bind(handled)
+        .fetch_one(&state.db)
+        .await?;
+    let items: Vec<Call> = sqlx::query_as(concat!(
+        select_calls!(),
+        filter!(),
+        " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(user.id)
+    .bind(handled)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await?;
+    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, CallView::Full)).collect();
+    Ok(AppJson(json!({"calls": items, "total": total, "limit": limit, "offset": offset})))
+}
+
+/// One of the business's calls; another business's is "not found".
+async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<Call> {
+    sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1 AND c.customer_id = $2"))
+        .bind(id)
+        .bind(user.id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("call not found".into()))
+}
+
+/// `GET /api/portal/calls/{id}`: the call, its transcript as the list of lines.
+async fn get_call(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let call = own_call(&state, user, id).await?;
+    let lines: Vec<Value> = calls::logs(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|log| json!({"speaker": log.speaker, "message": log.message, "timestamp": log.timestamp}))
+        .collect();
+    let mut body = calls::to_json(call, CallView::Full);
+    body["transcript"] = Value::Array(lines);
+    Ok(AppJson(body))
+}
+
+/// Runs `update` (with `$1` the call id, `$2` the business id) on one of the business's
+/// calls and answers `{message, call}`.
+async fn change_call(
+    state: &AppState,
+    user: CustomerUser,
+    id: i64,
+    update: &'static str,
+    message: &str,
+) -> Result<AppJson<Value>> {
+    let changed = sqlx::query(update).bind(id).bind(user.id).execute(&state.db).await?;
+    if changed.rows_affected() == 0 {
+        return Err(AppError::NotFound("call not found".into()));
+    }
+    let call = own_call(state, user, id).await?;
+    Ok(AppJson(json!({"message": message, "call": calls::to_json(call, CallView::Full)})))
+}
+
+/// `POST /api/portal/calls/{id}/mark-handled` (keeps the first time it was handled).
+async fn mark_handled(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let sql =
+        "UPDATE calls SET handled = true, handled_at = coalesce(handled_at, now()) WHERE id = $1 AND customer_id = $2";
+    change_call(&state, user, id, sql, "Call marked as handled").await
+}
+
+/// `POST /api/portal/calls/{id}/mark-unhandled`.
+async fn mark_unhandled(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let sql = "UPDATE calls SET handled = false, handled_at = NULL WHERE id = $1 AND customer_id = $2";
+    change_call(&state, user, id, sql, "Call marked as unhandled").await
+}
+
+/// `POST /api/portal/calls/{id}/archive`.
+async fn archive_call(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Value>> {
+    let sql = "UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = $1 AND customer_id = $2";
+    change_call(&state, user, id, sql, "Call archived").await
+}
+
+#[derive(Debug, Deserialize)]
+struct BulkArchive {
+    call_ids: Vec<i64>,
+}
+
+/// `POST /api/portal/calls/bulk-archive`: all or nothing; any id that is not the
+/// business's answers 404 and changes nothing.
+async fn bulk_archive(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppJson(input): AppJson<BulkArchive>,
+) -> Result<AppJson<Value>> {
+    let mut ids = input.call_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(AppError::invalid_field("call_ids", "must list at least one call id"));
+    }
+    if ids.len() > MAX_BULK {
+        return Err(AppError::invalid_field("call_ids", format!("must list at most {MAX_BULK} ids")));
+    }
+    let mut tx = state.db.begin().await?;
+    let owned: Vec<i64> = sqlx::query_scalar("SELECT id FROM calls WHERE id = ANY($1) AND customer_id = $2 FOR UPDATE")
+        .bind(&ids)
+        .bind(user.id)
+        .fetch_all(&mut *tx)
+        .await?;
+    if owned.len() != ids.len() {
+        return Err(AppError::NotFound("one or more calls were not found; nothing was archived".into()));
+    }
+    sqlx::query("UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(AppJson(json!({"message": format!("{} calls archived", ids.len()), "archived_count": ids.len()})))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportQuery {
+    #[serde(default)]
+    status: HandledFilter,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(FromRow)]
+struct ExportRow {
+    created_at: DateTime<Utc>,
+    caller_phone: Option<String>,
+    caller_name: Option<String>,
+    duration_seconds: Option<i32>,
+    status: String,
+    intent: Option<String>,
+    summary: Option<String>,
+    handled: bool,
+    archived: bool,
+}
+
+/// `GET /api/portal/calls/export.csv`: every call of the business (archived ones too)
+/// in a date range of its own time zone, streamed row by row.
+async fn export_calls(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ExportQuery>,
+) -> Result<Response> {
+    let customer =
+        customers::find(&state.db, user.id).await?.ok_or(AppError::Unauthorized("invalid or expired token"))?;
+    let zone = time_zone(&customer.timezone);
+    let from = query.from.as_deref().map(|raw| local_day_start("from", raw, zone, 0)).transpose()?;
+    let to = query.to.as_deref().map(|raw| local_day_start("to", raw, zone, 1)).transpose()?;
+
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(32);
+    let db = state.db.clone();
+    let handled = query.status.handled();
+    tokio::spawn(async move {
+        let header =
+            csv_line(&["date", "caller", "duration_seconds", "status", "intent", "summary", "handled", "archived"]);
+        if sender.send(Ok(header)).await.is_err() {
+            return;
+        }
+        let mut rows = sqlx::query_as::<_, ExportRow>(
+            "SELECT created_at, caller_phone, caller_name, duration_seconds, status, intent, summary, handled, archived \
+             FROM calls WHERE customer_id = $1 AND ($2::boolean IS NULL OR handled = $2) \
+             AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4) \
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user.id)
+        .bind(handled)
+        .bind(from)
+        .bind(to)
+        .fetch(&db);
+        while let Some(row) = rows.next().await {
+            let line = match row {
+                Ok(row) => Ok(export_line(&row, zone)),
+                Err(error) => {
+                    tracing::error!(%error, "CSV export failed midway");
+                    Err(std::io::Error::other("export failed"))
+                }
+            };
+            let failed = line.is_err();
+            if sender.send(line).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    Ok((
+        [(CONTENT_TYPE, "text/csv; charset=utf-8"), (CONTENT_DISPOSITION, "attachment; filename=\"calls.csv\"")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Midnight at the start of `raw` (`YYYY-MM-DD`) plus `days`, in `zone`, as UTC.
+fn local_day_start(field: &str, raw: &str, zone: Tz, days: i64) -> Result<DateTime<Utc>> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid_field(field, "must be a date as YYYY-MM-DD"))?;
+    let midnight = (date + chrono::Duration::days(days)).and_hms_opt(0, 0, 0).expect("midnight exists");
+    zone.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| AppError::invalid_field(field, "is not a valid local date"))
+}
+
+fn export_line(row: &ExportRow, zone: Tz) -> bytes::Bytes {
+    let date = row.created_at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string();
+    let caller = match (&row.caller_name, &row.caller_phone) {
+        (Some(name), Some(phone)) => format!("{name} ({phone})"),
+        (name, phone) => name.clone().or_else(|| phone.clone()).unwrap_or_default(),
+    };
+    let duration = row.duration_seconds.map(|d| d.to_string()).unwrap_or_default();
+    let handled = if row.handled { "yes" } else { "no" };
+    let archived = if row.archived { "yes" } else { "no" };
+    csv_line(&[
+        &date,
+        &caller,
+        &duration,
+        &row.status,
+        row.intent.as_deref().unwrap_or_default(),
+        row.summary.as_deref().unwrap_or_default(),
+        handled,
+        archived,
+    ])
+}
+
+/// One CSV record: quoting by the `csv` crate, after neutralising cells a spreadsheet would
+/// run as a formula.
+fn csv_line(fields: &[&str]) -> bytes::Bytes {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(fields.iter().map(|field| neutralise_formula(field))).expect("writing to memory cannot fail");
+    bytes::Bytes::from(writer.into_inner().expect("writing to memory cannot fail"))
+}
+
+/// Prefixes a cell starting with `=`, `+`, `-`, `@`, tab or carriage return with `'`, as
+/// OWASP recommends against CSV formula injection.
+fn neutralise_formula(field: &str) -> String {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_neutralised() {
+        let line =
+            csv_line(&["plain", "a,b", "say \"hi\"", "line\nbreak", "=HYPERLINK(\"x\")", "+1415", "-2", "@SUM(A1)"]);
+        assert_eq!(
+            std::str::from_utf8(&line).unwrap(),
+            "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"'=HYPERLINK(\"\"x\"\")\",'+1415,'-2,'@SUM(A1)\n"
+        );
+    }
+
+    #[test]
+    fn dates_are_local_days() {
+        let start = local_day_start("from", "2026-11-24", chrono_tz::America::New_York, 0).unwrap();
+        assert_eq!(start.to_rfc3339(), "2026-11-24T05:00:00+00:00");
+        let end = local_day_start("to", "2026-11-24", chrono_tz::America::New_York, 1).unwrap();
+        assert_eq!(end.to_rfc3339(), "2026-11-25T05:00:00+00:00");
+        assert!(local_day_start("from", "24/11/2026", chrono_tz::UTC, 0).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! `/api/portal`: a business reads and manages its own calls and tunes its receptionist.
+//!
+//! Every handler takes [`CustomerUser`] and filters by its id: a business only ever sees
+//! and changes its own rows; another business's call answers 404, so ids cannot be probed.
+
+mod calls;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use chrono::{TimeZone, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::FromRow;
+
+use super::admin::{Credentials, round1};
+use super::customers::apply_patch;
+use super::customers::patch::{CustomerPatch, nullable};
+use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::auth::{Principal, Role};
+use crate::db::customers::{self, Customer, customer_columns};
+use crate::http::AppState;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::{AppJson, CustomerUser};
+use crate::http::login_limit::ClientAddress;
+use crate::receptionist::hours::time_zone;
+use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
+
+/// Routes under `/api/portal`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/me", get(get_current_customer))
+        .route("/stats", get(get_stats))
+        .route("/settings", put(update_settings))
+        .route("/change-password", post(change_password))
+        .merge(calls::router())
+}
+
+#[derive(FromRow)]
+struct CustomerWithHash {
+    #[sqlx(flatten)]
+    customer: Customer,
+    password_hash: Option<String>,
+}
+
+/// `POST /api/portal/login`: a 24-hour customer token. A business without a portal
+/// password, a wrong email and a wrong password all answer the same 401.
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    AppJson(credentials): AppJson<Credentials>,
+) -> Result<AppJson<Value>> {
+    state.login_limiter.check(address, &format!("customer:{}", credentials.email.trim()))?;
+    let found: Option<CustomerWithHash> = sqlx::query_as(concat!(
+        "SELECT ",
+        customer_columns!(),
+        ", password_hash FROM customers WHERE lower(email) = lower($1)"
+    ))
+    .bind(credentials.email.trim())
+    .fetch_optional(&state.db)
+    .await?;
+    let (customer, hash) = match found {
+        Some(row) => (Some(row.customer), row.password_hash),
+        None => (None, None),
+    };
+    let verified = verify_password(credentials.password, hash).await?;
+    let Some(customer) = customer.filter(|_| verified) else {
+        tracing::info!("portal login failed");
+        return Err(AppError::Unauthorized("invalid email or password"));
+    };
+    sqlx::query("UPDATE customers SET last_login = now() WHERE id = $1").bind(customer.id).execute(&state.db).await?;
+    let access_token = state.jwt.issue(Principal { role: Role::Customer, id: customer.id })?;
+    tracing::info!(customer.id = customer.id, "portal login");
+    Ok(AppJson(json!({"access_token": access_token, "customer": customer})))
+}
+
+/// The signed-in business; a token for a business that no longer exists is refused.
+async fn current(state: &AppState, user: CustomerUser) -> Result<Customer> {
+    customers::find(&state.db, user.id).await?.ok_or(AppError::Unauthorized("invalid or expired token"))
+}
+
+/// `GET /api/portal/me`.
+async fn get_current_customer(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Customer>> {
+    Ok(AppJson(current(&state, user).await?))
+}
+
+#[derive(FromRow)]
+struct PortalFigures {
+    total_calls: i64,
+    handled_calls: i64,
+    calls_today: i64,
+    avg_duration_seconds: Option<f64>,
+}
+
+/// `GET /api/portal/stats`: archived calls excluded; "today" is the business's own day.
+async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+    let customer = current(&state, user).await?;
+    let zone = time_zone(&customer.timezone);
+    let local_midnight = Utc::now().with_timezone(&zone).date_naive().and_hms_opt(0, 0, 0).expect("midnight exists");
+    let start_of_day =
+        zone.from_local_datetime(&local_midnight).earliest().map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+    let figures: PortalFigures = sqlx::query_as(
+        "SELECT count(*) AS total_calls, count(*) FILTER (WHERE handled) AS handled_calls, \
+                count(*) FILTER (WHERE created_at >= $2) AS calls_today, \
+                avg(duration_seconds)::float8 AS avg_duration_seconds \
+         FROM calls WHERE customer_id = $1 AND NOT archived",
+    )
+    .bind(customer.id)
+    .bind(start_of_day)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(AppJson(json!({
+        "total_calls": figures.total_calls,
+        "handled_calls": figures.handled_calls,
+        "unhandled_calls": figures.total_calls - figures.handled_calls,
+        "calls_today": figures.calls_today,
+        "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "subscription_status": customer.subscription_status,
+        "subscription_tier": customer.subscription_tier,
+    })))
+}
+
+/// What a business may change about itself. Unknown fields (including ones only staff may
+/// change, such as `email` or `subscription_status`) are refused by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortalSettings {
+    business_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    contact_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    business_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    business_hours: Option<Option<BusinessHours>>,
+    #[serde(default, deserialize_with = "nullable")]
+    holiday_hours: Option<Option<HolidayHours>>,
+    timezone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    forward_to_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    greeting_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    services_offered: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    faqs: Option<Option<Vec<Faq>>>,
+    appointment_handling: Option<AppointmentHandling>,
+    #[serde(default, deserialize_with = "nullable")]
+    pricing_info: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    special_instructions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    notification_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    notification_phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    notification_instructions: Option<Option<String>>,
+}
+
+impl From<PortalSettings> for CustomerPatch {
+    fn from(s: PortalSettings) -> Self {
+        CustomerPatch {
+            business_name: s.business_name,
+            contact_name: s.contact_name,
+            phone: s.phone,
+            business_type: s.business_type,
+            business_hours: s.business_hours,
+            holiday_hours: s.holiday_hours,
+            timezone: s.timezone,
+            forward_to_number: s.forward_to_number,
+            greeting_message: s.greeting_message,
+            services_offered: s.services_offered,
+            faqs: s.faqs,
+            appointment_handling: s.appointment_handling,
+            pricing_info: s.pricing_info,
+            special_instructions: s.special_instructions,
+            notification_email: s.notification_email,
+            notification_phone: s.notification_phone,
+            notification_instructions: s.notification_instructions,
+            ..CustomerPatch::default()
+        }
+    }
+}
+
+/// `PUT /api/portal/settings`: validates everything, saves it whole or not at all, and
+/// recompiles the receptionist's instructions.
+async fn update_settings(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppJson(settings): AppJson<PortalSettings>,
+) -> Result<AppJson<Value>> {
+    current(&state, user).await?;
+    let customer = apply_patch(&state, user.id, settings.into(), true).await?;
+    Ok(AppJson(json!({"message": "Settings updated", "customer": customer})))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangePassword {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+/// `POST /api/portal/change-password`. A wrong current password is 400, not 401.
+async fn change_password(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppJson(input): AppJson<ChangePassword>,
+) -> Result<AppJson<Value>> {
+    check_new_password(input.new_password.expose_secret())
+        .map_err(|reason| AppError::invalid_field("new_password", reason))?;
+    let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
+        .bind(user.id)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some(hash) = hash else {
+        return Err(AppError::Unauthorized("invalid or expired token"));
+    };
+    if !verify_password(input.current_password, hash).await? {
+        return Err(AppError::BadRequest("current password is incorrect".into()));
+    }
+    let new_hash = hash_password(input.new_password).await?;
+    sqlx::query("UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(user.id)
+        .bind(new_hash)
+        .execute(&state.db)
+        .await?;
+    tracing::info!(customer.id = user.id, "portal password changed");
+    Ok(AppJson(json!({"message": "Password changed"})))
+}

@@ -1,0 +1,252 @@
+//! `POST /api/webhooks/stripe/webhook`: Stripe tells us about subscriptions and payments.
+//!
+//! The signature is checked over the raw body before anything is parsed. Each event id is
+//! recorded in the same transaction as its effect, so a redelivery changes nothing. Events
+//! can arrive out of order: a status is only written by an event created no earlier than
+//! the one (or the local change) that wrote the current status.
+
+pub mod signature;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
+
+use crate::http::AppState;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::AppJson;
+
+/// Routes under `/api/webhooks/stripe`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/webhook", post(receive_event))
+}
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created: i64,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckoutSession {
+    customer: Option<String>,
+    subscription: Option<String>,
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SubscriptionObject {
+    id: String,
+    customer: Option<String>,
+    status: String,
+    #[serde(default)]
+    cancel_at_period_end: bool,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Invoice {
+    customer: Option<String>,
+    subscription: Option<String>,
+}
+
+/// Verifies, deduplicates and applies one Stripe event.
+#[tracing::instrument(skip_all, fields(stripe.event))]
+async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<AppJson<Value>> {
+    let Some(secret) = &state.config.stripe.webhook_secret else {
+        return Err(AppError::ServiceUnavailable("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)".into()));
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| AppError::BadRequest("missing Stripe-Signature header".into()))?;
+    signature::verify(&body, header, secret.expose_secret(), Utc::now().timestamp()).map_err(|error| {
+        tracing::warn!(%error, "refused a Stripe webhook");
+        AppError::BadRequest(format!("invalid Stripe signature: {error}"))
+    })?;
+    let event: Event =
+        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("unreadable Stripe event: {e}")))?;
+    tracing::Span::current().record("stripe.event", event.id.as_str());
+    let created = DateTime::from_timestamp(event.created, 0)
+        .ok_or_else(|| AppError::BadRequest("Stripe event `created` is out of range".into()))?;
+
+    let mut tx = state.db.begin().await?;
+    let first_delivery =
+        sqlx::query("INSERT INTO stripe_events (id, type, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(&event.id)
+            .bind(&event.kind)
+            .bind(created)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+    if !first_delivery {
+        tracing::info!(kind = %event.kind, "Stripe event already processed");
+        return Ok(AppJson(json!({"received": true, "duplicate": true})));
+    }
+    apply(&mut tx, &event, created).await?;
+    tx.commit().await?;
+    Ok(AppJson(json!({"received": true})))
+}
+
+fn object<T: DeserializeOwned>(event: &Event) -> Result<T> {
+    serde_json::from_value(event.data.object.clone())
+        .map_err(|e| AppError::BadRequest(format!("unreadable `{}` object: {e}", event.kind)))
+}
+
+async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateTime<Utc>) -> Result<()> {
+    match event.kind.as_str() {
+        "checkout.session.completed" => {
+            let session: CheckoutSession = object(event)?;
+            let reference = session.metadata.get("deskringer_customer_id").or(session.client_reference_id.as_ref());
+            let Some(id) = find_customer(tx, reference, None, session.customer.as_deref()).await? else {
+                return unmatched(event);
+            };
+            sqlx::query(
+                "UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2), \
+                 stripe_subscription_id = coalesce($3, stripe_subscription_id), updated_at = now() WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&session.customer)
+            .bind(&session.subscription)
+            .execute(&mut **tx)
+            .await?;
+            set_status(tx, id, "active", created).await
+        }
+        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
+            let subscription: SubscriptionObject = object(event)?;
+            let reference = subscription.metadata.get("deskringer_customer_id");
+            let Some(id) =
+                find_customer(tx, reference, Some(&subscription.id), subscription.customer.as_deref()).await?
+            else {
+                return unmatched(event);
+            };
+            let status = if event.kind == "customer.subscription.deleted" {
+                "cancelled"
+            } else {
+                local_status(&subscription.status, subscription.cancel_at_period_end)
+            };
+            sqlx::query(
+                "UPDATE customers SET stripe_subscription_id = $2, \
+                 stripe_customer_id = coalesce(stripe_customer_id, $3) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&subscription.id)
+            .bind(&subscription.customer)
+            .execute(&mut **tx)
+            .await?;
+            set_status(tx, id, status, created).await
+        }
+        "invoice.payment_succeeded" | "invoice.payment_failed" => {
+            let invoice: Invoice = object(event)?;
+            let Some(id) =
+                find_customer(tx, None, invoice.subscription.as_deref(), invoice.customer.as_deref()).await?
+            else {
+                return unmatched(event);
+            };
+            let current: String = sqlx::query_scalar("SELECT subscription_status FROM customers WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+            // A payment never revives a subscription that is ending or has ended.
+            if matches!(current.as_str(), "cancelling" | "cancelled" | "canceled") {
+                return Ok(());
+            }
+            let status = if event.kind == "invoice.payment_succeeded" { "active" } else { "past_due" };
+            set_status(tx, id, status, created).await
+        }
+        other => {
+            tracing::info!(kind = other, "Stripe event type not handled; acknowledged");
+            Ok(())
+        }
+    }
+}
+
+fn unmatched(event: &Event) -> Result<()> {
+    tracing::warn!(kind = %event.kind, "Stripe event matches no business; acknowledged");
+    Ok(())
+}
+
+/// DeskRinger's status for a Stripe subscription status.
+fn local_status(stripe_status: &str, cancel_at_period_end: bool) -> &'static str {
+    match stripe_status {
+        "active" | "trialing" if cancel_at_period_end => "cancelling",
+        "active" => "active",
+        "trialing" => "trialing",
+        "past_due" => "past_due",
+        "unpaid" => "unpaid",
+        "canceled" => "cancelled",
+        "incomplete" => "incomplete",
+        "incomplete_expired" => "incomplete_expired",
+        "paused" => "paused",
+        _ => "incomplete",
+    }
+}
+
+/// The business an event is about: by our id in metadata, else by subscription, else by
+/// Stripe customer.
+async fn find_customer(
+    tx: &mut Transaction<'_, Postgres>,
+    reference: Option<&String>,
+    subscription: Option<&str>,
+    stripe_customer: Option<&str>,
+) -> Result<Option<i64>> {
+    if let Some(id) = reference.and_then(|r| r.parse::<i64>().ok()) {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM customers WHERE ($1::text IS NOT NULL AND stripe_subscription_id = $1) \
+         OR ($2::text IS NOT NULL AND stripe_customer_id = $2) ORDER BY (stripe_subscription_id = $1) DESC NULLS LAST LIMIT 1",
+    )
+    .bind(subscription)
+    .bind(stripe_customer)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found)
+}
+
+/// Writes `status` unless a newer event or local change already wrote one.
+async fn set_status(tx: &mut Transaction<'_, Postgres>, id: i64, status: &str, at: DateTime<Utc>) -> Result<()> {
+    let updated = sqlx::query(
+        "UPDATE customers SET subscription_status = $2, subscription_status_at = $3, \
+                past_due_since = CASE WHEN $2 = 'past_due' THEN coalesce(past_due_since, $3) ELSE NULL END, \
+                cancelled_at = CASE WHEN $2 = 'cancelled' THEN coalesce(cancelled_at, $3) ELSE cancelled_at END, \
+                updated_at = now() \
+         WHERE id = $1 AND (subscription_status_at IS NULL OR subscription_status_at <= $3)",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        tracing::info!(customer.id = id, status, "Stripe event older than the current status; status kept");
+    } else {
+        tracing::info!(customer.id = id, status, "subscription status updated from Stripe");
+    }
+    Ok(())
+}

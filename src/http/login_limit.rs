@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for ClientAddress {
                 .filter_map(|value| value.to_str().ok())
                 .flat_map(|value| value.split(','))
                 .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-                .last();
+                .next_back();
             if forwarded.is_some() {
                 return Ok(ClientAddress(forwarded));
             }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod billing;
 mod calls;
 mod cli;
 

@@ -30,6 +30,10 @@ fn admin_routes(customer_id: i64, call_id: i64) -> Vec<(Method, String)> {
         (Method::GET, format!("/api/calls/{call_id}/transcript")),
         (Method::GET, "/api/calls/stats".into()),
         (Method::GET, "/api/calls/recent".into()),
+        (Method::POST, format!("/api/stripe/create-payment-link/{customer_id}")),
+        (Method::POST, format!("/api/stripe/create-checkout-session/{customer_id}")),
+        (Method::GET, format!("/api/stripe/subscription-status/{customer_id}")),
+        (Method::POST, format!("/api/stripe/cancel-subscription/{customer_id}")),
     ]
 }
 

@@ -10,6 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
+/// What production refuses to start without (also listed in `render.yaml`).
+pub const REQUIRED_IN_PRODUCTION: &[&str] = &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN"];
+
 /// Twilio auth token used in development when none is set, so a call can be simulated
 /// with signed requests (see the README). Production requires a real one.
 pub const DEVELOPMENT_TWILIO_AUTH_TOKEN: &str = "deskringer-development-token";
@@ -149,6 +152,8 @@ pub struct Config {
     /// Whether the last `X-Forwarded-For` entry is the client's address (behind one
     /// trusted proxy such as Render's); used to rate-limit logins per client.
     pub trust_forwarded_for: bool,
+    /// Bearer token required by `/metrics`; open when unset.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Why the configuration could not be read: every problem, one per line.
@@ -331,6 +336,7 @@ impl Config {
             portal_url: get("PORTAL_URL"),
             bootstrap_admin,
             trust_forwarded_for,
+            metrics_token: secret("METRICS_TOKEN"),
         })
     }
 
@@ -425,6 +431,10 @@ mod tests {
 
     #[test]
     fn production_names_every_missing_variable() {
+        let missing = read(&[("APP_ENV", "production")]).unwrap_err().to_string();
+        for name in REQUIRED_IN_PRODUCTION {
+            assert!(missing.contains(&format!("{name} is required in production")), "{name}: {missing}");
+        }
         let err = read(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]).unwrap_err();
         let msg = err.to_string();
         for name in

@@ -22,3 +22,12 @@ pub fn init_for_tests() {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
+
+/// Records one third-party call in the metrics: latency, and an error count when it failed.
+pub fn record_external(service: &'static str, started: std::time::Instant, ok: bool) {
+    metrics::histogram!("external_request_duration_seconds", "service" => service)
+        .record(started.elapsed().as_secs_f64());
+    if !ok {
+        metrics::counter!("external_request_errors_total", "service" => service).increment(1);
+    }
+}

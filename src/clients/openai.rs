@@ -118,6 +118,13 @@ impl OpenAi {
     }
 
     async fn complete(&self, body: Value) -> anyhow::Result<CompletionResponse> {
+        let started = std::time::Instant::now();
+        let result = self.complete_unrecorded(body).await;
+        crate::telemetry::record_external("openai", started, result.is_ok());
+        result
+    }
+
+    async fn complete_unrecorded(&self, body: Value) -> anyhow::Result<CompletionResponse> {
         let response = self
             .http
             .post(format!("{}/chat/completions", self.base_url))

@@ -77,6 +77,7 @@ impl SendGrid {
                 {"type": "text/html", "value": email.html},
             ],
         });
+        let started = std::time::Instant::now();
         let response = self
             .http
             .post(format!("{}/v3/mail/send", self.base_url))
@@ -84,8 +85,12 @@ impl SendGrid {
             .json(&body)
             .send()
             .await
-            .context("SendGrid request failed")?;
-        error_for_status("SendGrid", response).await?;
-        Ok(Delivery::Sent)
+            .context("SendGrid request failed");
+        let result = match response {
+            Ok(response) => error_for_status("SendGrid", response).await.map(|_| Delivery::Sent),
+            Err(error) => Err(error),
+        };
+        crate::telemetry::record_external("sendgrid", started, result.is_ok());
+        result
     }
 }

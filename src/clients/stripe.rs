@@ -109,6 +109,13 @@ impl Stripe {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, StripeError> {
+        let started = std::time::Instant::now();
+        let result = self.send_unrecorded(request).await;
+        crate::telemetry::record_external("stripe", started, result.is_ok());
+        result
+    }
+
+    async fn send_unrecorded<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, StripeError> {
         let response = request
             .basic_auth(self.secret_key.expose_secret(), None::<&str>)
             .send()

@@ -51,6 +51,20 @@ impl Twilio {
             tracing::info!(chars = body.len(), "SMS not sent (Twilio is not configured)");
             return Ok(SmsDelivery::Logged);
         };
+        let started = std::time::Instant::now();
+        let result = self.send_sms_unrecorded(account_sid, token, from, to, body).await;
+        crate::telemetry::record_external("twilio", started, result.is_ok());
+        result
+    }
+
+    async fn send_sms_unrecorded(
+        &self,
+        account_sid: &str,
+        token: &SecretString,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> anyhow::Result<SmsDelivery> {
         let response = self
             .http
             .post(format!("{}/2010-04-01/Accounts/{account_sid}/Messages.json", self.base_url))

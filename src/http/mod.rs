@@ -7,6 +7,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod login_limit;
+pub mod metrics;
 pub mod pagination;
 pub mod portal;
 pub mod service;
@@ -63,6 +64,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state from a pool and a configuration.
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        metrics::handle();
         let jwt = Arc::new(JwtKeys::new(config.jwt_secret_bytes()));
         let clients = Arc::new(Clients::new(&config)?);
         let speech =
@@ -92,6 +94,7 @@ pub fn app(state: AppState) -> App {
         .nest("/api/stripe", billing::router())
         .nest("/api/portal", portal::router())
         .nest("/api/webhooks", crate::webhooks::router())
+        .route("/metrics", axum::routing::get(metrics::get_metrics))
         .fallback(route_not_found)
         .layer(
             // Listed outermost first.
@@ -99,7 +102,9 @@ pub fn app(state: AppState) -> App {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(metrics::track_requests))
                 .layer(cors)
+                .layer(axum::middleware::map_response(security_headers))
                 .layer(axum::middleware::map_response(json_error_bodies))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
@@ -173,6 +178,28 @@ where
     let (body_parts, body) = body.into_parts();
     parts.headers.extend(body_parts.headers);
     Response::from_parts(parts, body)
+}
+
+/// Headers every response carries: no MIME sniffing, no framing, no referrer, and for JSON
+/// no caching and no active content.
+async fn security_headers(mut response: Response) -> Response {
+    use axum::http::header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if is_json {
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+        headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// A panic in a handler is a bug: log it and answer the JSON error shape.

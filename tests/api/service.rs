@@ -95,3 +95,49 @@ async fn cors_allows_only_the_configured_origins() {
     let refused = app.send(preflight("https://evil.example")).await;
     assert!(refused.headers.get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn().await;
+    app.call(Method::GET, "/health", None, None).await;
+    app.call(Method::GET, "/api/customers/12345", None, None).await;
+
+    let response = app.call(Method::GET, "/metrics", None, None).await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = &response.text;
+    assert!(text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"}"), "{text}");
+    assert!(text.contains("route=\"/api/customers/{id}\",status=\"401\""), "routes, not raw paths: {text}");
+    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    for gauge in ["db_pool_connections", "job_queue_depth", "job_queue_failing", "active_calls"] {
+        assert!(text.contains(gauge), "{gauge} missing");
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let config = Config::from_lookup(|name| match name {
+        "METRICS_TOKEN" => Some("scrape-me".into()),
+        "JWT_SECRET_KEY" => Some("test-secret".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = TestApp::spawn_with(config).await;
+    app.call(Method::GET, "/metrics", None, None).await.assert_error(StatusCode::UNAUTHORIZED);
+    app.call(Method::GET, "/metrics", Some("wrong"), None).await.assert_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(Method::GET, "/metrics", Some("scrape-me"), None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn json_responses_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    for response in
+        [app.call(Method::GET, "/health", None, None).await, app.call(Method::GET, "/nope", None, None).await]
+    {
+        assert_eq!(response.headers["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers["x-frame-options"], "DENY");
+        assert_eq!(response.headers["cache-control"], "no-store");
+        assert!(response.headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    }
+}

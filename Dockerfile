@@ -1,0 +1,30 @@
+# DeskRinger API: build with the Rust image, run the single binary on slim Debian as a
+# non-root user. Builds without a database (queries are checked by the test suite, not at
+# compile time, and migrations are embedded in the binary).
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+# aws-lc-sys (the TLS crypto) builds C code.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake clang \
+    && rm -rf /var/lib/apt/lists/*
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked --bin deskringer \
+    && strip target/release/deskringer
+
+FROM debian:bookworm-slim
+# CA certificates for HTTPS to OpenAI, Twilio, Stripe, SendGrid and PostgreSQL over TLS.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin deskringer
+COPY --from=build /src/target/release/deskringer /usr/local/bin/deskringer
+USER deskringer
+ENV APP_ENV=production \
+    PORT=5000 \
+    RUST_LOG_FORMAT=json
+EXPOSE 5000
+# `deskringer migrate` is the release step; `serve` also applies pending migrations safely.
+CMD ["deskringer", "serve"]

@@ -1,0 +1,83 @@
+//! Prometheus metrics at `GET /metrics` (text format), protected by `METRICS_TOKEN` when set:
+//! requests by route and status with latency histograms, the database pool, the job queue,
+//! calls in progress, and third-party call latency and errors (recorded by the clients through
+//! [`crate::telemetry::record_external`]).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+
+use super::AppState;
+use super::error::AppError;
+
+/// Latency buckets in seconds, from a fast JSON answer to a slow model call.
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide recorder (metrics are global by design; tests share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .expect("latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then that one records.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Middleware: counts each request and its latency by method, matched route and status.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn get_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, AppError> {
+    if let Some(token) = &state.config.metrics_token {
+        let presented =
+            headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let matches = presented.is_some_and(|p| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(p.as_bytes(), token.expose_secret().as_bytes()).is_ok()
+        });
+        if !matches {
+            return Err(AppError::Unauthorized("a valid metrics token is required"));
+        }
+    }
+    metrics::gauge!("db_pool_connections").set(f64::from(state.db.size()));
+    metrics::gauge!("db_pool_idle_connections").set(state.db.num_idle() as f64);
+    // Queue and call figures are read at scrape time; a database outage leaves them stale.
+    let figures: Result<(i64, i64, i64), sqlx::Error> = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts), \
+                (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts \
+                    OR (attempts > 0 AND last_error IS NOT NULL)), \
+                (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')",
+    )
+    .fetch_one(&state.db)
+    .await;
+    match figures {
+        Ok((queued, failing, active_calls)) => {
+            metrics::gauge!("job_queue_depth").set(queued as f64);
+            metrics::gauge!("job_queue_failing").set(failing as f64);
+            metrics::gauge!("active_calls").set(active_calls as f64);
+        }
+        Err(error) => tracing::warn!(%error, "metrics: database figures unavailable"),
+    }
+    let handle = handle();
+    handle.run_upkeep();
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response())
+}

@@ -74,7 +74,7 @@ pub fn to_json(call: Call, view: CallView) -> serde_json::Value {
 }
 
 /// One line spoken in a call.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct CallLog {
     pub id: i64,
     pub call_id: i64,

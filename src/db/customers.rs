@@ -10,7 +10,7 @@ use crate::receptionist::{
 };
 
 /// A business, as the API shows it (never the password hash or Stripe ids).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Customer {
     pub id: i64,
     pub business_name: String,
@@ -18,13 +18,17 @@ pub struct Customer {
     pub email: String,
     pub phone: Option<String>,
     pub business_type: Option<String>,
+    #[schema(value_type = Option<BusinessHours>)]
     pub business_hours: Option<Json<BusinessHours>>,
+    /// Dates (`YYYY-MM-DD`) whose hours replace the weekly ones.
+    #[schema(value_type = Option<std::collections::HashMap<String, crate::receptionist::profile::RawDayHours>>)]
     pub holiday_hours: Option<Json<HolidayHours>>,
     pub timezone: String,
     pub deskringer_number: Option<String>,
     pub forward_to_number: Option<String>,
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
+    #[schema(value_type = Option<Vec<Faq>>)]
     pub faqs: Option<Json<Vec<Faq>>>,
     pub appointment_handling: String,
     pub pricing_info: Option<String>,
@@ -40,6 +44,7 @@ pub struct Customer {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Since when a payment is overdue (not shown by the API).
     #[serde(skip)]
+    #[schema(ignore)]
     pub past_due_since: Option<DateTime<Utc>>,
 }
 

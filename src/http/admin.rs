@@ -1,14 +1,14 @@
 //! `/api/admin`: staff sign-in, staff accounts and the dashboard's headline figures.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::FromRow;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::{Principal, Role};
@@ -20,15 +20,15 @@ use crate::http::login_limit::ClientAddress;
 use crate::http::validate;
 
 /// Routes under `/api/admin`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/me", get(get_current_admin))
-        .route("/create", post(create_admin))
-        .route("/change-password", post(change_password))
-        .route("/stats", get(get_stats))
-        .route("/trial-customers", get(list_trial_customers))
-        .route("/test-email", post(send_test_email))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(get_current_admin))
+        .routes(routes!(create_admin))
+        .routes(routes!(change_password))
+        .routes(routes!(get_stats))
+        .routes(routes!(list_trial_customers))
+        .routes(routes!(send_test_email))
 }
 
 /// Email and password, as both login endpoints take them.
@@ -49,6 +49,14 @@ struct AdminWithHash {
 
 /// `POST /api/admin/login`: a 24-hour admin token. Wrong email and wrong password answer
 /// the same 401 in the same time, so the answer does not reveal which emails exist.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "admin",
+    summary = "Log in as an admin",
+    request_body = crate::http::schemas::CredentialsInput,
+    responses((status = 200, body = crate::http::schemas::AdminLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+)]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -84,6 +92,14 @@ async fn login(
 }
 
 /// `GET /api/admin/me`.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "admin",
+    summary = "The signed-in admin",
+    responses((status = 200, body = crate::db::admins::Admin), crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Result<AppJson<Admin>> {
     let admin: Option<Admin> = sqlx::query_as(concat!("SELECT ", admin_columns!(), " FROM admins WHERE id = $1"))
         .bind(user.id)
@@ -101,6 +117,15 @@ struct CreateAdmin {
 }
 
 /// `POST /api/admin/create`: another staff account.
+#[utoipa::path(
+    post,
+    path = "/create",
+    tag = "admin",
+    summary = "Create an admin",
+    request_body = crate::http::schemas::CreateAdminInput,
+    responses((status = 201, body = crate::http::schemas::AdminMessage), (status = 409, description = "Email taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn create_admin(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -128,6 +153,15 @@ struct ChangePassword {
 
 /// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
 /// dashboard logs the user out on any 401.
+#[utoipa::path(
+    post,
+    path = "/change-password",
+    tag = "admin",
+    summary = "Change the signed-in admin's password",
+    request_body = crate::http::schemas::ChangePasswordInput,
+    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn change_password(
     user: AdminUser,
     State(state): State<AppState>,
@@ -166,6 +200,14 @@ struct DashboardFigures {
 }
 
 /// `GET /api/admin/stats`: one statement for every figure. "Today" is the UTC day.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "admin",
+    summary = "Dashboard figures",
+    responses((status = 200, body = crate::http::schemas::AdminStats), crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
     let figures: DashboardFigures = sqlx::query_as(
         "SELECT cu.total AS customers_total, cu.active AS customers_active, cu.trial AS customers_trial, \
@@ -221,6 +263,14 @@ struct TrialCustomer {
 
 /// `GET /api/admin/trial-customers`: businesses on (or just past) their trial, the ones
 /// ending soonest first, so staff know whom to call.
+#[utoipa::path(
+    get,
+    path = "/trial-customers",
+    tag = "admin",
+    summary = "Businesses on trial",
+    responses((status = 200, body = crate::http::schemas::TrialCustomers), crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
     let rows: Vec<TrialRow> = sqlx::query_as(
         "SELECT id, business_name, contact_name, email, created_at, trial_ends_at, last_login FROM customers \
@@ -261,6 +311,15 @@ struct TestEmail {
 }
 
 /// `POST /api/admin/test-email`: checks that email sending works end to end.
+#[utoipa::path(
+    post,
+    path = "/test-email",
+    tag = "admin",
+    summary = "Send a test email",
+    request_body = crate::http::schemas::TestEmailInput,
+    responses((status = 200, body = crate::http::schemas::TestEmailResult), (status = 502, description = "SendGrid refused", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn send_test_email(
     _admin: AdminUser,
     State(state): State<AppState>,

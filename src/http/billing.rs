@@ -1,9 +1,9 @@
 //! `/api/stripe`: staff bill a business through Stripe.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::clients::stripe::{Stripe, StripeError};
 use crate::http::AppState;
@@ -11,12 +11,12 @@ use crate::http::error::{AppError, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath};
 
 /// Routes under `/api/stripe`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/create-payment-link/{id}", post(create_payment_link))
-        .route("/create-checkout-session/{id}", post(create_checkout_session))
-        .route("/subscription-status/{id}", get(get_subscription_status))
-        .route("/cancel-subscription/{id}", post(cancel_subscription))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_payment_link))
+        .routes(routes!(create_checkout_session))
+        .routes(routes!(get_subscription_status))
+        .routes(routes!(cancel_subscription))
 }
 
 impl From<StripeError> for AppError {
@@ -97,6 +97,15 @@ fn return_urls(state: &AppState) -> (String, String) {
 }
 
 /// `POST /api/stripe/create-payment-link/{id}`.
+#[utoipa::path(
+    post,
+    path = "/create-payment-link/{id}",
+    tag = "billing",
+    summary = "A Stripe payment link for a business",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PaymentLink), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn create_payment_link(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -114,6 +123,15 @@ async fn create_payment_link(
 }
 
 /// `POST /api/stripe/create-checkout-session/{id}`: a subscription checkout at `STRIPE_PRICE_ID`.
+#[utoipa::path(
+    post,
+    path = "/create-checkout-session/{id}",
+    tag = "billing",
+    summary = "A Stripe subscription checkout for a business",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::CheckoutSession), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn create_checkout_session(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -131,6 +149,15 @@ async fn create_checkout_session(
 
 /// `GET /api/stripe/subscription-status/{id}`: Stripe's view when there is a subscription,
 /// else the local status.
+#[utoipa::path(
+    get,
+    path = "/subscription-status/{id}",
+    tag = "billing",
+    summary = "A business's subscription",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::SubscriptionStatus), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_subscription_status(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -152,6 +179,15 @@ async fn get_subscription_status(
 
 /// `POST /api/stripe/cancel-subscription/{id}`: ends the subscription at the end of the
 /// period; the business is `cancelling` until then.
+#[utoipa::path(
+    post,
+    path = "/cancel-subscription/{id}",
+    tag = "billing",
+    summary = "Cancel at the end of the period",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::CancelledSubscription), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn cancel_subscription(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -1,11 +1,11 @@
 //! `/api/calls`: staff read the calls every business received.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::FromRow;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::db::calls::{self, Call, CallView, select_calls};
 use crate::http::AppState;
@@ -26,16 +26,17 @@ const DEFAULT_RECENT_LIMIT: i64 = 10;
 const MAX_RECENT_LIMIT: i64 = 100;
 
 /// Routes under `/api/calls`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list_calls))
-        .route("/stats", get(get_call_stats))
-        .route("/recent", get(list_recent_calls))
-        .route("/{id}", get(get_call))
-        .route("/{id}/transcript", get(get_call_transcript))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calls))
+        .routes(routes!(get_call_stats))
+        .routes(routes!(list_recent_calls))
+        .routes(routes!(get_call))
+        .routes(routes!(get_call_transcript))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     customer_id: Option<i64>,
     status: Option<String>,
@@ -46,6 +47,15 @@ struct ListQuery {
 }
 
 /// `GET /api/calls/`: newest first, filtered by business and status.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "calls",
+    summary = "List calls, newest first",
+    params(ListQuery),
+    responses((status = 200, body = crate::http::schemas::CallPage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn list_calls(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -83,7 +93,8 @@ async fn list_calls(
     Ok(AppJson(page.envelope("calls", items, total)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ViewQuery {
     #[serde(default)]
     admin_view: bool,
@@ -91,6 +102,15 @@ struct ViewQuery {
 
 /// `GET /api/calls/{id}`: the call with its lines; the admin view has neither transcript
 /// nor lines.
+#[utoipa::path(
+    get,
+    path = "/{id}",
+    tag = "calls",
+    summary = "A call with its lines",
+    params(("id" = i64, Path, description = "Row id"), ViewQuery),
+    responses((status = 200, body = crate::http::schemas::CallWithLogs), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_call(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -108,6 +128,15 @@ async fn get_call(
 
 /// `GET /api/calls/{id}/transcript`: the stored transcript, or one built from the lines
 /// while the call has none yet.
+#[utoipa::path(
+    get,
+    path = "/{id}/transcript",
+    tag = "calls",
+    summary = "A call's transcript",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::Transcript), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_call_transcript(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -127,7 +156,8 @@ async fn find_call(state: &AppState, id: i64) -> Result<Call> {
         .ok_or_else(|| AppError::NotFound("call not found".into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
     customer_id: Option<i64>,
     days: Option<i64>,
@@ -146,6 +176,15 @@ struct CallFigures {
 
 /// `GET /api/calls/stats`: every figure over the same period (the last `days` days) and
 /// the same business, in one aggregate statement.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "calls",
+    summary = "Call figures over a period",
+    params(StatsQuery),
+    responses((status = 200, body = crate::http::schemas::CallStats), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_call_stats(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -185,7 +224,8 @@ async fn get_call_stats(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RecentQuery {
     limit: Option<i64>,
     customer_id: Option<i64>,
@@ -194,6 +234,15 @@ struct RecentQuery {
 }
 
 /// `GET /api/calls/recent`: the newest calls, optionally of one business.
+#[utoipa::path(
+    get,
+    path = "/recent",
+    tag = "calls",
+    summary = "The newest calls",
+    params(RecentQuery),
+    responses((status = 200, body = crate::http::schemas::CallList), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn list_recent_calls(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -47,6 +47,17 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "METRICS_TOKEN is set and was not presented", body = crate::http::schemas::ErrorBody)
+    ),
+    security((), ("metrics_token" = []))
+)]
 pub async fn get_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, AppError> {
     if let Some(token) = &state.config.metrics_token {
         let presented =

@@ -8,8 +8,10 @@ pub mod error;
 pub mod extract;
 pub mod login_limit;
 pub mod metrics;
+pub mod openapi;
 pub mod pagination;
 pub mod portal;
+pub mod schemas;
 pub mod service;
 pub mod validate;
 
@@ -25,10 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 use sqlx::PgPool;
-use tower::{Layer, ServiceBuilder};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -81,20 +82,15 @@ impl AppState {
 
 /// The whole application as one service. Trailing slashes are trimmed before routing, so
 /// `/api/customers/` and `/api/customers` reach the same handler.
-pub type App = NormalizePath<Router>;
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// Builds the application: every route, and the middleware every request passes through.
 pub fn app(state: AppState) -> App {
     let cors = cors_layer(&state.config);
-    let router = Router::new()
-        .merge(service::router())
-        .nest("/api/admin", admin::router())
-        .nest("/api/customers", customers::router())
-        .nest("/api/calls", calls::router())
-        .nest("/api/stripe", billing::router())
-        .nest("/api/portal", portal::router())
-        .nest("/api/webhooks", crate::webhooks::router())
-        .route("/metrics", axum::routing::get(metrics::get_metrics))
+    let (router, spec) = api_router().split_for_parts();
+    let router = router
+        // Swagger UI reads the same document as `/api/openapi.json`.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/openapi.json", spec))
         .fallback(route_not_found)
         .layer(
             // Listed outermost first.
@@ -111,7 +107,49 @@ pub fn app(state: AppState) -> App {
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .with_state(state);
-    NormalizePathLayer::trim_trailing_slash().layer(router)
+    tower::ServiceExt::map_request(router, trim_trailing_slash as fn(Request) -> Request)
+}
+
+/// `/api/customers/` becomes `/api/customers` (query kept). Swagger UI's own pages under
+/// `/docs/` are left as they are: it redirects `/docs` to `/docs/`.
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(value) = path_and_query.parse() {
+            parts.path_and_query = Some(value);
+            if let Ok(new_uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = new_uri;
+            }
+        }
+    }
+    request
+}
+
+/// Every documented route, with the OpenAPI paths collected from their annotations.
+fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(service::router())
+        .nest("/api/admin", admin::router())
+        .nest("/api/customers", customers::router())
+        .nest("/api/calls", calls::router())
+        .nest("/api/stripe", billing::router())
+        .nest("/api/portal", portal::router())
+        .nest("/api/webhooks", crate::webhooks::router())
+        .routes(utoipa_axum::routes!(metrics::get_metrics))
+}
+
+/// The OpenAPI document of every route (also served at `/api/openapi.json`).
+pub fn openapi_spec() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::extract::AppJson;
@@ -15,21 +15,42 @@ use super::extract::AppJson;
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Routes at the root.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(root)).route("/health", get(health)).route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(root)).routes(routes!(health)).routes(routes!(ready))
 }
 
 /// `GET /`: what this is.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "service",
+    summary = "What this is",
+    responses((status = 200, body = crate::http::schemas::RootInfo))
+)]
 async fn root() -> AppJson<Value> {
     AppJson(json!({"message": "DeskRinger API", "version": env!("CARGO_PKG_VERSION"), "status": "running"}))
 }
 
 /// `GET /health`: the process runs (liveness). Never touches the database.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "Liveness",
+    responses((status = 200, body = crate::http::schemas::Health))
+)]
 async fn health() -> AppJson<Value> {
     AppJson(json!({"status": "healthy"}))
 }
 
 /// `GET /ready`: the database answers (readiness); 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "service",
+    summary = "Readiness: the database answers",
+    responses((status = 200, body = crate::http::schemas::Ready), (status = 503, description = "Database unavailable", body = crate::http::schemas::Ready))
+)]
 async fn ready(State(state): State<AppState>) -> (StatusCode, AppJson<Value>) {
     let ping = tokio::time::timeout(READY_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db)).await;
     match ping {

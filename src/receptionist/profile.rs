@@ -54,16 +54,23 @@ impl fmt::Display for DayHours {
     }
 }
 
-/// The JSON shape: `{"open": "09:00", "close": "17:00"}` or `{"closed": true}`.
-#[derive(Debug, Serialize, Deserialize)]
+/// The JSON shape of [`DayHours`]: `{"open": "09:00", "close": "17:00"}` or `{"closed": true}`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawDayHours {
+#[schema(as = DayHours)]
+pub struct RawDayHours {
+    /// Opening time, `HH:MM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "09:00")]
     open: Option<String>,
+    /// Closing time, `HH:MM`; earlier than `open` means after midnight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "17:00")]
     close: Option<String>,
+    /// Closed all day.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     closed: bool,
+    /// A label, e.g. "Christmas Day".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
@@ -104,22 +111,29 @@ impl From<DayHours> for RawDayHours {
 }
 
 /// Regular weekly hours. A day left out is unknown, and treated as closed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub monday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub tuesday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub wednesday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub thursday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub friday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub saturday: Option<DayHours>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RawDayHours>)]
     pub sunday: Option<DayHours>,
 }
 
@@ -147,7 +161,7 @@ impl BusinessHours {
 pub type HolidayHours = BTreeMap<NaiveDate, DayHours>;
 
 /// One frequently asked question with the answer the receptionist should give.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawFaq")]
 pub struct Faq {
     /// The question, as a caller might ask it.
@@ -176,7 +190,7 @@ impl TryFrom<RawFaq> for Faq {
 }
 
 /// How the receptionist handles a caller who wants an appointment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentHandling {
     /// Take the caller's name, number, preferred time and reason; staff confirm later.

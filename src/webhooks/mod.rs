@@ -3,11 +3,11 @@
 pub mod stripe;
 pub mod twilio;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::AppState;
 
 /// Routes under `/api/webhooks`.
-pub fn router() -> Router<AppState> {
-    Router::new().nest("/twilio", twilio::router()).nest("/stripe", stripe::router())
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().nest("/twilio", twilio::router()).nest("/stripe", stripe::router())
 }

@@ -8,6 +8,7 @@ mod cli;
 
 mod customers;
 mod helpers;
+mod openapi;
 mod portal;
 mod receptionist;
 mod service;

@@ -2,14 +2,14 @@
 
 pub mod patch;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
 use chrono::{Duration, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::db::calls::{self, CallView};
@@ -30,22 +30,35 @@ const RECENT_CALLS: i64 = 10;
 const TEMPORARY_PASSWORD_LEN: usize = 12;
 
 /// Routes under `/api/customers`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list_customers).post(create_customer))
-        .route("/{id}", get(get_customer).put(update_customer).delete(cancel_customer))
-        .route("/{id}/settings", put(update_customer_settings))
-        .route("/{id}/set-password", post(set_customer_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(get_customer, update_customer, cancel_customer))
+        .routes(routes!(update_customer_settings))
+        .routes(routes!(set_customer_password))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// A subscription status; `all` or absent for every business.
     status: Option<String>,
+    /// 1-based page.
     page: Option<i64>,
+    /// Items per page, 1 to 200 (default 50).
     per_page: Option<i64>,
 }
 
 /// `GET /api/customers/`: newest first, optionally by subscription status.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "customers",
+    summary = "List businesses, newest first",
+    params(ListQuery),
+    responses((status = 200, body = crate::http::schemas::CustomerPage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn list_customers(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -76,6 +89,15 @@ async fn list_customers(
 }
 
 /// `GET /api/customers/{id}`: the business with its ten newest calls.
+#[utoipa::path(
+    get,
+    path = "/{id}",
+    tag = "customers",
+    summary = "A business with its ten newest calls",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::CustomerWithCalls), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn get_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -90,6 +112,15 @@ async fn get_customer(
 
 /// `POST /api/customers/`: a new business on a 7-day trial, with a temporary portal
 /// password returned once.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "customers",
+    summary = "Create a business on a 7-day trial",
+    request_body = crate::http::schemas::CreateCustomerInput,
+    responses((status = 201, body = crate::http::schemas::CreatedCustomer), (status = 409, description = "Email or number taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn create_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -144,6 +175,16 @@ async fn create_customer(
 }
 
 /// `PUT /api/customers/{id}`: change any editable field.
+#[utoipa::path(
+    put,
+    path = "/{id}",
+    tag = "customers",
+    summary = "Change a business",
+    request_body = crate::http::schemas::CustomerInput,
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::CustomerMessage), (status = 409, description = "Email or number taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn update_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -155,6 +196,16 @@ async fn update_customer(
 }
 
 /// `PUT /api/customers/{id}/settings`: the receptionist's settings.
+#[utoipa::path(
+    put,
+    path = "/{id}/settings",
+    tag = "customers",
+    summary = "Change a business's receptionist settings",
+    request_body = crate::http::schemas::SettingsInput,
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::CustomerMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn update_customer_settings(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -182,6 +233,15 @@ pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch,
 
 /// `DELETE /api/customers/{id}`: cancels the business (soft delete); its calls are kept.
 /// Cancelling twice keeps the first cancellation time.
+#[utoipa::path(
+    delete,
+    path = "/{id}",
+    tag = "customers",
+    summary = "Cancel a business (soft delete; calls are kept)",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn cancel_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
@@ -207,6 +267,16 @@ struct SetPassword {
 }
 
 /// `POST /api/customers/{id}/set-password`: gives the business portal access.
+#[utoipa::path(
+    post,
+    path = "/{id}/set-password",
+    tag = "customers",
+    summary = "Give a business portal access",
+    request_body = crate::http::schemas::SetPasswordInput,
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PortalAccess), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("admin_token" = []))
+)]
 async fn set_customer_password(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -1,17 +1,17 @@
 //! The portal's calls: list, read, mark handled or not, archive (one or many), export.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::FromRow;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::db::calls::{self, Call, CallView, select_calls};
 use crate::db::customers;
@@ -26,19 +26,20 @@ const MAX_LIMIT: i64 = 200;
 /// Most calls archived in one request.
 const MAX_BULK: usize = 1_000;
 
-pub fn router() -> Router<crate::http::AppState> {
-    Router::new()
-        .route("/calls", get(list_calls))
-        .route("/calls/export.csv", get(export_calls))
-        .route("/calls/bulk-archive", post(bulk_archive))
-        .route("/calls/{id}", get(get_call))
-        .route("/calls/{id}/mark-handled", post(mark_handled))
-        .route("/calls/{id}/mark-unhandled", post(mark_unhandled))
-        .route("/calls/{id}/archive", post(archive_call))
+/// The portal's call routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calls))
+        .routes(routes!(export_calls))
+        .routes(routes!(bulk_archive))
+        .routes(routes!(get_call))
+        .routes(routes!(mark_handled))
+        .routes(routes!(mark_unhandled))
+        .routes(routes!(archive_call))
 }
 
 /// The `status` filter of the portal.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum HandledFilter {
     #[default]
@@ -58,15 +59,28 @@ impl HandledFilter {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `handled`, `unhandled` or `all` (default).
     #[serde(default)]
     status: HandledFilter,
+    /// 1 to 200 (default 50).
     limit: Option<i64>,
+    /// Calls to skip (default 0).
     offset: Option<i64>,
 }
 
 /// `GET /api/portal/calls`: the business's calls that are not archived, newest first.
+#[utoipa::path(
+    get,
+    path = "/calls",
+    tag = "portal",
+    summary = "The business's calls, newest first, archived excluded",
+    params(ListQuery),
+    responses((status = 200, body = crate::http::schemas::PortalCallList), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn list_calls(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -117,6 +131,15 @@ async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<Call>
 }
 
 /// `GET /api/portal/calls/{id}`: the call, its transcript as the list of lines.
+#[utoipa::path(
+    get,
+    path = "/calls/{id}",
+    tag = "portal",
+    summary = "A call with its transcript lines",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PortalCall), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn get_call(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -151,6 +174,15 @@ async fn change_call(
 }
 
 /// `POST /api/portal/calls/{id}/mark-handled` (keeps the first time it was handled).
+#[utoipa::path(
+    post,
+    path = "/calls/{id}/mark-handled",
+    tag = "portal",
+    summary = "Mark a call handled",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn mark_handled(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -162,6 +194,15 @@ async fn mark_handled(
 }
 
 /// `POST /api/portal/calls/{id}/mark-unhandled`.
+#[utoipa::path(
+    post,
+    path = "/calls/{id}/mark-unhandled",
+    tag = "portal",
+    summary = "Mark a call unhandled",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn mark_unhandled(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -172,6 +213,15 @@ async fn mark_unhandled(
 }
 
 /// `POST /api/portal/calls/{id}/archive`.
+#[utoipa::path(
+    post,
+    path = "/calls/{id}/archive",
+    tag = "portal",
+    summary = "Archive a call",
+    params(("id" = i64, Path, description = "Row id")),
+    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn archive_call(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -188,6 +238,15 @@ struct BulkArchive {
 
 /// `POST /api/portal/calls/bulk-archive`: all or nothing; any id that is not the
 /// business's answers 404 and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/calls/bulk-archive",
+    tag = "portal",
+    summary = "Archive several calls, all or nothing",
+    request_body = crate::http::schemas::BulkArchiveInput,
+    responses((status = 200, body = crate::http::schemas::BulkArchived), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn bulk_archive(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -219,11 +278,15 @@ async fn bulk_archive(
     Ok(AppJson(json!({"message": format!("{} calls archived", ids.len()), "archived_count": ids.len()})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `handled`, `unhandled` or `all` (default).
     #[serde(default)]
     status: HandledFilter,
+    /// First day, `YYYY-MM-DD` in the business's time zone.
     from: Option<String>,
+    /// Last day, `YYYY-MM-DD` in the business's time zone.
     to: Option<String>,
 }
 
@@ -242,6 +305,15 @@ struct ExportRow {
 
 /// `GET /api/portal/calls/export.csv`: every call of the business (archived ones too)
 /// in a date range of its own time zone, streamed row by row.
+#[utoipa::path(
+    get,
+    path = "/calls/export.csv",
+    tag = "portal",
+    summary = "The business's calls as CSV",
+    params(ExportQuery),
+    responses((status = 200, description = "CSV: date, caller, duration_seconds, status, intent, summary, handled, archived", content_type = "text/csv", body = String), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn export_calls(
     user: CustomerUser,
     State(state): State<AppState>,

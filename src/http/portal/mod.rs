@@ -5,14 +5,14 @@
 
 mod calls;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post, put};
 use chrono::{TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::FromRow;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::{Credentials, round1};
 use super::customers::apply_patch;
@@ -28,13 +28,13 @@ use crate::receptionist::hours::time_zone;
 use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
 
 /// Routes under `/api/portal`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/me", get(get_current_customer))
-        .route("/stats", get(get_stats))
-        .route("/settings", put(update_settings))
-        .route("/change-password", post(change_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(get_current_customer))
+        .routes(routes!(get_stats))
+        .routes(routes!(update_settings))
+        .routes(routes!(change_password))
         .merge(calls::router())
 }
 
@@ -47,6 +47,14 @@ struct CustomerWithHash {
 
 /// `POST /api/portal/login`: a 24-hour customer token. A business without a portal
 /// password, a wrong email and a wrong password all answer the same 401.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "portal",
+    summary = "Log in as a business",
+    request_body = crate::http::schemas::CredentialsInput,
+    responses((status = 200, body = crate::http::schemas::CustomerLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+)]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -82,6 +90,14 @@ async fn current(state: &AppState, user: CustomerUser) -> Result<Customer> {
 }
 
 /// `GET /api/portal/me`.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "portal",
+    summary = "The signed-in business",
+    responses((status = 200, body = crate::db::customers::Customer), crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn get_current_customer(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Customer>> {
     Ok(AppJson(current(&state, user).await?))
 }
@@ -95,6 +111,14 @@ struct PortalFigures {
 }
 
 /// `GET /api/portal/stats`: archived calls excluded; "today" is the business's own day.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "portal",
+    summary = "The business's figures",
+    responses((status = 200, body = crate::http::schemas::PortalStats), crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
     let customer = current(&state, user).await?;
     let zone = time_zone(&customer.timezone);
@@ -187,6 +211,15 @@ impl From<PortalSettings> for CustomerPatch {
 
 /// `PUT /api/portal/settings`: validates everything, saves it whole or not at all, and
 /// recompiles the receptionist's instructions.
+#[utoipa::path(
+    put,
+    path = "/settings",
+    tag = "portal",
+    summary = "Change the business's settings",
+    request_body = crate::http::schemas::PortalSettingsInput,
+    responses((status = 200, body = crate::http::schemas::CustomerMessage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn update_settings(
     user: CustomerUser,
     State(state): State<AppState>,
@@ -204,6 +237,15 @@ struct ChangePassword {
 }
 
 /// `POST /api/portal/change-password`. A wrong current password is 400, not 401.
+#[utoipa::path(
+    post,
+    path = "/change-password",
+    tag = "portal",
+    summary = "Change the portal password",
+    request_body = crate::http::schemas::ChangePasswordInput,
+    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    security(("customer_token" = []))
+)]
 async fn change_password(
     user: CustomerUser,
     State(state): State<AppState>,

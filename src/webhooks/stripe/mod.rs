@@ -9,25 +9,25 @@ pub mod signature;
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::AppJson;
 
 /// Routes under `/api/webhooks/stripe`.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/webhook", post(receive_event))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_event))
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +71,15 @@ struct Invoice {
 }
 
 /// Verifies, deduplicates and applies one Stripe event.
+#[utoipa::path(
+    post,
+    path = "/webhook",
+    tag = "webhooks",
+    summary = "Stripe: an event",
+    request_body = crate::http::schemas::StripeEvent,
+    params(("Stripe-Signature" = String, Header, description = "t=...,v1=...")),
+    responses((status = 200, body = crate::http::schemas::WebhookReceived), (status = 400, description = "Bad signature or unreadable event", body = crate::http::schemas::ErrorBody), (status = 503, description = "Webhooks not configured", body = crate::http::schemas::ErrorBody))
+)]
 #[tracing::instrument(skip_all, fields(stripe.event))]
 async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<AppJson<Value>> {
     let Some(secret) = &state.config.stripe.webhook_secret else {

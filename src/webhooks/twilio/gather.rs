@@ -20,6 +20,15 @@ const TRANSFER_RING_SECONDS: u32 = 30;
 
 /// Stores what the caller said, asks the model (or the built-in receptionist) for the
 /// answer, stores it, and answers TwiML that speaks it, or transfers the call.
+#[utoipa::path(
+    post,
+    path = "/gather",
+    tag = "webhooks",
+    summary = "Twilio: the caller spoke, or a transfer ended",
+    request_body(content = crate::http::schemas::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody))
+)]
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;

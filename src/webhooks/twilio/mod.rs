@@ -12,13 +12,13 @@ pub mod status;
 pub mod tts;
 pub mod voice;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use secrecy::ExposeSecret;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::db::customers::Customer;
 use crate::http::AppState;
@@ -32,12 +32,12 @@ const GATHER_TIMEOUT_SECONDS: u32 = 5;
 pub const GATHER_PATH: &str = "/api/webhooks/twilio/gather";
 
 /// Routes under `/api/webhooks/twilio`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/voice", post(voice::answer_call))
-        .route("/gather", post(gather::continue_call))
-        .route("/status", post(status::record_call_status))
-        .route("/tts", get(tts::get_audio))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(voice::answer_call))
+        .routes(routes!(gather::continue_call))
+        .routes(routes!(status::record_call_status))
+        .routes(routes!(tts::get_audio))
 }
 
 /// The parameters of a Twilio request whose signature has been verified.

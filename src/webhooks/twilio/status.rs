@@ -15,6 +15,15 @@ const FINAL_STATUSES: &[&str] = &["completed", "busy", "failed", "no-answer", "c
 /// Records status, duration, end time, cost and transcript the first time a final status
 /// arrives, and in the same transaction enqueues the post-call job for a completed call in
 /// which the caller said something. Later deliveries change nothing.
+#[utoipa::path(
+    post,
+    path = "/status",
+    tag = "webhooks",
+    summary = "Twilio: the call ended",
+    request_body(content = crate::http::schemas::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
+    responses((status = 200, body = crate::http::schemas::StatusRecorded), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody), (status = 404, description = "Unknown call", body = crate::http::schemas::ErrorBody))
+)]
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm) -> Result<AppJson<Value>> {
     let call_sid = form.require("CallSid")?;

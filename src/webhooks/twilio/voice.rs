@@ -12,6 +12,15 @@ use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting
 
 /// Finds the business by the number called, records the call (once per `CallSid`), and
 /// greets the caller, or says the line is not in service.
+#[utoipa::path(
+    post,
+    path = "/voice",
+    tag = "webhooks",
+    summary = "Twilio: a call arrives",
+    request_body(content = crate::http::schemas::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody))
+)]
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;

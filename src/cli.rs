@@ -155,8 +155,12 @@ async fn create_bootstrap_admin(config: &Config, pool: &PgPool) -> anyhow::Resul
     Ok(())
 }
 
-/// The private development database lives in `.dev-pg/` of the project (git-ignored).
+/// The private development database lives in `.dev-pg/` of the project (git-ignored), or
+/// in `DESKRINGER_DEV_DB_DIR` (the benchmark and fuzzing scripts use a throwaway folder).
 fn dev_database_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DESKRINGER_DEV_DB_DIR") {
+        return PathBuf::from(dir);
+    }
     let project = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let base = if project.is_dir() { project } else { std::env::current_dir().unwrap_or_default() };
     base.join(".dev-pg")

@@ -55,7 +55,19 @@ impl LocalCluster {
             std::os::unix::fs::chown(&root, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", root.display()))?;
         }
-        Ok(Self { bin_dir, root, run_as })
+        let cluster = Self { bin_dir, root, run_as };
+        if cluster.run_as.is_some() {
+            let reachable = cluster
+                .command_in("/", "test", ["-w".as_ref(), cluster.root.as_os_str()])
+                .status()
+                .is_ok_and(|status| status.success());
+            ensure!(
+                reachable,
+                "the postgres user cannot reach {}: make its parent folders traversable (chmod o+x) or set DATABASE_URL",
+                cluster.root.display()
+            );
+        }
+        Ok(cluster)
     }
 
     /// The folder holding the data directory, the socket and the server log.
@@ -185,7 +197,17 @@ impl LocalCluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let program = self.bin_dir.join(program);
+        let mut command = self.command_in(&self.root, self.bin_dir.join(program), args);
+        command.current_dir(&self.root);
+        command
+    }
+
+    /// `program` run as the cluster's user, from `dir`.
+    fn command_in<I, S>(&self, dir: impl AsRef<Path>, program: impl AsRef<OsStr>, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut command = match &self.run_as {
             Some(user) => {
                 let mut command = Command::new("runuser");
@@ -194,7 +216,7 @@ impl LocalCluster {
             }
             None => Command::new(program),
         };
-        command.args(args).stdin(Stdio::null()).current_dir(&self.root);
+        command.args(args).stdin(Stdio::null()).current_dir(dir);
         command
     }
 

@@ -9,10 +9,41 @@ use super::AppState;
 use super::error::AppError;
 use crate::auth::{Principal, Role};
 
-/// A JSON body; malformed or mistyped bodies answer 400/422 in our error shape.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON object body; malformed or mistyped bodies answer 400/422 in our error shape.
+/// Every body this API takes is an object: an array is refused even where serde's derive
+/// would read it as the fields in order.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let is_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !is_json {
+            return Err(AppError::BadRequest("expected a JSON body with `Content-Type: application/json`".into()));
+        }
+        let body = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest(rejection.body_text())
+            }
+        })?;
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            // Malformed JSON is still reported as such (400).
+            let _ = axum::Json::<serde::de::IgnoredAny>::from_bytes(&body).map_err(AppError::from)?;
+            return Err(AppError::Unprocessable { message: "the JSON body must be an object".into(), details: None });
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&body).map_err(AppError::from)?;
+        Ok(AppJson(value))
+    }
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     fn into_response(self) -> axum::response::Response {
@@ -27,6 +58,12 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value)
         message: format!("Failed to deserialize the JSON body into the target type: {error}"),
         details: None,
     })
+}
+
+/// `application/json` or `application/<something>+json`, with any parameters.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Path parameters; a non-numeric id answers 400 in our error shape.

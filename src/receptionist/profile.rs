@@ -6,7 +6,21 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveTime};
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads `T` only from a JSON object: serde's derive would also accept an array of the
+/// fields in order (`[null, null]` as hours), which no client means. Errors keep the path
+/// of the offending field inside the object.
+#[derive(Debug)]
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        serde_path_to_error::deserialize(serde_json::Value::Object(object)).map(ObjectOnly).map_err(D::Error::custom)
+    }
+}
 
 /// A time of day written `HH:MM` (24-hour clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,7 +44,7 @@ impl fmt::Display for ClockTime {
 /// One day's hours: closed, or open from `open` to `close`. A `close` earlier than `open`
 /// means the business closes after midnight (a bar open 18:00-02:00).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawDayHours", into = "RawDayHours")]
+#[serde(try_from = "ObjectOnly<RawDayHours>", into = "RawDayHours")]
 pub struct DayHours {
     /// `None` when closed all day.
     pub open_close: Option<(ClockTime, ClockTime)>,
@@ -75,10 +89,10 @@ pub struct RawDayHours {
     note: Option<String>,
 }
 
-impl TryFrom<RawDayHours> for DayHours {
+impl TryFrom<ObjectOnly<RawDayHours>> for DayHours {
     type Error = String;
 
-    fn try_from(raw: RawDayHours) -> Result<Self, String> {
+    fn try_from(ObjectOnly(raw): ObjectOnly<RawDayHours>) -> Result<Self, String> {
         let note = raw.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if raw.closed {
             return Ok(DayHours { open_close: None, note });
@@ -112,7 +126,7 @@ impl From<DayHours> for RawDayHours {
 
 /// Regular weekly hours. A day left out is unknown, and treated as closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "ObjectOnly<WeekHours>")]
 pub struct BusinessHours {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<RawDayHours>)]
@@ -135,6 +149,40 @@ pub struct BusinessHours {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<RawDayHours>)]
     pub sunday: Option<DayHours>,
+}
+
+/// The derived shape of [`BusinessHours`], read through [`ObjectOnly`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeekHours {
+    #[serde(default)]
+    monday: Option<DayHours>,
+    #[serde(default)]
+    tuesday: Option<DayHours>,
+    #[serde(default)]
+    wednesday: Option<DayHours>,
+    #[serde(default)]
+    thursday: Option<DayHours>,
+    #[serde(default)]
+    friday: Option<DayHours>,
+    #[serde(default)]
+    saturday: Option<DayHours>,
+    #[serde(default)]
+    sunday: Option<DayHours>,
+}
+
+impl From<ObjectOnly<WeekHours>> for BusinessHours {
+    fn from(ObjectOnly(w): ObjectOnly<WeekHours>) -> Self {
+        BusinessHours {
+            monday: w.monday,
+            tuesday: w.tuesday,
+            wednesday: w.wednesday,
+            thursday: w.thursday,
+            friday: w.friday,
+            saturday: w.saturday,
+            sunday: w.sunday,
+        }
+    }
 }
 
 impl BusinessHours {
@@ -162,7 +210,7 @@ pub type HolidayHours = BTreeMap<NaiveDate, DayHours>;
 
 /// One frequently asked question with the answer the receptionist should give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(try_from = "RawFaq")]
+#[serde(try_from = "ObjectOnly<RawFaq>")]
 pub struct Faq {
     /// The question, as a caller might ask it.
     pub question: String,
@@ -170,17 +218,17 @@ pub struct Faq {
     pub answer: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawFaq {
+pub struct RawFaq {
     question: String,
     answer: String,
 }
 
-impl TryFrom<RawFaq> for Faq {
+impl TryFrom<ObjectOnly<RawFaq>> for Faq {
     type Error = String;
 
-    fn try_from(raw: RawFaq) -> Result<Self, String> {
+    fn try_from(ObjectOnly(raw): ObjectOnly<RawFaq>) -> Result<Self, String> {
         let (question, answer) = (raw.question.trim(), raw.answer.trim());
         if question.is_empty() || answer.is_empty() {
             return Err("each FAQ needs a non-empty `question` and `answer`".into());
@@ -257,6 +305,8 @@ mod tests {
             (json!({"funday": {"closed": true}}), "unknown field"),
             (json!({"monday": {"open": "9am", "close": "5pm"}}), "not a time of day"),
             (json!({"monday": "9-5"}), "invalid type"),
+            (json!({"monday": [null, null]}), "invalid type"),
+            (json!([null, null]), "invalid type"),
         ] {
             let err = serde_json::from_value::<BusinessHours>(bad.clone()).unwrap_err().to_string();
             assert!(err.contains(reason), "{bad}: {err}");
@@ -275,6 +325,7 @@ mod tests {
     #[test]
     fn faqs_need_both_parts() {
         assert!(serde_json::from_value::<Vec<Faq>>(json!([{"question": "Parking?", "answer": ""}])).is_err());
+        assert!(serde_json::from_value::<Vec<Faq>>(json!([["Parking?", "Yes"]])).is_err());
         let faqs: Vec<Faq> =
             serde_json::from_value(json!([{"question": " Parking? ", "answer": "Free, out back."}])).unwrap();
         assert_eq!(faqs[0].question, "Parking?");

@@ -357,7 +357,7 @@ async fn invalid_settings_name_the_field_and_save_nothing() {
         )
         .await;
     let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(message.contains("business_hours.monday"), "{message}");
+    assert!(message.contains("business_hours: monday"), "{message}");
     let greeting: Option<String> = sqlx::query_scalar("SELECT greeting_message FROM customers WHERE id = $1")
         .bind(id)
         .fetch_one(&app.db)
@@ -439,4 +439,34 @@ async fn text_with_nul_characters_is_a_400_not_a_500() {
         .await;
     assert_ne!(login.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", login.text);
     assert_eq!(stored_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn arrays_where_objects_belong_are_refused() {
+    // serde's derive would read these as the fields in order; found by fuzzing.
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let hours =
+        app.put(&format!("/api/customers/{id}/settings"), &token, json!({"business_hours": [null, null]})).await;
+    assert!(hours.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("business_hours"));
+    let faq = app.put(&format!("/api/customers/{id}/settings"), &token, json!({"faqs": [["Parking?", "Yes"]]})).await;
+    assert!(faq.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("faqs"));
+    let login = app.call(axum::http::Method::POST, "/api/admin/login", None, Some(json!(["a@b.co", "password"]))).await;
+    assert!(login.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("object"));
+    let not_json = app
+        .send(
+            axum::http::Request::post("/api/admin/login")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from("[1,"))
+                .unwrap(),
+        )
+        .await;
+    not_json.assert_error(StatusCode::BAD_REQUEST);
+    let settings: Option<serde_json::Value> = sqlx::query_scalar("SELECT business_hours FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(settings, None);
 }

@@ -19,11 +19,19 @@ command -v schemathesis >/dev/null || pip install -q schemathesis
 cargo build --quiet --bin deskringer
 cleanup() {
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    [ -n "${MOCKS:-}" ] && kill "$MOCKS" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+MOCK_PORT=$((PORT + 1))
+python3 fuzz/mock_services.py "$MOCK_PORT" &
+MOCKS=$!
+MOCK="http://127.0.0.1:$MOCK_PORT"
+
 DESKRINGER_DEV_DB_DIR="$WORK/pg" PORT=$PORT API_BASE_URL=$BASE RUST_LOG=warn \
+    STRIPE_SECRET_KEY=sk_fuzz STRIPE_PRICE_ID=price_fuzz STRIPE_WEBHOOK_SECRET=whsec_fuzz STRIPE_API_BASE_URL=$MOCK \
+    SENDGRID_API_KEY=SG.fuzz SENDGRID_API_BASE_URL=$MOCK \
     ADMIN_EMAIL=fuzz-admin@deskringer.test ADMIN_PASSWORD=fuzz-password \
     target/debug/deskringer serve >"$WORK/server.log" 2>&1 &
 SERVER=$!
@@ -43,10 +51,15 @@ CUSTOMER=$(curl -sf -X POST "$BASE/api/portal/login" -H 'Content-Type: applicati
 run() {
     local name=$1 token=$2
     echo "== schemathesis with the $name token"
-    # Password changes would lock the fuzzer out of its own account midway.
+    # Password changes would lock the fuzzer out of its own account midway. The server
+    # validates more than JSON Schema can say (E.164 numbers, IANA zones, no NUL in text),
+    # so valid-looking data it refuses with 4xx is expected: positive_data_acceptance is off.
+    # DELETE /api/customers/{id} cancels a business and keeps its record (API.md), so a
+    # read afterwards succeeding is by design: use_after_free is off.
     schemathesis run "$BASE/api/openapi.json" \
         --header "Authorization: Bearer $token" \
         --checks all \
+        --exclude-checks positive_data_acceptance,use_after_free \
         --exclude-path-regex 'change-password' \
         --max-examples "$EXAMPLES" \
         --workers 2 \

@@ -38,10 +38,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this business's calls.
     customer_id: Option<i64>,
+    /// A call status; `all` or absent for every status.
     status: Option<String>,
+    /// 1-based page.
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<i64>,
+    /// `true` for the admin view: business name, no transcript.
     #[serde(default)]
     admin_view: bool,
 }
@@ -159,7 +166,10 @@ async fn find_call(state: &AppState, id: i64) -> Result<Call> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct StatsQuery {
+    /// Only this business's calls.
     customer_id: Option<i64>,
+    /// The period: the last `days` days (default 30).
+    #[param(minimum = 1, maximum = 3660)]
     days: Option<i64>,
 }
 
@@ -227,6 +237,8 @@ async fn get_call_stats(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RecentQuery {
+    /// How many, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     customer_id: Option<i64>,
     #[serde(default)]

@@ -44,8 +44,10 @@ struct ListQuery {
     /// A subscription status; `all` or absent for every business.
     status: Option<String>,
     /// 1-based page.
+    #[param(minimum = 1)]
     page: Option<i64>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<i64>,
 }
 

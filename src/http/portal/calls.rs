@@ -64,10 +64,13 @@ impl HandledFilter {
 struct ListQuery {
     /// `handled`, `unhandled` or `all` (default).
     #[serde(default)]
+    #[param(inline)]
     status: HandledFilter,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// Calls to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
@@ -283,10 +286,13 @@ async fn bulk_archive(
 struct ExportQuery {
     /// `handled`, `unhandled` or `all` (default).
     #[serde(default)]
+    #[param(inline)]
     status: HandledFilter,
     /// First day, `YYYY-MM-DD` in the business's time zone.
+    #[param(format = Date)]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD` in the business's time zone.
+    #[param(format = Date)]
     to: Option<String>,
 }
 

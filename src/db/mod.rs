@@ -24,8 +24,9 @@ const DEV_DATABASE: &str = "deskringer";
 /// query or a short transaction, so a small pool serves many concurrent requests.
 const MAX_CONNECTIONS: u32 = 20;
 
-/// How long a request waits for a free connection before it fails with 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a connection before it fails with 503 (also the longest a
+/// request waits while the database is away).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where the database lives: a configured server, or the private development cluster that
 /// this process started (and stops again at shutdown).

@@ -9,6 +9,7 @@ mod cli;
 mod customers;
 mod helpers;
 mod openapi;
+mod outage;
 mod portal;
 mod receptionist;
 mod service;

@@ -40,7 +40,7 @@ SERVER=$!
 for _ in $(seq 1 120); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.5; done
 curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; exit 1; }
 
-PG_BIN=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+PG_BIN=$(dirname "$(readlink -f "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")")
 echo "Seeding..."
 "$PG_BIN/psql" -h "$WORK/pg" -U postgres -d deskringer -q -v ON_ERROR_STOP=1 -f bench/seed.sql
 

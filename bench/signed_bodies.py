@@ -16,8 +16,9 @@ def signed(params):
     return urlencode(params), base64.b64encode(hmac.new(token, data.encode(), hashlib.sha1).digest()).decode()
 
 
-with open(out, "w") as lua:
-    lua.write("local bodies, sigs = {}, {}\n")
+# One "signature<TAB>body" line per request; the Lua script reads them at start (a Lua chunk
+# with 100,000 assignments is too large for wrk to load).
+with open(out + ".txt", "w") as data:
     for i in range(count):
         if kind == "voice":
             business = 1 + i % 200
@@ -26,13 +27,21 @@ with open(out, "w") as lua:
             call = f"CAseed{1 + i % 200}x{1 + (i // 200) % 100}"
             params = {"CallSid": call, "SpeechResult": "Are you open on Saturday afternoon?", "Confidence": "0.93"}
         body, sig = signed(params)
-        lua.write(f'bodies[{i + 1}] = "{body}"; sigs[{i + 1}] = "{sig}"\n')
+        data.write(f"{sig}\t{body}\n")
+
+with open(out, "w") as lua:
     lua.write(f"""
-local n = {count}
+local sigs, bodies, n = {{}}, {{}}, 0
 local counter = 0
-local offset = 0
-function setup(thread) thread:set("offset", offset); offset = offset + 7919 end
-function init(args) counter = offset end
+local threads = 0
+function setup(thread) thread:set("start", threads * 7919); threads = threads + 1 end
+function init(args)
+  for line in io.lines("{out}.txt") do
+    local sig, body = line:match("^([^\t]+)\t(.*)$")
+    n = n + 1; sigs[n] = sig; bodies[n] = body
+  end
+  counter = start
+end
 function request()
   counter = counter + 1
   local i = (counter % n) + 1

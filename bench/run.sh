@@ -72,6 +72,9 @@ measure() {
     local threads=$(( conns < 2 ? 1 : 2 ))
     local out
     out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 20s --latency "$@" "$BASE$path" 2>&1)
+    if ! grep -q "Requests/sec" <<<"$out" || grep -qiE "lua|script error" <<<"$out"; then
+        echo "wrk failed for $name:" >&2; echo "$out" >&2; exit 1
+    fi
     local rps p50 p99 non2xx sockerr
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -41,4 +41,4 @@ SELECT calls.id, CASE WHEN l % 2 = 1 THEN 'ai' ELSE 'caller' END,
     calls.created_at + (l || ' seconds')::interval
 FROM calls, generate_series(1, 5) AS l;
 
-ANALYZE;
+VACUUM ANALYZE;

@@ -7,6 +7,7 @@ use deskringer::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    deskringer::telemetry::tune_allocator();
     // A `.env` file is a development convenience; real environments set variables directly.
     let _ = dotenvy::dotenv();
     deskringer::telemetry::init();

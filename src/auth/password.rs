@@ -1,9 +1,10 @@
 //! Argon2id password hashing at OWASP's recommended cost (19 MiB, 2 iterations, 1 lane).
 //!
-//! Hashing runs on a small pool of dedicated threads, one per core, never on the async
-//! runtime. Each thread keeps its 19 MiB of Argon2 memory and reuses it: allocating it per
-//! hash made the allocator fragment (RSS grew by hundreds of MiB under a login flood), and
-//! the pool also caps how much CPU and memory a flood of logins can take from other requests.
+//! Hashing runs on dedicated threads (one fewer than the cores, at least one), never on the
+//! async runtime, so a flood of logins queues there and cannot take every core or unbounded
+//! memory from other requests. A thread reuses its 19 MiB of Argon2 memory while hashes are
+//! waiting and frees it when none is: allocating it per hash made glibc's allocator fragment
+//! (RSS grew by hundreds of MiB under a login flood), and keeping it forever cost 19 MiB idle.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -131,11 +132,14 @@ impl Memory {
 
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
+/// Hashes queued or running.
+static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The hashing threads, started on first use.
 static POOL: LazyLock<Sender<Job>> = LazyLock::new(|| {
     let (sender, receiver) = channel::<Job>();
     let receiver = Arc::new(Mutex::new(receiver));
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
     for n in 0..threads {
         let receiver: Arc<Mutex<Receiver<Job>>> = receiver.clone();
         std::thread::Builder::new()
@@ -148,7 +152,13 @@ static POOL: LazyLock<Sender<Job>> = LazyLock::new(|| {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(&mut memory),
+                        Ok(job) => {
+                            job(&mut memory);
+                            if PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                                // Nothing else waiting: give the memory back.
+                                memory = Memory::default();
+                            }
+                        }
                         Err(_) => return,
                     }
                 }
@@ -167,7 +177,11 @@ async fn run_on_pool<T: Send + 'static>(
     let job: Job = Box::new(move |memory| {
         let _ = done.send(span.in_scope(|| work(memory)));
     });
-    POOL.send(job).map_err(|_| anyhow!("the password hashing threads are gone"))?;
+    PENDING.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    if POOL.send(job).is_err() {
+        PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        return Err(anyhow!("the password hashing threads are gone"));
+    }
     result.await.context("password hashing task failed")?
 }
 

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
-/// A call row, with its business's name joined in. [`to_json`] shapes it for a view.
-#[derive(Debug, Clone, Serialize, FromRow)]
+/// A call row, with its business's name joined in. [`CallView::show`] shapes it for a view.
+#[derive(Debug, Clone, FromRow)]
 pub struct Call {
     pub id: i64,
     pub customer_id: i64,
@@ -61,16 +61,63 @@ impl CallView {
     }
 }
 
-/// A call's JSON under a view.
-pub fn to_json(call: Call, view: CallView) -> serde_json::Value {
-    let mut value = serde_json::to_value(call).expect("a call always serializes");
-    if let Some(object) = value.as_object_mut() {
-        match view {
-            CallView::Full => object.remove("customer_business_name"),
-            CallView::Admin => object.remove("transcript"),
-        };
+impl CallView {
+    /// `call` as this view shows it, ready to serialize.
+    pub fn show(self, call: Call) -> ShownCall {
+        ShownCall { call, view: self }
     }
-    value
+}
+
+/// A call under a view: the full view has `transcript` and no business name, the admin
+/// view the business name and no transcript. Serialized field by field (no JSON tree).
+#[derive(Debug, Clone)]
+pub struct ShownCall {
+    call: Call,
+    view: CallView,
+}
+
+impl ShownCall {
+    /// The call's id.
+    pub fn id(&self) -> i64 {
+        self.call.id
+    }
+}
+
+impl Serialize for ShownCall {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = &self.call;
+        let mut map = serializer.serialize_map(Some(21))?;
+        map.serialize_entry("id", &c.id)?;
+        map.serialize_entry("customer_id", &c.customer_id)?;
+        map.serialize_entry("caller_phone", &c.caller_phone)?;
+        map.serialize_entry("caller_name", &c.caller_name)?;
+        map.serialize_entry("twilio_call_sid", &c.twilio_call_sid)?;
+        map.serialize_entry("duration_seconds", &c.duration_seconds)?;
+        map.serialize_entry("status", &c.status)?;
+        map.serialize_entry("direction", &c.direction)?;
+        map.serialize_entry("intent", &c.intent)?;
+        map.serialize_entry("callback_requested", &c.callback_requested)?;
+        map.serialize_entry("handled", &c.handled)?;
+        map.serialize_entry("handled_at", &c.handled_at)?;
+        map.serialize_entry("archived", &c.archived)?;
+        map.serialize_entry("archived_at", &c.archived_at)?;
+        map.serialize_entry("twilio_cost", &c.twilio_cost)?;
+        map.serialize_entry("openai_cost", &c.openai_cost)?;
+        map.serialize_entry("created_at", &c.created_at)?;
+        map.serialize_entry("ended_at", &c.ended_at)?;
+        map.serialize_entry("summary", &c.summary)?;
+        match self.view {
+            CallView::Full => map.serialize_entry("transcript", &c.transcript)?,
+            CallView::Admin => map.serialize_entry("customer_business_name", &c.customer_business_name)?,
+        }
+        map.end()
+    }
+}
+
+/// A call's JSON under a view, for handlers that add fields to it.
+pub fn to_json(call: Call, view: CallView) -> serde_json::Value {
+    serde_json::to_value(view.show(call)).expect("a call always serializes")
 }
 
 /// One line spoken in a call.

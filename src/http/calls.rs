@@ -7,12 +7,12 @@ use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::calls::{self, Call, CallView, select_calls};
+use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
 use crate::http::AppState;
 use crate::http::admin::round1;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
-use crate::http::pagination::Page;
+use crate::http::pagination::{Envelope, Page};
 use crate::http::validate;
 
 /// Every call status, as the `status` filter accepts it.
@@ -67,7 +67,7 @@ async fn list_calls(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<Envelope<Vec<ShownCall>>>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
@@ -80,12 +80,11 @@ async fn list_calls(
         };
     }
 
-    let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) FROM calls c", filter!()))
+    let count = sqlx::query_scalar::<_, i64>(concat!("SELECT count(*) FROM calls c", filter!()))
         .bind(query.customer_id)
         .bind(&status)
-        .fetch_one(&state.db)
-        .await?;
-    let items: Vec<Call> = sqlx::query_as(concat!(
+        .fetch_one(&state.db);
+    let rows = sqlx::query_as::<_, Call>(concat!(
         select_calls!(),
         filter!(),
         " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
@@ -94,9 +93,10 @@ async fn list_calls(
     .bind(&status)
     .bind(page.per_page)
     .bind(page.offset())
-    .fetch_all(&state.db)
-    .await?;
-    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, view)).collect();
+    .fetch_all(&state.db);
+    // Both queries at once: the page does not wait for the count.
+    let (total, items) = tokio::try_join!(count, rows)?;
+    let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
     Ok(AppJson(page.envelope("calls", items, total)))
 }
 
@@ -273,7 +273,7 @@ async fn list_recent_calls(
     .bind(limit)
     .fetch_all(&state.db)
     .await?;
-    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, view)).collect();
+    let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
     Ok(AppJson(json!({"calls": items})))
 }
 

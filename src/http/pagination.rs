@@ -1,7 +1,7 @@
 //! `page`/`per_page` pagination: validated once, answered in one envelope shape.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::ser::SerializeMap;
 
 use super::error::{AppError, Result};
 
@@ -38,15 +38,31 @@ impl Page {
         (self.page - 1).saturating_mul(self.per_page)
     }
 
-    /// `{"<key>": items, "total", "page", "pages", "per_page"}`.
-    pub fn envelope<T: Serialize>(&self, key: &str, items: T, total: i64) -> Value {
-        let mut body = Map::new();
-        body.insert(key.to_owned(), serde_json::to_value(items).expect("page items serialize"));
-        body.insert("total".into(), total.into());
-        body.insert("page".into(), self.page.into());
-        body.insert("pages".into(), ((total + self.per_page - 1) / self.per_page).into());
-        body.insert("per_page".into(), self.per_page.into());
-        Value::Object(body)
+    /// `{"<key>": items, "total", "page", "pages", "per_page"}`, serialized straight from
+    /// the items (no intermediate JSON tree).
+    pub fn envelope<T: Serialize>(&self, key: &'static str, items: T, total: i64) -> Envelope<T> {
+        Envelope { key, items, total, page: *self }
+    }
+}
+
+/// A page of items with its position; see [`Page::envelope`].
+#[derive(Debug)]
+pub struct Envelope<T> {
+    key: &'static str,
+    items: T,
+    total: i64,
+    page: Page,
+}
+
+impl<T: Serialize> Serialize for Envelope<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry(self.key, &self.items)?;
+        map.serialize_entry("total", &self.total)?;
+        map.serialize_entry("page", &self.page.page)?;
+        map.serialize_entry("pages", &((self.total + self.page.per_page - 1) / self.page.per_page))?;
+        map.serialize_entry("per_page", &self.page.per_page)?;
+        map.end()
     }
 }
 
@@ -67,8 +83,10 @@ mod tests {
     #[test]
     fn pages_round_up_and_offsets_saturate() {
         let page = Page { page: 2, per_page: 50 };
-        assert_eq!(page.envelope("xs", Vec::<i32>::new(), 101)["pages"], 3);
-        assert_eq!(page.envelope("xs", Vec::<i32>::new(), 0)["pages"], 0);
+        let json = |total| serde_json::to_value(page.envelope("xs", Vec::<i32>::new(), total)).unwrap();
+        assert_eq!(json(101)["pages"], 3);
+        assert_eq!(json(0)["pages"], 0);
+        assert_eq!(json(0), serde_json::json!({"xs": [], "total": 0, "page": 2, "pages": 0, "per_page": 50}));
         assert_eq!(page.offset(), 50);
         assert_eq!(Page { page: i64::MAX, per_page: 200 }.offset(), i64::MAX);
     }

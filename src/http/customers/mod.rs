@@ -17,7 +17,7 @@ use crate::db::customers::{self, Customer, CustomerFields, EMAIL_UNIQUE_CONSTRAI
 use crate::http::AppState;
 use crate::http::error::{AppError, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery, from_json_value};
-use crate::http::pagination::Page;
+use crate::http::pagination::{Envelope, Page};
 use crate::http::validate;
 use crate::jobs::notify::welcome_email;
 use patch::{CustomerPatch, SettingsPatch};
@@ -65,18 +65,18 @@ async fn list_customers(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<Envelope<Vec<Customer>>>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, customers::SUBSCRIPTION_STATUSES)?),
     };
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM customers WHERE ($1::text IS NULL OR subscription_status = $1)")
-            .bind(&status)
-            .fetch_one(&state.db)
-            .await?;
-    let items: Vec<Customer> = sqlx::query_as(concat!(
+    let count = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM customers WHERE ($1::text IS NULL OR subscription_status = $1)",
+    )
+    .bind(&status)
+    .fetch_one(&state.db);
+    let rows = sqlx::query_as::<_, Customer>(concat!(
         "SELECT ",
         customers::customer_columns!(),
         " FROM customers WHERE ($1::text IS NULL OR subscription_status = $1) \
@@ -85,8 +85,9 @@ async fn list_customers(
     .bind(&status)
     .bind(page.per_page)
     .bind(page.offset())
-    .fetch_all(&state.db)
-    .await?;
+    .fetch_all(&state.db);
+    // Both queries at once: the page does not wait for the count.
+    let (total, items) = tokio::try_join!(count, rows)?;
     Ok(AppJson(page.envelope("customers", items, total)))
 }
 

@@ -62,6 +62,16 @@ end
 LUA
 
 rss_kb() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$SERVER/status"; }
+# CPU time (clock ticks) of the server, and of every PostgreSQL process.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Live PostgreSQL processes, plus the time of exited ones (the postmaster's children).
+pg_ticks() {
+    local t=0 p
+    for p in $(pgrep -x postgres); do t=$((t + $(cpu_ticks "$p"))); done
+    p=$(pgrep -o -x postgres) && t=$((t + $(awk '{print $16 + $17}' "/proc/$p/stat")))
+    echo "$t"
+}
+TICKS=$(getconf CLK_TCK)
 IDLE_RSS=$(rss_kb VmRSS)
 ROWS=""
 PEAK_SO_FAR=0
@@ -70,7 +80,8 @@ PEAK_SO_FAR=0
 measure() {
     local name=$1 conns=$2 path=$3; shift 3
     local threads=$(( conns < 2 ? 1 : 2 ))
-    local out
+    local out server_before pg_before
+    server_before=$(cpu_ticks "$SERVER"); pg_before=$(pg_ticks)
     out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 20s --latency "$@" "$BASE$path" 2>&1)
     if ! grep -q "Requests/sec" <<<"$out" || grep -qiE "lua|script error" <<<"$out"; then
         echo "wrk failed for $name:" >&2; echo "$out" >&2; exit 1
@@ -82,9 +93,12 @@ measure() {
     non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
     sockerr=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' <<<"$out"); sockerr=${sockerr:-0}
     local peak; peak=$(rss_kb VmHWM)
-    printf '%-34s c=%-3s %10s req/s  p50 %-9s p99 %-9s errors %s  peak RSS %s MB\n' \
-        "$name" "$conns" "$rps" "$p50" "$p99" "$((non2xx + sockerr))" "$((peak / 1024))"
-    ROWS+="| $name | $conns | $rps | $p50 | $p99 | $((non2xx + sockerr)) | $((peak / 1024)) |"$'\n'
+    # Share of one core over the run: 100 % = one core busy all the time.
+    local server_cpu=$(( ($(cpu_ticks "$SERVER") - server_before) * 100 / (TICKS * DURATION) ))
+    local pg_cpu=$(( ($(pg_ticks) - pg_before) * 100 / (TICKS * DURATION) ))
+    printf '%-34s c=%-3s %10s req/s  p50 %-9s p99 %-9s errors %s  peak RSS %s MB  cpu server %s%% pg %s%%\n' \
+        "$name" "$conns" "$rps" "$p50" "$p99" "$((non2xx + sockerr))" "$((peak / 1024))" "$server_cpu" "$pg_cpu"
+    ROWS+="| $name | $conns | $rps | $p50 | $p99 | $((non2xx + sockerr)) | $((peak / 1024)) | $server_cpu % | $pg_cpu % |"$'\n'
 }
 
 AUTH=(-H "Authorization: Bearer $ADMIN")
@@ -115,8 +129,8 @@ PEAK_RSS=$(rss_kb VmHWM)
     echo "same machine. Data: 200 businesses with realistic settings, 20,000 calls, 100,000 call lines."
     echo "Stand-in model: fixed delay (0 ms or 300 ms). Latencies as wrk reports them."
     echo
-    echo "| endpoint | connections | req/s | p50 | p99 | errors | server peak RSS (MB) |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "| endpoint | connections | req/s | p50 | p99 | errors | server peak RSS (MB) | server CPU | PostgreSQL CPU |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     printf '%s' "$ROWS"
     echo
     echo "Server RSS: $((IDLE_RSS / 1024)) MB idle after start-up, $((PEAK_RSS / 1024)) MB at peak."

@@ -146,9 +146,23 @@ async fn create_admin(
 }
 
 #[derive(Debug, Deserialize)]
-struct ChangePassword {
+pub(crate) struct ChangePassword {
     current_password: SecretString,
     new_password: SecretString,
+}
+
+impl ChangePassword {
+    /// Checks the new password's rules and the current password against `stored` (the
+    /// account's hash, `None` if it has none), and returns the new hash. A wrong current
+    /// password is 400, not 401: the dashboards log the user out on any 401.
+    pub(crate) async fn new_hash(self, stored: Option<String>) -> Result<String> {
+        check_new_password(self.new_password.expose_secret())
+            .map_err(|reason| AppError::invalid_field("new_password", reason))?;
+        if !verify_password(self.current_password, stored).await? {
+            return Err(AppError::BadRequest("current password is incorrect".into()));
+        }
+        Ok(hash_password(self.new_password).await?)
+    }
 }
 
 /// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
@@ -167,8 +181,6 @@ async fn change_password(
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<Value>> {
-    check_new_password(input.new_password.expose_secret())
-        .map_err(|reason| AppError::invalid_field("new_password", reason))?;
     let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
         .bind(user.id)
         .fetch_optional(&state.db)
@@ -176,10 +188,7 @@ async fn change_password(
     let Some(hash) = hash else {
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
-    if !verify_password(input.current_password, Some(hash)).await? {
-        return Err(AppError::BadRequest("current password is incorrect".into()));
-    }
-    let new_hash = hash_password(input.new_password).await?;
+    let new_hash = input.new_hash(Some(hash)).await?;
     sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1")
         .bind(user.id)
         .bind(new_hash)

@@ -84,6 +84,16 @@ async fn ensure_stripe_customer(state: &AppState, stripe: &Stripe, id: i64, row:
     Ok(stored)
 }
 
+/// What both ways of paying need: the client, the price and the business's Stripe
+/// customer (created on first need).
+async fn billing_customer(state: &AppState, id: i64) -> Result<(&Stripe, &str, String)> {
+    let stripe = stripe(state)?;
+    let price = price(state)?;
+    let row = billing_row(state, id).await?;
+    let stripe_customer_id = ensure_stripe_customer(state, stripe, id, &row).await?;
+    Ok((stripe, price, stripe_customer_id))
+}
+
 /// Where Stripe sends the business back to after checkout.
 fn return_urls(state: &AppState) -> (String, String) {
     let base = state
@@ -111,10 +121,7 @@ async fn create_payment_link(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Value>> {
-    let stripe = stripe(&state)?;
-    let price = price(&state)?;
-    let row = billing_row(&state, id).await?;
-    let stripe_customer_id = ensure_stripe_customer(&state, stripe, id, &row).await?;
+    let (stripe, price, stripe_customer_id) = billing_customer(&state, id).await?;
     let link = stripe.create_payment_link(id, price).await?;
     // The reference travels with the checkout the link opens, so the webhook finds the business.
     let url = format!("{}?client_reference_id={id}", link.url);
@@ -137,10 +144,7 @@ async fn create_checkout_session(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Value>> {
-    let stripe = stripe(&state)?;
-    let price = price(&state)?;
-    let row = billing_row(&state, id).await?;
-    let stripe_customer_id = ensure_stripe_customer(&state, stripe, id, &row).await?;
+    let (stripe, price, stripe_customer_id) = billing_customer(&state, id).await?;
     let (success_url, cancel_url) = return_urls(&state);
     let session = stripe.create_checkout_session(id, &stripe_customer_id, price, &success_url, &cancel_url).await?;
     tracing::info!(customer.id = id, "checkout session created");

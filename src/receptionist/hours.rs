@@ -28,6 +28,16 @@ impl LocalStatus {
     }
 }
 
+/// The instant a local day starts in `zone` (the first valid local time on days a clock
+/// change skips midnight).
+pub fn start_of_local_day(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    (0..4)
+        .filter_map(|hour| date.and_hms_opt(hour, 0, 0))
+        .find_map(|local| zone.from_local_datetime(&local).earliest())
+        .map_or_else(|| date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// Parses an IANA zone, falling back to New York (the default) for an unknown name.
 pub fn time_zone(name: &str) -> Tz {
     name.parse().unwrap_or(chrono_tz::America::New_York)
@@ -145,6 +155,19 @@ mod tests {
         .unwrap();
         assert!(!status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 23, 12, 0)).open);
         assert!(status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 29, 11, 0)).open);
+    }
+
+    #[test]
+    fn a_local_day_starts_at_local_midnight_or_the_first_valid_time() {
+        let nov_24 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(start_of_local_day(NY, nov_24).to_rfc3339(), "2026-11-24T05:00:00+00:00");
+        assert_eq!(start_of_local_day(TOKYO, nov_24).to_rfc3339(), "2026-11-23T15:00:00+00:00");
+        // Sao Paulo's clocks jumped from 00:00 to 01:00 on 2018-11-04.
+        let skipped = NaiveDate::from_ymd_opt(2018, 11, 4).unwrap();
+        assert_eq!(
+            start_of_local_day(chrono_tz::America::Sao_Paulo, skipped).to_rfc3339(),
+            "2018-11-04T03:00:00+00:00"
+        );
     }
 
     #[test]

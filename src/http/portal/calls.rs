@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::db::customers;
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser};
-use crate::receptionist::hours::time_zone;
+use crate::receptionist::hours::{start_of_local_day, time_zone};
 
 /// Default and largest page of `/calls`.
 const DEFAULT_LIMIT: i64 = 50;
@@ -378,12 +378,10 @@ async fn export_calls(
 /// Midnight at the start of `raw` (`YYYY-MM-DD`) plus `days`, in `zone`, as UTC.
 fn local_day_start(field: &str, raw: &str, zone: Tz, days: i64) -> Result<DateTime<Utc>> {
     let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::invalid_field(field, "must be a date as YYYY-MM-DD"))?;
-    let midnight = (date + chrono::Duration::days(days)).and_hms_opt(0, 0, 0).expect("midnight exists");
-    zone.from_local_datetime(&midnight)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| AppError::invalid_field(field, "is not a valid local date"))
+        .ok()
+        .and_then(|date| date.checked_add_signed(chrono::Duration::days(days)))
+        .ok_or_else(|| AppError::invalid_field(field, "must be a date as YYYY-MM-DD"))?;
+    Ok(start_of_local_day(zone, date))
 }
 
 fn export_line(row: &ExportRow, zone: Tz) -> bytes::Bytes {

@@ -6,25 +6,24 @@
 mod calls;
 
 use axum::extract::State;
-use chrono::{TimeZone, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::admin::{Credentials, round1};
+use super::admin::{ChangePassword, Credentials, round1};
 use super::customers::apply_patch;
 use super::customers::patch::{CustomerPatch, nullable};
-use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::auth::password::verify_password;
 use crate::auth::{Principal, Role};
 use crate::db::customers::{self, Customer, customer_columns};
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AppJson, CustomerUser};
 use crate::http::login_limit::ClientAddress;
-use crate::receptionist::hours::time_zone;
+use crate::receptionist::hours::{start_of_local_day, time_zone};
 use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
 
 /// Routes under `/api/portal`.
@@ -122,9 +121,7 @@ struct PortalFigures {
 async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
     let customer = current(&state, user).await?;
     let zone = time_zone(&customer.timezone);
-    let local_midnight = Utc::now().with_timezone(&zone).date_naive().and_hms_opt(0, 0, 0).expect("midnight exists");
-    let start_of_day =
-        zone.from_local_datetime(&local_midnight).earliest().map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+    let start_of_day = start_of_local_day(zone, Utc::now().with_timezone(&zone).date_naive());
     let figures: PortalFigures = sqlx::query_as(
         "SELECT count(*) AS total_calls, count(*) FILTER (WHERE handled) AS handled_calls, \
                 count(*) FILTER (WHERE created_at >= $2) AS calls_today, \
@@ -230,12 +227,6 @@ async fn update_settings(
     Ok(AppJson(json!({"message": "Settings updated", "customer": customer})))
 }
 
-#[derive(Debug, Deserialize)]
-struct ChangePassword {
-    current_password: SecretString,
-    new_password: SecretString,
-}
-
 /// `POST /api/portal/change-password`. A wrong current password is 400, not 401.
 #[utoipa::path(
     post,
@@ -251,8 +242,6 @@ async fn change_password(
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<Value>> {
-    check_new_password(input.new_password.expose_secret())
-        .map_err(|reason| AppError::invalid_field("new_password", reason))?;
     let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
         .bind(user.id)
         .fetch_optional(&state.db)
@@ -260,10 +249,7 @@ async fn change_password(
     let Some(hash) = hash else {
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
-    if !verify_password(input.current_password, hash).await? {
-        return Err(AppError::BadRequest("current password is incorrect".into()));
-    }
-    let new_hash = hash_password(input.new_password).await?;
+    let new_hash = input.new_hash(hash).await?;
     sqlx::query("UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1")
         .bind(user.id)
         .bind(new_hash)

@@ -34,7 +34,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct DatabaseTarget {
     /// Options for connecting to the application database.
     pub options: PgConnectOptions,
-    /// The private development cluster, when `DATABASE_URL` was not set.
+    /// The private development cluster, when this process started it (and so stops it).
     pub dev_cluster: Option<LocalCluster>,
 }
 
@@ -48,10 +48,11 @@ impl DatabaseTarget {
             return Ok(Self { options, dev_cluster: None });
         }
         let root = dev_root.to_owned();
-        let cluster = tokio::task::spawn_blocking(move || -> anyhow::Result<LocalCluster> {
+        let (cluster, started_here) = tokio::task::spawn_blocking(move || -> anyhow::Result<(LocalCluster, bool)> {
             let cluster = LocalCluster::new(root)?;
+            let already_running = cluster.is_running();
             cluster.start(&[])?;
-            Ok(cluster)
+            Ok((cluster, !already_running))
         })
         .await??;
         create_database_if_missing(&cluster.connect_options("postgres"), DEV_DATABASE).await?;
@@ -60,7 +61,9 @@ impl DatabaseTarget {
             psql = %cluster.psql_hint(DEV_DATABASE),
             "using the private development PostgreSQL (set DATABASE_URL to use another)"
         );
-        Ok(Self { options: cluster.connect_options(DEV_DATABASE), dev_cluster: Some(cluster) })
+        // Only the process that started the cluster stops it: `create-admin` next to a
+        // running `cargo run` must not take the server's database away.
+        Ok(Self { options: cluster.connect_options(DEV_DATABASE), dev_cluster: started_here.then_some(cluster) })
     }
 
     /// Stops the development cluster, if this process started one.

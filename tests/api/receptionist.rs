@@ -107,6 +107,25 @@ async fn say(app: &TestApp, sid: &str, words: &str) -> Twiml {
     )
 }
 
+/// Twilio reports the call `sid` completed after `seconds`.
+async fn end_call(app: &TestApp, sid: &str, seconds: &str) -> crate::helpers::TestResponse {
+    app.twilio(
+        "/api/webhooks/twilio/status",
+        &[("CallSid", sid), ("CallStatus", "completed"), ("CallDuration", seconds)],
+    )
+    .await
+}
+
+/// Twilio's Messages API accepts texts; `expected` of them must arrive.
+async fn mount_sms(mocks: &Mocks, expected: u64) {
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1"})))
+        .expect(expected)
+        .mount(&mocks.twilio)
+        .await;
+}
+
 /// The text a signed `/tts` URL speaks.
 fn spoken_text(url: &str) -> String {
     let query = url.split_once('?').unwrap().1;
@@ -185,12 +204,7 @@ async fn a_whole_call_is_answered_summarised_and_reported_to_the_owner() {
     assert_eq!(spoken_text(&last.plays()[0]), "Thanks Maria, the team will call you back to confirm.");
 
     // Act 3: the call ends, then the worker runs.
-    let status = app
-        .twilio(
-            "/api/webhooks/twilio/status",
-            &[("CallSid", "CA100"), ("CallStatus", "completed"), ("CallDuration", "95")],
-        )
-        .await;
+    let status = end_call(&app, "CA100", "95").await;
     assert_eq!(status.assert_ok(StatusCode::OK)["status"], "recorded");
     app.run_jobs().await;
 
@@ -262,12 +276,7 @@ async fn a_whole_call_is_answered_summarised_and_reported_to_the_owner() {
     assert!(app.queued_jobs().await.is_empty());
 
     // Twilio retries the status callback and the worker runs again: nothing changes or repeats.
-    let again = app
-        .twilio(
-            "/api/webhooks/twilio/status",
-            &[("CallSid", "CA100"), ("CallStatus", "completed"), ("CallDuration", "95")],
-        )
-        .await;
+    let again = end_call(&app, "CA100", "95").await;
     assert_eq!(again.assert_ok(StatusCode::OK)["status"], "already recorded");
     app.run_jobs().await;
     assert!(app.queued_jobs().await.is_empty());
@@ -277,12 +286,7 @@ async fn a_whole_call_is_answered_summarised_and_reported_to_the_owner() {
 #[tokio::test]
 async fn without_any_keys_a_call_still_works_with_built_in_replies_and_say() {
     let mocks = Mocks::start().await;
-    Mock::given(method("POST"))
-        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1"})))
-        .expect(1)
-        .mount(&mocks.twilio)
-        .await;
+    mount_sms(&mocks, 1).await;
     let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
     let customer_id = business(&app, "Joe's Diner", None).await;
     sqlx::query("UPDATE customers SET services_offered = 'Breakfast and lunch', business_hours = NULL WHERE id = $1")
@@ -299,12 +303,7 @@ async fn without_any_keys_a_call_still_works_with_built_in_replies_and_say() {
     let reply = say(&app, "CA200", "What services do you offer?").await;
     assert!(reply.says()[0].contains("Breakfast and lunch"), "{:?}", reply.says());
 
-    app.twilio(
-        "/api/webhooks/twilio/status",
-        &[("CallSid", "CA200"), ("CallStatus", "completed"), ("CallDuration", "30")],
-    )
-    .await
-    .assert_ok(StatusCode::OK);
+    end_call(&app, "CA200", "30").await.assert_ok(StatusCode::OK);
     app.run_jobs().await;
     let (summary, intent): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT summary, intent FROM calls WHERE twilio_call_sid = 'CA200'")
@@ -570,12 +569,7 @@ async fn unknown_calls_and_missing_fields() {
     }
     business(&app, "Bella Hair", None).await;
     voice(&app, "CA1100").await;
-    app.twilio(
-        "/api/webhooks/twilio/status",
-        &[("CallSid", "CA1100"), ("CallStatus", "completed"), ("CallDuration", "ten")],
-    )
-    .await
-    .assert_error(StatusCode::BAD_REQUEST);
+    end_call(&app, "CA1100", "ten").await.assert_error(StatusCode::BAD_REQUEST);
     let ringing = app.twilio("/api/webhooks/twilio/status", &[("CallSid", "CA1100"), ("CallStatus", "ringing")]).await;
     assert_eq!(ringing.assert_ok(StatusCode::OK)["status"], "ignored");
 }
@@ -586,12 +580,7 @@ async fn calls_without_caller_words_or_not_completed_get_no_summary_job() {
     let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
     business(&app, "Bella Hair", None).await;
     voice(&app, "CA1200").await;
-    app.twilio(
-        "/api/webhooks/twilio/status",
-        &[("CallSid", "CA1200"), ("CallStatus", "completed"), ("CallDuration", "4")],
-    )
-    .await
-    .assert_ok(StatusCode::OK);
+    end_call(&app, "CA1200", "4").await.assert_ok(StatusCode::OK);
     voice(&app, "CA1201").await;
     say(&app, "CA1201", "Hello").await;
     app.twilio("/api/webhooks/twilio/status", &[("CallSid", "CA1201"), ("CallStatus", "failed")])
@@ -619,22 +608,12 @@ async fn a_sendgrid_outage_delays_the_email_which_then_arrives_exactly_once() {
         .respond_with(ResponseTemplate::new(202))
         .mount(&mocks.sendgrid)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1"})))
-        .expect(1)
-        .mount(&mocks.twilio)
-        .await;
+    mount_sms(&mocks, 1).await;
     let app = TestApp::spawn_with(mocks.config(false, true, &[])).await;
     business(&app, "Bella Hair", None).await;
     voice(&app, "CA1300").await;
     say(&app, "CA1300", "Please call me back").await;
-    app.twilio(
-        "/api/webhooks/twilio/status",
-        &[("CallSid", "CA1300"), ("CallStatus", "completed"), ("CallDuration", "20")],
-    )
-    .await
-    .assert_ok(StatusCode::OK);
+    end_call(&app, "CA1300", "20").await.assert_ok(StatusCode::OK);
 
     // First run: SendGrid fails; the SMS goes out regardless; the email job waits to retry.
     app.run_jobs().await;
@@ -664,23 +643,12 @@ async fn a_restart_between_the_call_ending_and_the_job_loses_nothing() {
         .expect(1)
         .mount(&mocks.sendgrid)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1"})))
-        .expect(1)
-        .mount(&mocks.twilio)
-        .await;
+    mount_sms(&mocks, 1).await;
     let first_life = TestApp::spawn_with(mocks.config(false, true, &[])).await;
     business(&first_life, "Bella Hair", None).await;
     voice(&first_life, "CA1400").await;
     say(&first_life, "CA1400", "Can you book me in for Tuesday?").await;
-    first_life
-        .twilio(
-            "/api/webhooks/twilio/status",
-            &[("CallSid", "CA1400"), ("CallStatus", "completed"), ("CallDuration", "40")],
-        )
-        .await
-        .assert_ok(StatusCode::OK);
+    end_call(&first_life, "CA1400", "40").await.assert_ok(StatusCode::OK);
     assert_eq!(first_life.queued_jobs().await, ["summarize_call"]);
 
     // "Restart": a new application state and worker over the same database; the old one is gone.
@@ -844,12 +812,7 @@ async fn a_failing_summary_model_falls_back_to_the_heuristic() {
         .unwrap();
     voice(&app, "CA1500").await;
     say(&app, "CA1500", "I want to complain about my refund").await;
-    app.twilio(
-        "/api/webhooks/twilio/status",
-        &[("CallSid", "CA1500"), ("CallStatus", "completed"), ("CallDuration", "61")],
-    )
-    .await
-    .assert_ok(StatusCode::OK);
+    end_call(&app, "CA1500", "61").await.assert_ok(StatusCode::OK);
 
     app.run_jobs().await;
 

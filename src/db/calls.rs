@@ -31,18 +31,42 @@ pub struct Call {
     pub customer_business_name: String,
 }
 
-/// `SELECT <every Call column> FROM calls c JOIN customers cu`; queries append `WHERE ...`.
-/// A macro so queries stay `concat!`ed static strings.
-macro_rules! select_calls {
+/// Every [`Call`] column, of `calls c` joined with `customers cu`. A macro so queries stay
+/// `concat!`ed static strings.
+macro_rules! call_columns {
     () => {
-        "SELECT c.id, c.customer_id, c.caller_phone, c.caller_name, c.twilio_call_sid, c.duration_seconds, \
+        "c.id, c.customer_id, c.caller_phone, c.caller_name, c.twilio_call_sid, c.duration_seconds, \
          c.status, c.direction, c.intent, c.callback_requested, c.handled, c.handled_at, c.archived, \
          c.archived_at, c.twilio_cost, c.openai_cost, c.created_at, c.ended_at, c.summary, c.transcript, \
-         cu.business_name AS customer_business_name \
-         FROM calls c JOIN customers cu ON cu.id = c.customer_id"
+         cu.business_name AS customer_business_name"
+    };
+}
+pub(crate) use call_columns;
+
+/// The join [`call_columns`] reads from.
+macro_rules! calls_with_business {
+    () => {
+        " FROM calls c JOIN customers cu ON cu.id = c.customer_id"
+    };
+}
+pub(crate) use calls_with_business;
+
+/// `SELECT <every Call column> FROM calls c JOIN customers cu`; queries append `WHERE ...`.
+macro_rules! select_calls {
+    () => {
+        concat!("SELECT ", $crate::db::calls::call_columns!(), $crate::db::calls::calls_with_business!())
     };
 }
 pub(crate) use select_calls;
+
+/// A [`Call`] with the number of calls its query matched, so a page and its total come
+/// from one statement.
+#[derive(Debug, FromRow)]
+pub struct CallWithTotal {
+    #[sqlx(flatten)]
+    pub call: Call,
+    pub total: i64,
+}
 
 /// How a call is shown: the full record, or the admin view that keeps callers' words
 /// private to the business (no transcript) and names the business instead.

@@ -1,6 +1,7 @@
 //! Database access: the connection pool, migrations, and queries shared by several handlers.
 
 pub mod admins;
+pub mod call_totals;
 pub mod calls;
 pub mod customers;
 pub mod local_cluster;
@@ -81,7 +82,23 @@ impl DatabaseTarget {
 /// Opens the pool with bounded size and acquire timeout. The pool connects lazily, so the
 /// server starts (and `/ready` reports) even while the database is briefly away.
 pub fn pool(options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(ACQUIRE_TIMEOUT).connect_lazy_with(options)
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(with_session_settings(options))
+}
+
+/// The session settings every connection of the server uses.
+///
+/// `plan_cache_mode = force_generic_plan`: each statement is prepared once per connection
+/// and planned once, instead of on every execution. In the default mode PostgreSQL plans
+/// any statement with `LIMIT $n` again on every run (it prices the generic plan as if the
+/// limit were a tenth of the table), and for the calls list planning cost as much as
+/// running it (bench/RESULTS.md). The server's statements are lookups whose best plan does
+/// not depend on the values bound: a filter that would change the plan is written as a
+/// statement of its own rather than `$n IS NULL OR ...`.
+pub fn with_session_settings(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("plan_cache_mode", "force_generic_plan")])
 }
 
 /// The migrations in `migrations/`, embedded in the binary.

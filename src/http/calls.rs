@@ -3,11 +3,11 @@
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
+use crate::db::call_totals;
+use crate::db::calls::{self, Call, CallView, CallWithTotal, ShownCall, select_calls};
 use crate::http::AppState;
 use crate::http::admin::round1;
 use crate::http::error::{AppError, Result};
@@ -74,29 +74,57 @@ async fn list_calls(
         Some(status) => Some(validate::one_of("status", status, CALL_STATUSES)?),
     };
     let view = CallView::from_flag(query.admin_view);
-    macro_rules! filter {
-        () => {
-            " WHERE ($1::bigint IS NULL OR c.customer_id = $1) AND ($2::text IS NULL OR c.status = $2)"
+    // One statement per combination of filters, without `$n IS NULL OR ...`: PostgreSQL
+    // can then keep one plan per statement instead of planning every request. Each row
+    // carries the total: of every business from the running totals (migration 5), of one
+    // business from its own calls.
+    macro_rules! page_of_calls {
+        ($filter:literal, $total:literal) => {
+            concat!(
+                "SELECT ",
+                calls::call_columns!(),
+                ", ",
+                $total,
+                " AS total",
+                calls::calls_with_business!(),
+                " WHERE ",
+                $filter,
+                " ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
+            )
         };
     }
-
-    let count = sqlx::query_scalar::<_, i64>(concat!("SELECT count(*) FROM calls c", filter!()))
-        .bind(query.customer_id)
-        .bind(&status)
-        .fetch_one(&state.db);
-    let rows = sqlx::query_as::<_, Call>(concat!(
-        select_calls!(),
-        filter!(),
-        " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(query.customer_id)
-    .bind(&status)
-    .bind(page.per_page)
-    .bind(page.offset())
-    .fetch_all(&state.db);
-    // Both queries at once: the page does not wait for the count.
-    let (total, items) = tokio::try_join!(count, rows)?;
-    let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
+    let sql = match (query.customer_id, &status) {
+        (None, None) => page_of_calls!("true", "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals)"),
+        (Some(_), None) => {
+            page_of_calls!("c.customer_id = $3", "(SELECT count(*) FROM calls WHERE customer_id = $3)")
+        }
+        (None, Some(_)) => page_of_calls!(
+            "c.status = $3",
+            "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3)"
+        ),
+        (Some(_), Some(_)) => page_of_calls!(
+            "c.customer_id = $3 AND c.status = $4",
+            "(SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4)"
+        ),
+    };
+    let fetch = |limit: i64, offset: i64| {
+        let mut statement = sqlx::query_as::<_, CallWithTotal>(sql).bind(limit).bind(offset);
+        if let Some(customer_id) = query.customer_id {
+            statement = statement.bind(customer_id);
+        }
+        if let Some(status) = &status {
+            statement = statement.bind(status);
+        }
+        statement.fetch_all(&state.db)
+    };
+    let rows = fetch(page.per_page, page.offset()).await?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // Past the last page: the first row, if any, still knows the total.
+        None if page.page > 1 => fetch(1, 0).await?.first().map_or(0, |row| row.total),
+        None => 0,
+    };
+    let items: Vec<ShownCall> = rows.into_iter().map(|row| view.show(row.call)).collect();
     Ok(AppJson(page.envelope("calls", items, total)))
 }
 
@@ -173,17 +201,6 @@ struct StatsQuery {
     days: Option<i64>,
 }
 
-#[derive(FromRow)]
-struct CallFigures {
-    total_calls: i64,
-    completed_calls: i64,
-    failed_calls: i64,
-    avg_duration_seconds: Option<f64>,
-    callback_requests: i64,
-    twilio_cost: f64,
-    openai_cost: f64,
-}
-
 /// `GET /api/calls/stats`: every figure over the same period (the last `days` days) and
 /// the same business, in one aggregate statement.
 #[utoipa::path(
@@ -204,21 +221,7 @@ async fn get_call_stats(
     if !(1..=MAX_STATS_DAYS).contains(&days) {
         return Err(AppError::invalid_field("days", format!("must be between 1 and {MAX_STATS_DAYS}")));
     }
-    let figures: CallFigures = sqlx::query_as(
-        "SELECT count(*) AS total_calls, \
-                count(*) FILTER (WHERE status = 'completed') AS completed_calls, \
-                count(*) FILTER (WHERE status = 'failed') AS failed_calls, \
-                avg(duration_seconds)::float8 AS avg_duration_seconds, \
-                count(*) FILTER (WHERE callback_requested) AS callback_requests, \
-                coalesce(sum(twilio_cost), 0)::float8 AS twilio_cost, \
-                coalesce(sum(openai_cost), 0)::float8 AS openai_cost \
-         FROM calls \
-         WHERE created_at >= now() - make_interval(days => $1) AND ($2::bigint IS NULL OR customer_id = $2)",
-    )
-    .bind(days as i32)
-    .bind(query.customer_id)
-    .fetch_one(&state.db)
-    .await?;
+    let figures = call_totals::period_figures(&state.db, days as i32, query.customer_id).await?;
     Ok(AppJson(json!({
         "period_days": days,
         "total_calls": figures.total_calls,
@@ -265,14 +268,15 @@ async fn list_recent_calls(
         return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_RECENT_LIMIT}")));
     }
     let view = CallView::from_flag(query.admin_view);
-    let items: Vec<Call> = sqlx::query_as(concat!(
-        select_calls!(),
-        " WHERE ($1::bigint IS NULL OR c.customer_id = $1) ORDER BY c.created_at DESC, c.id DESC LIMIT $2"
-    ))
-    .bind(query.customer_id)
-    .bind(limit)
-    .fetch_all(&state.db)
-    .await?;
+    let items: Vec<Call> = match query.customer_id {
+        Some(customer_id) => calls::recent_for_customer(&state.db, customer_id, limit).await?,
+        None => {
+            sqlx::query_as(concat!(select_calls!(), " ORDER BY c.created_at DESC, c.id DESC LIMIT $1"))
+                .bind(limit)
+                .fetch_all(&state.db)
+                .await?
+        }
+    };
     let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
     Ok(AppJson(json!({"calls": items})))
 }

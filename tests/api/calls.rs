@@ -42,9 +42,19 @@ async fn list_is_newest_first_with_filters_and_pages() {
     assert_eq!((ids(&of_a), of_a["total"].as_i64()), (vec![a3, a2, a1], Some(3)));
     let failed =
         app.get(&format!("/api/calls/?customer_id={a}&status=failed"), &token).await.assert_ok(StatusCode::OK).clone();
-    assert_eq!(ids(&failed), [a2]);
+    assert_eq!((ids(&failed), failed["total"].as_i64()), (vec![a2], Some(1)));
+    let completed = app.get("/api/calls/?status=completed", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids(&completed), completed["total"].as_i64()), (vec![a3, b1, a1], Some(3)));
     let page2 = app.get("/api/calls/?per_page=3&page=2", &token).await.assert_ok(StatusCode::OK).clone();
     assert_eq!((ids(&page2), page2["pages"].as_i64()), (vec![a1], Some(2)));
+    // Past the last page: no calls, the same total.
+    for query in ["page=9", &format!("customer_id={a}&page=9"), "status=failed&page=9"] {
+        let past = app.get(&format!("/api/calls/?per_page=3&{query}"), &token).await.assert_ok(StatusCode::OK).clone();
+        assert_eq!(ids(&past), Vec::<i64>::new());
+        assert!(past["total"].as_i64().unwrap() > 0, "{query}: {past}");
+    }
+    let nobody = app.get("/api/calls/?customer_id=999999", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids(&nobody), nobody["total"].as_i64()), (vec![], Some(0)));
 }
 
 #[tokio::test]
@@ -209,6 +219,89 @@ async fn stats_filter_every_figure_by_period_and_customer() {
     assert_eq!(everyone["total_calls"], 5);
     assert_eq!(everyone["callback_requests"], 2);
     assert_eq!(everyone["costs"]["twilio"], 6.04);
+}
+
+#[tokio::test]
+async fn every_figure_stays_exact_as_calls_change_and_go() {
+    // Arrange: calls of two businesses on several days.
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let a = app.insert_customer("A", "a@x.test", "active").await;
+    let b = app.insert_customer("B", "b@x.test", "active").await;
+    let days_ago = |days: i64| Utc::now() - Duration::days(days);
+    let ringing = app
+        .insert_call(NewCall {
+            status: "in_progress",
+            duration_seconds: None,
+            twilio_cost: 0.0,
+            openai_cost: 0.0,
+            ..NewCall::completed(a)
+        })
+        .await;
+    app.insert_call(NewCall { duration_seconds: Some(100), created_at: days_ago(3), ..NewCall::completed(b) }).await;
+    let moved = app
+        .insert_call(NewCall { duration_seconds: Some(20), created_at: days_ago(50), ..NewCall::completed(a) })
+        .await;
+    let gone = app
+        .insert_call(NewCall { duration_seconds: Some(500), callback_requested: true, ..NewCall::completed(b) })
+        .await;
+    let run = |sql: &'static str, id: i64| sqlx::query(sql).bind(id).execute(&app.db);
+
+    // Act: what happens to calls. One ends, its model turns add cost, one is moved into
+    // the period, one is deleted.
+    run("UPDATE calls SET status = 'completed', duration_seconds = 90, twilio_cost = 0.0125 WHERE id = $1", ringing)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        run("UPDATE calls SET openai_cost = openai_cost + 0.001 WHERE id = $1", ringing).await.unwrap();
+    }
+    run("UPDATE calls SET created_at = now() - interval '2 days', callback_requested = true WHERE id = $1", moved)
+        .await
+        .unwrap();
+    run("UPDATE calls SET handled = true, summary = 'Wants a table.' WHERE id = $1", moved).await.unwrap();
+    run("DELETE FROM calls WHERE id = $1", gone).await.unwrap();
+
+    // Assert: the figures are those of the three remaining calls (90 s, 100 s, 20 s).
+    let stats = app.get("/api/calls/stats", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(
+        stats,
+        json!({
+            "period_days": 30, "total_calls": 3, "completed_calls": 3, "failed_calls": 0,
+            "avg_duration_seconds": 70.0, "callback_requests": 1,
+            "costs": {"twilio": 0.0295, "openai": 0.007, "total": 0.0365}
+        })
+    );
+    let dashboard = app.get("/api/admin/stats", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(dashboard["calls"], json!({"total": 3, "today": 1, "avg_duration_seconds": 70.0}));
+    let total = |query: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move { app.get(&format!("/api/calls/?{query}"), token).await.assert_ok(StatusCode::OK)["total"].clone() }
+    };
+    assert_eq!(total("").await, 3);
+    assert_eq!(total("status=completed").await, 3);
+    assert_eq!(total("status=in_progress").await, 0);
+}
+
+#[tokio::test]
+async fn stats_period_starts_to_the_second() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let a = app.insert_customer("A", "a@x.test", "active").await;
+    let start = Utc::now() - Duration::days(30);
+    // Just inside, just outside, and a whole day inside the default 30-day period.
+    for (created_at, duration) in
+        [(start + Duration::minutes(2), 10), (start - Duration::minutes(2), 1000), (start + Duration::days(1), 30)]
+    {
+        app.insert_call(NewCall { created_at, duration_seconds: Some(duration), ..NewCall::completed(a) }).await;
+    }
+
+    let everyone = app.get("/api/calls/stats", &token).await.assert_ok(StatusCode::OK).clone();
+    let of_a = app.get(&format!("/api/calls/stats?customer_id={a}"), &token).await.assert_ok(StatusCode::OK).clone();
+
+    assert_eq!(everyone["total_calls"], 2, "{everyone}");
+    assert_eq!(everyone["avg_duration_seconds"], 20.0);
+    assert_eq!(everyone, of_a, "the same calls, counted either way");
 }
 
 #[tokio::test]

@@ -143,7 +143,8 @@ impl TestApp {
         let db = PgPoolOptions::new()
             .max_connections(5)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(server.maintenance.clone().database(&database))
+            // The server's own session settings, so tests run the plans production runs.
+            .connect_with(deskringer::db::with_session_settings(server.maintenance.clone().database(&database)))
             .await
             .unwrap();
         let state = AppState::new(db.clone(), config).unwrap();

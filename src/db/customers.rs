@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
+
+use super::stored_json::StoredJson;
 
 use crate::receptionist::{
     AppointmentHandling, BusinessHours, BusinessProfile, Faq, HolidayHours, compile_instructions,
@@ -19,17 +20,17 @@ pub struct Customer {
     pub phone: Option<String>,
     pub business_type: Option<String>,
     #[schema(value_type = Option<BusinessHours>)]
-    pub business_hours: Option<Json<BusinessHours>>,
+    pub business_hours: Option<StoredJson<BusinessHours>>,
     /// Dates (`YYYY-MM-DD`) whose hours replace the weekly ones.
     #[schema(value_type = Option<std::collections::HashMap<String, crate::receptionist::profile::RawDayHours>>)]
-    pub holiday_hours: Option<Json<HolidayHours>>,
+    pub holiday_hours: Option<StoredJson<HolidayHours>>,
     pub timezone: String,
     pub deskringer_number: Option<String>,
     pub forward_to_number: Option<String>,
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
     #[schema(value_type = Option<Vec<Faq>>)]
-    pub faqs: Option<Json<Vec<Faq>>>,
+    pub faqs: Option<StoredJson<Vec<Faq>>>,
     pub appointment_handling: String,
     pub pricing_info: Option<String>,
     pub special_instructions: Option<String>,
@@ -188,14 +189,14 @@ impl From<Customer> for CustomerFields {
             email: c.email,
             phone: c.phone,
             business_type: c.business_type,
-            business_hours: c.business_hours.map(|Json(v)| v),
-            holiday_hours: c.holiday_hours.map(|Json(v)| v),
+            business_hours: c.business_hours.and_then(|hours| hours.parse()),
+            holiday_hours: c.holiday_hours.and_then(|hours| hours.parse()),
             timezone: c.timezone,
             deskringer_number: c.deskringer_number,
             forward_to_number: c.forward_to_number,
             greeting_message: c.greeting_message,
             services_offered: c.services_offered,
-            faqs: c.faqs.map(|Json(v)| v),
+            faqs: c.faqs.and_then(|faqs| faqs.parse()),
             appointment_handling: AppointmentHandling::from_db(&c.appointment_handling),
             pricing_info: c.pricing_info,
             special_instructions: c.special_instructions,
@@ -229,14 +230,14 @@ fn bind_fields(query: PgQueryAs<'_>, f: CustomerFields) -> PgQueryAs<'_> {
         .bind(f.email.trim().to_lowercase())
         .bind(f.phone)
         .bind(f.business_type)
-        .bind(f.business_hours.map(Json))
-        .bind(f.holiday_hours.map(Json))
+        .bind(f.business_hours.as_ref().map(StoredJson::new))
+        .bind(f.holiday_hours.as_ref().map(StoredJson::new))
         .bind(f.timezone)
         .bind(f.deskringer_number)
         .bind(f.forward_to_number)
         .bind(f.greeting_message)
         .bind(f.services_offered)
-        .bind(f.faqs.map(Json))
+        .bind(f.faqs.as_ref().map(StoredJson::new))
         .bind(f.appointment_handling.as_str())
         .bind(f.pricing_info)
         .bind(f.special_instructions)

@@ -5,6 +5,7 @@ pub mod call_totals;
 pub mod calls;
 pub mod customers;
 pub mod local_cluster;
+pub mod stored_json;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use deskringer::auth::password::verify_password;
 use serde_json::{Value, json};
 
-use crate::helpers::{CALL_KEYS, CUSTOMER_KEYS, NewCall, TestApp, keys};
+use crate::helpers::{CALL_KEYS, CUSTOMER_KEYS, NewCall, TestApp, TestDatabase, keys};
 
 fn salon() -> Value {
     json!({
@@ -469,4 +469,69 @@ async fn arrays_where_objects_belong_are_refused() {
         .await
         .unwrap();
     assert_eq!(settings, None);
+}
+
+#[tokio::test]
+async fn business_hours_come_back_in_week_order() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let week = json!({
+        "monday": {"open": "09:00", "close": "17:00"}, "tuesday": {"open": "09:00", "close": "17:00"},
+        "wednesday": {"closed": true}, "thursday": {"open": "09:00", "close": "19:00"},
+        "friday": {"open": "09:00", "close": "17:00"}, "saturday": {"open": "10:00", "close": "14:00"},
+        "sunday": {"closed": true}
+    });
+    let mut body = salon();
+    body["business_hours"] = week;
+    let id = app.post("/api/customers/", &token, body).await.assert_ok(StatusCode::CREATED)["customer"]["id"]
+        .as_i64()
+        .unwrap();
+
+    let one = app.get(&format!("/api/customers/{id}"), &token).await;
+    let list = app.get("/api/customers/", &token).await;
+
+    for response in [one, list] {
+        assert_eq!(response.status, StatusCode::OK);
+        let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        let positions: Vec<usize> =
+            days.iter().map(|day| response.text.find(&format!("\"{day}\"")).expect(day)).collect();
+        assert!(positions.is_sorted(), "days out of order: {}", response.text);
+    }
+}
+
+#[tokio::test]
+async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
+    // Arrange: a business saved before migration 6, when settings were jsonb (which sorts
+    // keys by length: monday, sunday, friday, tuesday...).
+    let database = TestDatabase::create(None).await;
+    let pool = sqlx::PgPool::connect_with(database.connect_options()).await.unwrap();
+    deskringer::db::MIGRATOR.run_to(20261124000005, &pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO customers (business_name, email, business_hours, holiday_hours, faqs) VALUES ('Old', 'old@x.test', \
+         '{\"sunday\": {\"closed\": true}, \"monday\": {\"open\": \"09:00\", \"close\": \"17:00\"}, \
+           \"friday\": {\"open\": \"09:00\", \"close\": \"12:00\"}}', \
+         '{\"2026-12-25\": {\"closed\": true, \"note\": \"Christmas\"}}', \
+         '[{\"question\": \"Parking?\", \"answer\": \"Yes.\"}]')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Act
+    deskringer::db::migrate(&pool).await.unwrap();
+
+    // Assert
+    let (hours, holidays, faqs): (String, Value, Value) = sqlx::query_as(
+        "SELECT business_hours::text, holiday_hours::jsonb, faqs::jsonb FROM customers WHERE email = 'old@x.test'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        hours,
+        r#"{"monday":{"open":"09:00","close":"17:00"},"friday":{"open":"09:00","close":"12:00"},"sunday":{"closed":true}}"#
+    );
+    assert_eq!(holidays, json!({"2026-12-25": {"closed": true, "note": "Christmas"}}));
+    assert_eq!(faqs, json!([{"question": "Parking?", "answer": "Yes."}]));
+    pool.close().await;
 }

@@ -113,7 +113,8 @@ pub struct TestApp {
     pub db: PgPool,
     /// The state the app was built with (JWT keys, config).
     pub state: AppState,
-    database: String,
+    /// Dropped after the pool, with the app.
+    database: TestDatabase,
 }
 
 impl TestApp {
@@ -125,26 +126,12 @@ impl TestApp {
     /// A new database and an app with `config`.
     pub async fn spawn_with(config: Config) -> Self {
         deskringer::telemetry::init_for_tests();
-        let server = server();
-        let database =
-            format!("deskringer_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
-        let mut conn = PgConnection::connect_with(&server.maintenance).await.expect("cannot reach the test PostgreSQL");
-        let sql =
-            format!("CREATE DATABASE {} TEMPLATE {}", quote_identifier(&database), quote_identifier(&server.template));
-        // Copying a template fails while another session is briefly connected to it; retry.
-        let mut attempt = 0;
-        while let Err(error) = sqlx::query(AssertSqlSafe(sql.clone())).execute(&mut conn).await {
-            attempt += 1;
-            assert!(attempt < 50, "{sql}: {error}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        conn.close().await.unwrap();
-
+        let database = TestDatabase::create(Some(&server().template)).await;
         let db = PgPoolOptions::new()
             .max_connections(5)
             .acquire_timeout(Duration::from_secs(10))
             // The server's own session settings, so tests run the plans production runs.
-            .connect_with(deskringer::db::with_session_settings(server.maintenance.clone().database(&database)))
+            .connect_with(deskringer::db::with_session_settings(database.connect_options()))
             .await
             .unwrap();
         let state = AppState::new(db.clone(), config).unwrap();
@@ -157,8 +144,10 @@ impl TestApp {
         let options = &server().maintenance;
         let (user, port) = (options.get_username(), options.get_port());
         match options.get_socket() {
-            Some(socket) => format!("postgres://{user}@localhost:{port}/{}?host={}", self.database, socket.display()),
-            None => format!("postgres://{user}@{}:{port}/{}", options.get_host(), self.database),
+            Some(socket) => {
+                format!("postgres://{user}@localhost:{port}/{}?host={}", self.database.name, socket.display())
+            }
+            None => format!("postgres://{user}@{}:{port}/{}", options.get_host(), self.database.name),
         }
     }
 
@@ -283,11 +272,45 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
+/// A database of a test's own on the test server, dropped with the value.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    /// A new database: a copy of `template`, or empty.
+    pub async fn create(template: Option<&str>) -> Self {
+        let server = server();
+        let name = format!("deskringer_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
+        let mut conn = PgConnection::connect_with(&server.maintenance).await.expect("cannot reach the test PostgreSQL");
+        let sql = match template {
+            Some(template) => {
+                format!("CREATE DATABASE {} TEMPLATE {}", quote_identifier(&name), quote_identifier(template))
+            }
+            None => format!("CREATE DATABASE {}", quote_identifier(&name)),
+        };
+        // Copying a template fails while another session is briefly connected to it; retry.
+        let mut attempt = 0;
+        while let Err(error) = sqlx::query(AssertSqlSafe(sql.clone())).execute(&mut conn).await {
+            attempt += 1;
+            assert!(attempt < 50, "{sql}: {error}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        conn.close().await.unwrap();
+        TestDatabase { name }
+    }
+
+    /// How to connect to it.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        server().maintenance.clone().database(&self.name)
+    }
+}
+
+impl Drop for TestDatabase {
     fn drop(&mut self) {
         // Remove the test's database (ending its connections) so a shared server does not fill up.
         let maintenance = server().maintenance.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&self.database));
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&self.name));
         let _ = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
                 if let Ok(mut conn) = PgConnection::connect_with(&maintenance).await {

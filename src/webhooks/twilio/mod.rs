@@ -137,8 +137,8 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
     BusinessContext {
         business_name: customer.business_name.clone(),
         ai_instructions: customer.ai_instructions.clone().unwrap_or_default(),
-        business_hours: customer.business_hours.as_ref().map(|hours| hours.0.clone()),
-        holiday_hours: customer.holiday_hours.as_ref().map(|hours| hours.0.clone()),
+        business_hours: customer.business_hours.as_ref().and_then(|hours| hours.parse()),
+        holiday_hours: customer.holiday_hours.as_ref().and_then(|hours| hours.parse()),
         timezone: customer.timezone.clone(),
         services_offered: customer.services_offered.clone(),
         pricing_info: customer.pricing_info.clone(),

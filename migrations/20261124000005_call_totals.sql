@@ -2,7 +2,9 @@
 -- few hundred small rows instead of aggregating every call on every request.
 --
 -- A trigger keeps them exact: every insert, update and delete on `calls` adds its change
--- in the same transaction, whatever code (or person) writes the row. Each call counts in
+-- in the same transaction, whatever code (or person) writes the row. (Creating the trigger
+-- locks `calls` against writes until this migration commits, so the totals filled in at
+-- the end miss no call.) Each call counts in
 -- one of 16 shards (by id), so concurrent calls update different rows instead of queueing
 -- on one. Costs are NUMERIC so adding and taking away the same amount leaves no residue.
 
@@ -32,7 +34,10 @@ CREATE TABLE call_status_totals (
 );
 
 -- Adds one call's figures to the totals, times `sign` (1 to add, -1 to take away).
-CREATE FUNCTION add_call_to_totals(c calls, sign INTEGER) RETURNS VOID LANGUAGE sql AS $$
+-- PL/pgSQL rather than SQL: it keeps its statements' plans for the session, where an SQL
+-- function called from a trigger would plan them again on every call.
+CREATE FUNCTION add_call_to_totals(c calls, sign INTEGER) RETURNS VOID LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO call_daily_totals AS t
         (day, shard, calls, completed, failed, callbacks, duration_sum, duration_count, twilio_cost, openai_cost)
     VALUES (
@@ -56,6 +61,7 @@ CREATE FUNCTION add_call_to_totals(c calls, sign INTEGER) RETURNS VOID LANGUAGE 
         calls = t.calls + EXCLUDED.calls,
         duration_sum = t.duration_sum + EXCLUDED.duration_sum,
         duration_count = t.duration_count + EXCLUDED.duration_count;
+END;
 $$;
 
 CREATE FUNCTION calls_keep_totals() RETURNS TRIGGER LANGUAGE plpgsql AS $$

@@ -34,7 +34,7 @@ pub fn record_external(service: &'static str, started: std::time::Instant, ok: b
 
 /// Makes glibc serve allocations of 1 MiB and more with their own mappings, returned to the
 /// system when freed. By default glibc raises that threshold after the first large free and
-/// then keeps such blocks (Argon2's 19 MiB) in its heap, where they fragment and stay
+/// then keeps such blocks (Argon2's memory) in its heap, where they fragment and stay
 /// resident. Elsewhere (musl, macOS) this does nothing.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

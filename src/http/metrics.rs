@@ -4,7 +4,7 @@
 //! [`crate::telemetry::record_external`]).
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -30,8 +30,28 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; then that one records.
         let _ = metrics::set_global_recorder(recorder);
+        start_upkeep(handle.clone());
         handle
     })
+}
+
+/// How often recorded latencies are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds recorded latencies into their buckets every few seconds. The recorder keeps every
+/// sample until then: with upkeep only at scrape time, memory grew with traffic between
+/// scrapes (about 5 MB per 10 s of `/health` at full speed, and without bound when nothing
+/// scrapes).
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        }
+    });
+    if let Err(error) = started {
+        tracing::warn!(%error, "cannot start metrics upkeep; samples are folded at each scrape only");
+    }
 }
 
 /// Middleware: counts each request and its latency by method, matched route and status.

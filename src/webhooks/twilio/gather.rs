@@ -103,22 +103,18 @@ async fn history(state: &AppState, call_id: i64) -> Result<Vec<Line>> {
         .collect())
 }
 
-/// Stores the receptionist's line and what producing it cost.
+/// Stores the receptionist's line and what producing it cost, in one statement (the cost
+/// updates the running call totals, which stay locked only for that statement).
 async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
-    let mut tx = state.db.begin().await?;
-    sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)")
-        .bind(call_id)
-        .bind(reply)
-        .execute(&mut *tx)
-        .await?;
-    if cost > 0.0 {
-        sqlx::query("UPDATE calls SET openai_cost = openai_cost + $2 WHERE id = $1")
-            .bind(call_id)
-            .bind(cost)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    sqlx::query(
+        "WITH line AS (INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)) \
+         UPDATE calls SET openai_cost = openai_cost + $3 WHERE id = $1 AND $3 > 0",
+    )
+    .bind(call_id)
+    .bind(reply)
+    .bind(cost)
+    .execute(&state.db)
+    .await?;
     Ok(())
 }
 

@@ -10,6 +10,16 @@ use crate::http::error::Result;
 use crate::jobs;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
 
+/// `WITH call AS (INSERT ... RETURNING id)`: the call, unless its `CallSid` is already
+/// recorded (Twilio retrying the same call). Binds `$1` customer, `$2` from, `$3` caller
+/// name, `$4` CallSid.
+macro_rules! insert_call {
+    () => {
+        "WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
+         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id)"
+    };
+}
+
 /// Finds the business by the number called, records the call (once per `CallSid`), and
 /// greets the caller, or says the line is not in service.
 #[utoipa::path(
@@ -33,20 +43,16 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
         return Ok(say_and_hang_up(&state, UNKNOWN_NUMBER).await);
     };
 
-    let mut tx = state.db.begin().await?;
-    // A repeated CallSid (Twilio retrying) is the same call: one row, one greeting line.
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
-         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id",
-    )
-    .bind(customer.id)
-    .bind(from)
-    .bind(caller_name)
-    .bind(call_sid)
-    .fetch_optional(&mut *tx)
-    .await?;
-
     if !customer.is_in_service(Utc::now(), state.config.stripe.past_due_grace) {
+        let mut tx = state.db.begin().await?;
+        // Recorded all the same, so the business sees the calls it missed.
+        sqlx::query(concat!(insert_call!(), " SELECT id FROM call"))
+            .bind(customer.id)
+            .bind(from)
+            .bind(caller_name)
+            .bind(call_sid)
+            .execute(&mut *tx)
+            .await?;
         if customer.subscription_status == "trial" {
             // The trial ended since the daily expiry job last ran: record it now.
             jobs::billing::expire_trial(&mut *tx, customer.id).await?;
@@ -57,15 +63,22 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     }
 
     let greeting = greeting(&customer.business_name, customer.greeting_message.as_deref());
+    // The call and its greeting line in one statement: the running call totals it updates
+    // (migration 5) stay locked only for that statement and its commit.
+    let inserted: Option<i64> = sqlx::query_scalar(concat!(
+        insert_call!(),
+        ", line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call) SELECT id FROM call"
+    ))
+    .bind(customer.id)
+    .bind(from)
+    .bind(caller_name)
+    .bind(call_sid)
+    .bind(&greeting)
+    .fetch_optional(&state.db)
+    .await?;
     if let Some(call_id) = inserted {
         tracing::Span::current().record("call.id", call_id);
-        sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)")
-            .bind(call_id)
-            .bind(&greeting)
-            .execute(&mut *tx)
-            .await?;
     }
-    tx.commit().await?;
     tracing::info!(customer.id = customer.id, "call answered");
     let speech = state.speech.speak(&greeting).await;
     Ok(TwiMl(speak_and_listen(&state, speech).await))

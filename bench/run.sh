@@ -7,6 +7,7 @@
 #
 #   bash bench/run.sh                 # 10 s per point
 #   DURATION=20 bash bench/run.sh
+#   ONLY='customers|calls/\?' bash bench/run.sh   # only the endpoints whose name matches
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +80,7 @@ PEAK_SO_FAR=0
 # measure NAME CONNECTIONS PATH [wrk args...]
 measure() {
     local name=$1 conns=$2 path=$3; shift 3
+    if [ -n "${ONLY:-}" ] && ! grep -qE "$ONLY" <<<"$name"; then return; fi
     local threads=$(( conns < 2 ? 1 : 2 ))
     local out server_before pg_before
     server_before=$(cpu_ticks "$SERVER"); pg_before=$(pg_ticks)

@@ -59,15 +59,6 @@ macro_rules! select_calls {
 }
 pub(crate) use select_calls;
 
-/// A [`Call`] with the number of calls its query matched, so a page and its total come
-/// from one statement.
-#[derive(Debug, FromRow)]
-pub struct CallWithTotal {
-    #[sqlx(flatten)]
-    pub call: Call,
-    pub total: i64,
-}
-
 /// How a call is shown: the full record, or the admin view that keeps callers' words
 /// private to the business (no transcript) and names the business instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,6 +80,15 @@ impl DatabaseTarget {
     }
 }
 
+/// A row with the number of rows its query matched, selected as `(SELECT count(*) ...) AS
+/// total`, so a page and its total come from one statement.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Counted<T> {
+    #[sqlx(flatten)]
+    pub row: T,
+    pub total: i64,
+}
+
 /// Opens the pool with bounded size and acquire timeout. The pool connects lazily, so the
 /// server starts (and `/ready` reports) even while the database is briefly away.
 pub fn pool(options: PgConnectOptions) -> PgPool {

@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::db::Counted;
 use crate::db::call_totals;
-use crate::db::calls::{self, Call, CallView, CallWithTotal, ShownCall, select_calls};
+use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
 use crate::http::AppState;
 use crate::http::admin::round1;
 use crate::http::error::{AppError, Result};
@@ -107,24 +108,19 @@ async fn list_calls(
             "(SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4)"
         ),
     };
-    let fetch = |limit: i64, offset: i64| {
-        let mut statement = sqlx::query_as::<_, CallWithTotal>(sql).bind(limit).bind(offset);
-        if let Some(customer_id) = query.customer_id {
-            statement = statement.bind(customer_id);
-        }
-        if let Some(status) = &status {
-            statement = statement.bind(status);
-        }
-        statement.fetch_all(&state.db)
-    };
-    let rows = fetch(page.per_page, page.offset()).await?;
-    let total = match rows.first() {
-        Some(row) => row.total,
-        // Past the last page: the first row, if any, still knows the total.
-        None if page.page > 1 => fetch(1, 0).await?.first().map_or(0, |row| row.total),
-        None => 0,
-    };
-    let items: Vec<ShownCall> = rows.into_iter().map(|row| view.show(row.call)).collect();
+    let (rows, total) = page
+        .rows_and_total(|limit, offset| {
+            let mut statement = sqlx::query_as::<_, Counted<Call>>(sql).bind(limit).bind(offset);
+            if let Some(customer_id) = query.customer_id {
+                statement = statement.bind(customer_id);
+            }
+            if let Some(status) = &status {
+                statement = statement.bind(status);
+            }
+            statement.fetch_all(&state.db)
+        })
+        .await?;
+    let items: Vec<ShownCall> = rows.into_iter().map(|call| view.show(call)).collect();
     Ok(AppJson(page.envelope("calls", items, total)))
 }
 

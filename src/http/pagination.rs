@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use super::error::{AppError, Result};
+use crate::db::Counted;
 
 /// Items per page when the client does not say.
 pub const DEFAULT_PER_PAGE: i64 = 50;
@@ -42,6 +43,25 @@ impl Page {
     /// the items (no intermediate JSON tree).
     pub fn envelope<T: Serialize>(&self, key: &'static str, items: T, total: i64) -> Envelope<T> {
         Envelope { key, items, total, page: *self }
+    }
+}
+
+impl Page {
+    /// This page's rows and the total, from `fetch(limit, offset)`: a query whose rows
+    /// each carry the total ([`Counted`]).
+    pub async fn rows_and_total<T, F, Fut>(&self, fetch: F) -> sqlx::Result<(Vec<T>, i64)>
+    where
+        F: Fn(i64, i64) -> Fut,
+        Fut: Future<Output = sqlx::Result<Vec<Counted<T>>>>,
+    {
+        let rows = fetch(self.per_page, self.offset()).await?;
+        let total = match rows.first() {
+            Some(row) => row.total,
+            // Past the last page no row carries the total; the query's first row does.
+            None if self.page > 1 => fetch(1, 0).await?.first().map_or(0, |row| row.total),
+            None => 0,
+        };
+        Ok((rows.into_iter().map(|counted| counted.row).collect(), total))
     }
 }
 

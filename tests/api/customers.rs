@@ -180,6 +180,11 @@ async fn list_is_newest_first_paginated_and_filtered_by_status() {
     let active = app.get("/api/customers?status=active", &token).await.assert_ok(StatusCode::OK).clone();
     assert_eq!(ids_of(&active), [ids[4], ids[1]]);
     assert_eq!(active["total"], 2);
+    let active_beyond =
+        app.get("/api/customers?status=active&page=4&per_page=1", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids_of(&active_beyond), active_beyond["total"].as_i64()), (vec![], Some(2)));
+    let none = app.get("/api/customers?status=paused", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids_of(&none), none["total"].as_i64()), (vec![], Some(0)));
     let default_page = app.get("/api/customers", &token).await.assert_ok(StatusCode::OK).clone();
     assert_eq!(default_page["per_page"], 50);
 }

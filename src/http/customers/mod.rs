@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::password::{check_new_password, hash_password};
+use crate::db::Counted;
 use crate::db::calls::{self, CallView};
 use crate::db::customers::{self, Customer, CustomerFields, EMAIL_UNIQUE_CONSTRAINT, NUMBER_UNIQUE_CONSTRAINT};
 use crate::http::AppState;
@@ -71,23 +72,34 @@ async fn list_customers(
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, customers::SUBSCRIPTION_STATUSES)?),
     };
-    let count = sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM customers WHERE ($1::text IS NULL OR subscription_status = $1)",
-    )
-    .bind(&status)
-    .fetch_one(&state.db);
-    let rows = sqlx::query_as::<_, Customer>(concat!(
-        "SELECT ",
-        customers::customer_columns!(),
-        " FROM customers WHERE ($1::text IS NULL OR subscription_status = $1) \
-         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-    ))
-    .bind(&status)
-    .bind(page.per_page)
-    .bind(page.offset())
-    .fetch_all(&state.db);
-    // Both queries at once: the page does not wait for the count.
-    let (total, items) = tokio::try_join!(count, rows)?;
+    // One statement per filter (no `$n IS NULL OR ...`, so its plan is kept), its rows
+    // carrying the total.
+    macro_rules! page_of_customers {
+        ($filter:literal) => {
+            concat!(
+                "SELECT ",
+                customers::customer_columns!(),
+                ", (SELECT count(*) FROM customers",
+                $filter,
+                ") AS total FROM customers",
+                $filter,
+                " ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+            )
+        };
+    }
+    let sql = match status {
+        None => page_of_customers!(""),
+        Some(_) => page_of_customers!(" WHERE subscription_status = $3"),
+    };
+    let (items, total) = page
+        .rows_and_total(|limit, offset| {
+            let mut statement = sqlx::query_as::<_, Counted<Customer>>(sql).bind(limit).bind(offset);
+            if let Some(status) = &status {
+                statement = statement.bind(status);
+            }
+            statement.fetch_all(&state.db)
+        })
+        .await?;
     Ok(AppJson(page.envelope("customers", items, total)))
 }
 

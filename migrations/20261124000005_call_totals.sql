@@ -91,6 +91,18 @@ CREATE TRIGGER calls_keep_totals_on_update
            NEW.openai_cost))
     EXECUTE FUNCTION calls_keep_totals();
 
+CREATE FUNCTION calls_clear_totals() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE call_daily_totals, call_status_totals;
+    RETURN NULL;
+END;
+$$;
+
+-- Emptying `calls` at once (an operator's TRUNCATE) empties the totals with it.
+CREATE TRIGGER calls_clear_totals_on_truncate
+    AFTER TRUNCATE ON calls
+    FOR EACH STATEMENT EXECUTE FUNCTION calls_clear_totals();
+
 -- The calls already there.
 INSERT INTO call_daily_totals
     (day, shard, calls, completed, failed, callbacks, duration_sum, duration_count, twilio_cost, openai_cost)

@@ -281,6 +281,11 @@ async fn every_figure_stays_exact_as_calls_change_and_go() {
     assert_eq!(total("").await, 3);
     assert_eq!(total("status=completed").await, 3);
     assert_eq!(total("status=in_progress").await, 0);
+
+    // And when the calls are emptied at once, so are the totals.
+    sqlx::query("TRUNCATE calls CASCADE").execute(&app.db).await.unwrap();
+    let emptied = app.get("/api/calls/stats", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((emptied["total_calls"].as_i64(), total("").await), (Some(0), json!(0)));
 }
 
 #[tokio::test]

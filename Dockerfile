@@ -4,7 +4,9 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# aws-lc-sys (the TLS crypto) builds C code.
+# aws-lc-sys (the TLS crypto) builds C code. Package versions follow the base image's
+# Debian release: a pinned version disappears from the mirror at its next security update.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends cmake clang \
     && rm -rf /var/lib/apt/lists/*
@@ -16,12 +18,14 @@ RUN cargo build --release --locked --bin deskringer \
 
 FROM debian:bookworm-slim
 # CA certificates for HTTPS to OpenAI, Twilio, Stripe, SendGrid and PostgreSQL over TLS.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin deskringer
 COPY --from=build /src/target/release/deskringer /usr/local/bin/deskringer
-USER deskringer
+# By number, so the host and orchestrators (runAsNonRoot) can tell it is not root.
+USER 10001
 ENV APP_ENV=production \
     PORT=5000 \
     RUST_LOG_FORMAT=json

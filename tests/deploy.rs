@@ -63,6 +63,9 @@ fn the_dockerfile_builds_in_stages_and_runs_as_a_user() {
     let dockerfile = read("Dockerfile");
     assert_eq!(dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM ")), 2, "two stages");
     assert!(dockerfile.contains("cargo build --release --locked --bin deskringer"));
-    assert!(dockerfile.contains("\nUSER deskringer"));
+    // A numeric user, the one created for the service, so orchestrators can tell it is not root.
+    let user = dockerfile.lines().find_map(|line| line.strip_prefix("USER ")).expect("a USER line").trim();
+    assert!(user.parse::<u32>().is_ok_and(|uid| uid > 0), "USER {user} is not a non-root uid");
+    assert!(dockerfile.contains(&format!("--uid {user} ")), "USER {user} is not the user the image creates");
     assert!(dockerfile.contains("COPY migrations"));
 }

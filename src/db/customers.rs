@@ -60,6 +60,42 @@ impl Customer {
             _ => false,
         }
     }
+
+    /// The settings whose stored JSON no longer reads as its type (only data from before a
+    /// rule tightened can be so). Reading them works; an edit must replace them, so that
+    /// saving never drops them silently.
+    pub fn unreadable_settings(&self) -> Vec<Setting> {
+        let mut unreadable = Vec::new();
+        if self.business_hours.as_ref().is_some_and(|hours| hours.parse().is_none()) {
+            unreadable.push(Setting::BusinessHours);
+        }
+        if self.holiday_hours.as_ref().is_some_and(|hours| hours.parse().is_none()) {
+            unreadable.push(Setting::HolidayHours);
+        }
+        if self.faqs.as_ref().is_some_and(|faqs| faqs.parse().is_none()) {
+            unreadable.push(Setting::Faqs);
+        }
+        unreadable
+    }
+}
+
+/// The settings stored as JSON documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    BusinessHours,
+    HolidayHours,
+    Faqs,
+}
+
+impl Setting {
+    /// The field's name in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::BusinessHours => "business_hours",
+            Setting::HolidayHours => "holiday_hours",
+            Setting::Faqs => "faqs",
+        }
+    }
 }
 
 /// Columns of [`Customer`], for `SELECT` and `RETURNING` (a macro so queries stay
@@ -158,6 +194,15 @@ impl CustomerFields {
             subscription_status: "trial".into(),
             subscription_tier: "basic".into(),
             trial_ends_at: None,
+        }
+    }
+
+    /// Whether `setting` has a value.
+    pub fn has(&self, setting: Setting) -> bool {
+        match setting {
+            Setting::BusinessHours => self.business_hours.is_some(),
+            Setting::HolidayHours => self.holiday_hours.is_some(),
+            Setting::Faqs => self.faqs.is_some(),
         }
     }
 

@@ -540,3 +540,45 @@ async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
     assert_eq!(faqs, json!([{"question": "Parking?", "answer": "Yes."}]));
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_stored_setting_that_no_longer_validates_is_shown_and_never_dropped_by_an_edit() {
+    // Arrange: hours written before the `HH:MM` rule (as an import might have left them).
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let id = app.insert_customer("Old Salon", "old@x.test", "active").await;
+    let legacy = r#"{"monday":{"open":"9am","close":"5pm"}}"#;
+    sqlx::query("UPDATE customers SET business_hours = $2::json WHERE id = $1")
+        .bind(id)
+        .bind(legacy)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("SELECT business_hours::text FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+
+    // Act + Assert: reading shows them as stored.
+    let customer = app.get(&format!("/api/customers/{id}"), &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(customer["business_hours"], json!({"monday": {"open": "9am", "close": "5pm"}}));
+
+    // An edit that would drop them is refused, and nothing changes.
+    let settings = format!("/api/customers/{id}/settings");
+    let refused = app.put(&settings, &token, json!({"greeting_message": "Hello!"})).await;
+    assert!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("business_hours"));
+    assert_eq!(stored().await, legacy);
+
+    // An edit that replaces them is saved.
+    let hours = json!({"monday": {"open": "09:00", "close": "17:00"}});
+    let saved = app
+        .put(&settings, &token, json!({"greeting_message": "Hello!", "business_hours": hours}))
+        .await
+        .assert_ok(StatusCode::OK)
+        .clone();
+    assert_eq!(saved["customer"]["business_hours"], hours);
+    assert_eq!(saved["customer"]["greeting_message"], "Hello!");
+}

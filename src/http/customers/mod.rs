@@ -232,12 +232,20 @@ async fn update_customer_settings(
 }
 
 /// Reads the business under a row lock, applies and validates the change, saves it whole.
-/// Nothing is saved if any field is invalid.
+/// Nothing is saved if any field is invalid, or if a stored setting that no longer reads
+/// would be dropped.
 pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch, recompile: bool) -> Result<Customer> {
     let mut tx = state.db.begin().await?;
     let current = customers::find_for_update(&mut tx, id).await?.ok_or_else(customer_not_found)?;
+    let unreadable = current.unreadable_settings();
     let mut fields = CustomerFields::from(current);
     patch.apply(&mut fields, recompile)?;
+    if let Some(setting) = unreadable.into_iter().find(|setting| !fields.has(*setting)) {
+        return Err(AppError::invalid_field(
+            setting.name(),
+            "the stored value no longer passes validation: send a new one with this change",
+        ));
+    }
     let customer = customers::update(&mut tx, id, fields)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")

@@ -236,13 +236,16 @@ impl Config {
             }
         };
 
+        // The development token is printed in this file: it may only verify webhooks that
+        // can come from this machine, so a server deployed without TWILIO_AUTH_TOKEN (and
+        // without APP_ENV=production) refuses every webhook rather than accept forged calls.
         let twilio_auth_token = match get("TWILIO_AUTH_TOKEN") {
-            Some(token) => token,
+            Some(token) => Some(token),
             None => {
                 if production {
                     problem("TWILIO_AUTH_TOKEN is required in production (it verifies Twilio webhooks)".into());
                 }
-                DEVELOPMENT_TWILIO_AUTH_TOKEN.to_owned()
+                is_loopback_url(&api_base_url).then(|| DEVELOPMENT_TWILIO_AUTH_TOKEN.to_owned())
             }
         };
 
@@ -307,7 +310,7 @@ impl Config {
             twilio: TwilioConfig {
                 base_url: twilio_base,
                 account_sid: get("TWILIO_ACCOUNT_SID"),
-                auth_token: Some(SecretString::from(twilio_auth_token)),
+                auth_token: twilio_auth_token.map(SecretString::from),
                 phone_number: get("TWILIO_PHONE_NUMBER"),
                 cost_per_minute,
             },
@@ -378,6 +381,12 @@ impl Config {
         if self.twilio.auth_token.as_ref().is_some_and(|t| t.expose_secret() == DEVELOPMENT_TWILIO_AUTH_TOKEN) {
             off.push("Twilio webhooks are verified with the development token (set TWILIO_AUTH_TOKEN for real calls)");
         }
+        if self.twilio.auth_token.is_none() {
+            off.push(
+                "Twilio webhooks are refused (403): TWILIO_AUTH_TOKEN is not set and API_BASE_URL is not a \
+                 loopback address, so the development token does not apply",
+            );
+        }
         if !self.twilio.can_send_sms() {
             off.push("Twilio SMS is off (no TWILIO_ACCOUNT_SID): texts are logged instead of sent");
         }
@@ -388,6 +397,18 @@ impl Config {
     pub fn jwt_secret_bytes(&self) -> &[u8] {
         self.jwt_secret.expose_secret().as_bytes()
     }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else { return false };
+    let host = url.host_str().unwrap_or_default();
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Accepts `http://` and `https://` URLs and drops a trailing slash, so paths can be appended.
@@ -427,6 +448,21 @@ mod tests {
         assert_eq!(config.openai.reply_deadline, Duration::from_secs(8));
         assert_eq!(config.twilio.cost_per_minute, 0.0085);
         assert_eq!(config.twilio.auth_token.unwrap().expose_secret(), DEVELOPMENT_TWILIO_AUTH_TOKEN);
+    }
+
+    #[test]
+    fn the_development_twilio_token_applies_only_on_loopback() {
+        for base in ["http://localhost:5000", "http://127.0.0.1:8080", "http://[::1]:5000"] {
+            let config = read(&[("API_BASE_URL", base)]).unwrap();
+            assert_eq!(config.twilio.auth_token.unwrap().expose_secret(), DEVELOPMENT_TWILIO_AUTH_TOKEN, "{base}");
+        }
+        for base in ["https://deskringer.example.com", "http://10.0.0.5:5000", "https://localhost.example.com"] {
+            let config = read(&[("API_BASE_URL", base)]).unwrap();
+            assert!(config.twilio.auth_token.is_none(), "{base}");
+            assert!(config.disabled_services().iter().any(|line| line.contains("Twilio webhooks are refused")));
+        }
+        let configured = read(&[("API_BASE_URL", "https://deskringer.example.com"), ("TWILIO_AUTH_TOKEN", "real")]);
+        assert_eq!(configured.unwrap().twilio.auth_token.unwrap().expose_secret(), "real");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! and frees it when none is: allocating it per hash made glibc's allocator fragment (RSS
 //! grew by hundreds of MiB under a login flood), and keeping it forever cost memory idle.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -54,7 +55,7 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
 
 /// Hashes `password` into a PHC string (`$argon2id$v=19$m=7168,t=5,p=1$...`) with a
 /// random salt.
-pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
+pub async fn hash_password(password: SecretString) -> Result<String, HashError> {
     run_on_pool(move |memory| {
         let salt: [u8; SALT_LEN] = rand::random();
         let params = params();
@@ -82,7 +83,7 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
 /// Whether `password` matches `hash`. When no account exists pass `None`: a hash is still
 /// checked, so the answer takes as long as for a real account and does not reveal which
 /// emails are registered.
-pub async fn verify_password(password: SecretString, hash: Option<String>) -> anyhow::Result<bool> {
+pub async fn verify_password(password: SecretString, hash: Option<String>) -> Result<bool, HashError> {
     run_on_pool(move |memory| {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
@@ -147,57 +148,98 @@ impl Memory {
 
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
-/// Hashes queued or running.
-static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Hashes a thread may have waiting before new ones are refused. A hash takes about 30 ms
+/// here, so a full queue is about a second of work: past that a login flood gets 503 with
+/// `Retry-After` at once instead of queueing without bound.
+const QUEUE_PER_THREAD: usize = 32;
 
-/// The hashing threads, started on first use.
-static POOL: LazyLock<Sender<Job>> = LazyLock::new(|| {
-    let (sender, receiver) = channel::<Job>();
-    let receiver = Arc::new(Mutex::new(receiver));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
-    for n in 0..threads {
-        let receiver: Arc<Mutex<Receiver<Job>>> = receiver.clone();
-        std::thread::Builder::new()
-            .name(format!("password-hash-{n}"))
-            .spawn(move || {
-                let mut memory = Memory::default();
-                loop {
-                    let job = match receiver.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => {
-                            job(&mut memory);
-                            if PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-                                // Nothing else waiting: give the memory back.
-                                memory = Memory::default();
-                            }
+/// Why a hash was not computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many hashes are waiting; retry in a moment.
+    #[error("too many password checks are waiting")]
+    Busy,
+    /// Hashing failed (a corrupt stored hash, or the hashing threads are gone).
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Dedicated hashing threads behind a bounded queue.
+struct HashPool {
+    sender: Sender<Job>,
+    /// Hashes queued or running.
+    pending: Arc<AtomicUsize>,
+    /// Most hashes queued or running at once.
+    capacity: usize,
+}
+
+impl HashPool {
+    fn start(threads: usize, capacity: usize) -> Self {
+        let (sender, receiver) = channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let pending = Arc::new(AtomicUsize::new(0));
+        for n in 0..threads {
+            let (receiver, pending): (Arc<Mutex<Receiver<Job>>>, _) = (receiver.clone(), pending.clone());
+            std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || {
+                    let mut memory = Memory::default();
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        job(&mut memory);
+                        if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            // Nothing else waiting: give the memory back.
+                            memory = Memory::default();
                         }
-                        Err(_) => return,
                     }
-                }
-            })
-            .expect("cannot start a password hashing thread");
+                })
+                .expect("cannot start a password hashing thread");
+        }
+        HashPool { sender, pending, capacity }
     }
-    sender
+
+    /// Runs `work` on a hashing thread, inside the caller's tracing span. Refused at once
+    /// when the queue is full; skipped if the caller has gone (its request timed out or the
+    /// client hung up) by the time a thread is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, HashError> {
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Busy);
+        }
+        let (done, result) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move |memory| {
+            if done.is_closed() {
+                return;
+            }
+            let _ = done.send(span.in_scope(|| work(memory)));
+        });
+        if self.sender.send(job).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(anyhow!("the password hashing threads are gone").into());
+        }
+        Ok(result.await.context("password hashing task failed")??)
+    }
+}
+
+/// The hashing threads (one fewer than the cores, at least one), started on first use.
+static POOL: LazyLock<HashPool> = LazyLock::new(|| {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
+    HashPool::start(threads, threads * QUEUE_PER_THREAD)
 });
 
-/// Runs `work` on a hashing thread, inside the caller's tracing span.
+/// Runs `work` on the shared hashing threads.
 async fn run_on_pool<T: Send + 'static>(
     work: impl FnOnce(&mut Memory) -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    let span = tracing::Span::current();
-    let job: Job = Box::new(move |memory| {
-        let _ = done.send(span.in_scope(|| work(memory)));
-    });
-    PENDING.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    if POOL.send(job).is_err() {
-        PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        return Err(anyhow!("the password hashing threads are gone"));
-    }
-    result.await.context("password hashing task failed")?
+) -> Result<T, HashError> {
+    POOL.run(work).await
 }
 
 #[cfg(test)]
@@ -235,6 +277,44 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_hash_is_an_error_not_a_match() {
         assert!(verify_password("x".into(), Some("not-a-phc-string".into())).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_a_gone_caller_is_skipped() {
+        let pool: &'static HashPool = Box::leak(Box::new(HashPool::start(1, 2)));
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let first = tokio::spawn({
+            let run = pool.run(move |_| {
+                let _ = started_tx.send(());
+                blocked.recv().ok();
+                Ok(1)
+            });
+            async move { run.await.unwrap() }
+        });
+        started.await.unwrap();
+
+        // The thread is busy and one more fits in the queue; the next is refused at once.
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let abandoned = pool.run(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            Ok(2)
+        });
+        let abandoned = tokio::spawn(abandoned);
+        tokio::task::yield_now().await;
+        while pool.pending.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(pool.run(|_| Ok(3)).await, Err(HashError::Busy)));
+
+        // Its caller goes away before a thread is free: the work is skipped.
+        abandoned.abort();
+        let _ = abandoned.await;
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), 1);
+        assert_eq!(pool.run(|_| Ok(4)).await.unwrap(), 4);
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned hash ran");
     }
 
     #[test]

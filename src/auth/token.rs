@@ -1,5 +1,9 @@
 //! Access tokens: HS256 JWTs that say who the bearer is (an admin or a customer) and
 //! expire after 24 hours. The keys live in application state, never in a global.
+//!
+//! A token also carries its account's token generation: changing the password (or a
+//! business being cancelled) moves the account to the next generation, and the extractors
+//! refuse tokens of an older one.
 
 use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -25,6 +29,8 @@ pub struct Principal {
     pub role: Role,
     /// The id of the admin or customer row.
     pub id: i64,
+    /// The account's token generation when the token was issued.
+    pub generation: i32,
 }
 
 /// The token's claims. `sub` is the row id as a string, as RFC 7519 wants.
@@ -32,6 +38,9 @@ pub struct Principal {
 struct Claims {
     sub: String,
     role: Role,
+    /// Token generation; tokens from before generations existed are generation 0.
+    #[serde(default)]
+    generation: i32,
     iat: i64,
     exp: i64,
 }
@@ -81,6 +90,7 @@ impl JwtKeys {
         let claims = Claims {
             sub: principal.id.to_string(),
             role: principal.role,
+            generation: principal.generation,
             iat: Utc::now().timestamp(),
             exp: expires_at.timestamp(),
         };
@@ -91,7 +101,7 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?;
         let id = data.claims.sub.parse().map_err(|_| TokenError::BadSubject)?;
-        Ok(Principal { role: data.claims.role, id })
+        Ok(Principal { role: data.claims.role, id, generation: data.claims.generation })
     }
 }
 
@@ -99,14 +109,14 @@ impl JwtKeys {
 mod tests {
     use super::*;
 
-    const ADMIN_7: Principal = Principal { role: Role::Admin, id: 7 };
+    const ADMIN_7: Principal = Principal { role: Role::Admin, id: 7, generation: 2 };
 
     #[test]
     fn a_token_round_trips() {
         let keys = JwtKeys::new(b"k");
         let token = keys.issue(ADMIN_7).unwrap();
         assert_eq!(keys.verify(&token).unwrap(), ADMIN_7);
-        let customer = Principal { role: Role::Customer, id: 3 };
+        let customer = Principal { role: Role::Customer, id: 3, generation: 0 };
         assert_eq!(keys.verify(&keys.issue(customer).unwrap()).unwrap(), customer);
     }
 

@@ -6,9 +6,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 
 use super::stored_json::StoredJson;
 
-use crate::receptionist::{
-    AppointmentHandling, BusinessHours, BusinessProfile, Faq, HolidayHours, compile_instructions,
-};
+use crate::receptionist::{AppointmentHandling, BusinessHours, BusinessProfile, Faq, compile_instructions};
 
 /// A business, as the API shows it (never the password hash or Stripe ids).
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -21,9 +19,8 @@ pub struct Customer {
     pub business_type: Option<String>,
     #[schema(value_type = Option<BusinessHours>)]
     pub business_hours: Option<StoredJson<BusinessHours>>,
-    /// Dates (`YYYY-MM-DD`) whose hours replace the weekly ones.
-    #[schema(value_type = Option<std::collections::HashMap<String, crate::receptionist::profile::RawDayHours>>)]
-    pub holiday_hours: Option<StoredJson<HolidayHours>>,
+    /// Holiday hours as the business wrote them ("Closed on Christmas Day").
+    pub holiday_hours: Option<String>,
     pub timezone: String,
     pub deskringer_number: Option<String>,
     pub forward_to_number: Option<String>,
@@ -69,9 +66,6 @@ impl Customer {
         if self.business_hours.as_ref().is_some_and(|hours| hours.parse().is_none()) {
             unreadable.push(Setting::BusinessHours);
         }
-        if self.holiday_hours.as_ref().is_some_and(|hours| hours.parse().is_none()) {
-            unreadable.push(Setting::HolidayHours);
-        }
         if self.faqs.as_ref().is_some_and(|faqs| faqs.parse().is_none()) {
             unreadable.push(Setting::Faqs);
         }
@@ -83,7 +77,6 @@ impl Customer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
     BusinessHours,
-    HolidayHours,
     Faqs,
 }
 
@@ -92,7 +85,6 @@ impl Setting {
     pub fn name(self) -> &'static str {
         match self {
             Setting::BusinessHours => "business_hours",
-            Setting::HolidayHours => "holiday_hours",
             Setting::Faqs => "faqs",
         }
     }
@@ -148,7 +140,7 @@ pub struct CustomerFields {
     pub phone: Option<String>,
     pub business_type: Option<String>,
     pub business_hours: Option<BusinessHours>,
-    pub holiday_hours: Option<HolidayHours>,
+    pub holiday_hours: Option<String>,
     pub timezone: String,
     pub deskringer_number: Option<String>,
     pub forward_to_number: Option<String>,
@@ -201,7 +193,6 @@ impl CustomerFields {
     pub fn has(&self, setting: Setting) -> bool {
         match setting {
             Setting::BusinessHours => self.business_hours.is_some(),
-            Setting::HolidayHours => self.holiday_hours.is_some(),
             Setting::Faqs => self.faqs.is_some(),
         }
     }
@@ -214,7 +205,7 @@ impl CustomerFields {
             business_type: self.business_type.as_deref(),
             services_offered: self.services_offered.as_deref(),
             business_hours: self.business_hours.as_ref(),
-            holiday_hours: self.holiday_hours.as_ref(),
+            holiday_hours: self.holiday_hours.as_deref(),
             timezone: &self.timezone,
             faqs,
             appointment_handling: self.appointment_handling,
@@ -235,7 +226,7 @@ impl From<Customer> for CustomerFields {
             phone: c.phone,
             business_type: c.business_type,
             business_hours: c.business_hours.and_then(|hours| hours.parse()),
-            holiday_hours: c.holiday_hours.and_then(|hours| hours.parse()),
+            holiday_hours: c.holiday_hours,
             timezone: c.timezone,
             deskringer_number: c.deskringer_number,
             forward_to_number: c.forward_to_number,
@@ -276,7 +267,7 @@ fn bind_fields(query: PgQueryAs<'_>, f: CustomerFields) -> PgQueryAs<'_> {
         .bind(f.phone)
         .bind(f.business_type)
         .bind(f.business_hours.as_ref().map(StoredJson::new))
-        .bind(f.holiday_hours.as_ref().map(StoredJson::new))
+        .bind(f.holiday_hours)
         .bind(f.timezone)
         .bind(f.deskringer_number)
         .bind(f.forward_to_number)

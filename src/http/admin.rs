@@ -31,13 +31,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(send_test_email))
 }
 
-/// Email and password, as both login endpoints take them.
+/// Email and password, as both login endpoints take them. Either one missing or empty is
+/// 400 ("email and password are required"), not a failed login.
 #[derive(Debug, Deserialize)]
 pub struct Credentials {
     /// Login email (case-insensitive).
-    pub email: String,
+    #[serde(default)]
+    email: String,
     /// Password; never logged.
-    pub password: SecretString,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+impl Credentials {
+    /// The trimmed email and the password, both present.
+    pub fn required(self) -> Result<(String, SecretString)> {
+        let email = self.email.trim().to_owned();
+        match self.password.filter(|password| !password.expose_secret().is_empty()) {
+            Some(password) if !email.is_empty() => Ok((email, password)),
+            _ => Err(AppError::BadRequest("email and password are required".into())),
+        }
+    }
 }
 
 #[derive(FromRow)]
@@ -45,6 +59,7 @@ struct AdminWithHash {
     #[sqlx(flatten)]
     admin: Admin,
     password_hash: String,
+    token_generation: i32,
 }
 
 /// `POST /api/admin/login`: a 24-hour admin token. Wrong email and wrong password answer
@@ -62,20 +77,21 @@ async fn login(
     ClientAddress(address): ClientAddress,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<Value>> {
-    state.login_limiter.check(address, &format!("admin:{}", credentials.email.trim()))?;
+    let (email, password) = credentials.required()?;
+    state.login_limiter.check(address, &format!("admin:{email}"))?;
     let found: Option<AdminWithHash> = sqlx::query_as(concat!(
         "SELECT ",
         admin_columns!(),
-        ", password_hash FROM admins WHERE lower(email) = lower($1)"
+        ", password_hash, token_generation FROM admins WHERE lower(email) = lower($1)"
     ))
-    .bind(credentials.email.trim())
+    .bind(&email)
     .fetch_optional(&state.db)
     .await?;
-    let (admin, hash) = match found {
-        Some(row) => (Some(row.admin), Some(row.password_hash)),
-        None => (None, None),
+    let (admin, hash, generation) = match found {
+        Some(row) => (Some(row.admin), Some(row.password_hash), row.token_generation),
+        None => (None, None, 0),
     };
-    let verified = verify_password(credentials.password, hash).await?;
+    let verified = verify_password(password, hash).await?;
     let Some(admin) = admin.filter(|_| verified) else {
         tracing::info!("admin login failed");
         return Err(AppError::Unauthorized("invalid email or password"));
@@ -86,7 +102,7 @@ async fn login(
             .bind(admin.id)
             .fetch_one(&state.db)
             .await?;
-    let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id })?;
+    let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id, generation })?;
     tracing::info!(admin.id = admin.id, "admin logged in");
     Ok(AppJson(json!({"access_token": access_token, "admin": admin})))
 }
@@ -189,13 +205,16 @@ async fn change_password(
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
     let new_hash = input.new_hash(Some(hash)).await?;
-    sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1")
-        .bind(user.id)
-        .bind(new_hash)
-        .execute(&state.db)
-        .await?;
+    // The trigger moves the account to a new token generation: every older token ends.
+    let generation: i32 =
+        sqlx::query_scalar("UPDATE admins SET password_hash = $2 WHERE id = $1 RETURNING token_generation")
+            .bind(user.id)
+            .bind(new_hash)
+            .fetch_one(&state.db)
+            .await?;
     tracing::info!(admin.id = user.id, "admin password changed");
-    Ok(AppJson(json!({"message": "Password changed"})))
+    let access_token = state.jwt.issue(Principal { role: Role::Admin, id: user.id, generation })?;
+    Ok(AppJson(json!({"message": "Password changed", "access_token": access_token})))
 }
 
 #[derive(FromRow)]
@@ -243,7 +262,7 @@ async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<A
         "calls": {
             "total": figures.calls_total,
             "today": figures.calls_today,
-            "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+            "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
         },
     })))
 }
@@ -311,9 +330,9 @@ async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) 
     Ok(AppJson(json!({"trial_customers": trial_customers, "count": count})))
 }
 
-/// Rounds to one decimal for display figures.
-pub(crate) fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
+/// Rounds to two decimals, as the API gives averages.
+pub(crate) fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,7 @@ use crate::db::Counted;
 use crate::db::call_totals;
 use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
 use crate::http::AppState;
-use crate::http::admin::round1;
+use crate::http::admin::round2;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use crate::http::pagination::{Envelope, Page};
@@ -223,7 +223,7 @@ async fn get_call_stats(
         "total_calls": figures.total_calls,
         "completed_calls": figures.completed_calls,
         "failed_calls": figures.failed_calls,
-        "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
         "callback_requests": figures.callback_requests,
         "costs": {
             "twilio": round_money(figures.twilio_cost),

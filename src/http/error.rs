@@ -47,6 +47,9 @@ pub enum AppError {
     /// 503: a dependency (the database, a third-party service) is unavailable.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// 503 with `Retry-After`: the server is too busy for this request right now.
+    #[error("{message}")]
+    Overloaded { message: &'static str, retry_after_seconds: u64 },
     /// 500 (503 for pool exhaustion): a database failure. Details are logged, never sent.
     #[error("database error")]
     Sqlx(#[from] sqlx::Error),
@@ -85,7 +88,7 @@ impl AppError {
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServiceUnavailable(_) | AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(_) | AppError::Anyhow(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,7 +117,9 @@ impl IntoResponse for AppError {
             other => json!({"error": other.to_string()}),
         };
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after_seconds } = self {
+        if let AppError::TooManyRequests { retry_after_seconds } | AppError::Overloaded { retry_after_seconds, .. } =
+            self
+        {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_seconds.into());
         }
         response
@@ -131,6 +136,17 @@ impl From<JsonRejection> for AppError {
             }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
             other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(error: crate::auth::password::HashError) -> Self {
+        match error {
+            crate::auth::password::HashError::Busy => {
+                AppError::Overloaded { message: "the server is busy, please retry in a moment", retry_after_seconds: 1 }
+            }
+            crate::auth::password::HashError::Failed(error) => AppError::Anyhow(error),
         }
     }
 }

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::AppError;
+use super::field_error;
 use crate::auth::{Principal, Role};
 
 /// A JSON object body; malformed or mistyped bodies answer 400/422 in our error shape.
@@ -37,11 +38,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first.is_some_and(|b| *b != b'{') {
             // Malformed JSON is still reported as such (400).
-            let _ = axum::Json::<serde::de::IgnoredAny>::from_bytes(&body).map_err(AppError::from)?;
+            from_json_bytes::<serde::de::IgnoredAny>(&body)?;
             return Err(AppError::Unprocessable { message: "the JSON body must be an object".into(), details: None });
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&body).map_err(AppError::from)?;
-        Ok(AppJson(value))
+        Ok(AppJson(from_json_bytes(&body)?))
     }
 }
 
@@ -51,13 +51,32 @@ impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     }
 }
 
-/// Reads an already-parsed JSON value as `T`; errors name the offending field's path, the
-/// same way [`AppJson`]'s do (422).
+/// Reads a JSON body as `T`: not JSON at all is 400; a field of the wrong kind is 422 with a
+/// sentence naming the field (see [`field_error::describe`]).
+fn from_json_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let not_json = || AppError::BadRequest("the request body is not valid JSON".into());
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| match error.inner().classify() {
+            serde_json::error::Category::Data => field_problem(&error.path().to_string(), &error.inner().to_string()),
+            _ => not_json(),
+        })?;
+    deserializer.end().map_err(|_| not_json())?;
+    Ok(value)
+}
+
+/// Reads an already-parsed JSON value as `T`; errors name the offending field the same way
+/// [`AppJson`]'s do (422).
 pub fn from_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
-    serde_path_to_error::deserialize(value).map_err(|error| AppError::Unprocessable {
-        message: format!("Failed to deserialize the JSON body into the target type: {error}"),
-        details: None,
-    })
+    serde_path_to_error::deserialize(value)
+        .map_err(|error| field_problem(&error.path().to_string(), &error.inner().to_string()))
+}
+
+/// 422 with a sentence for the person at the form, and the field it is about in `details`.
+fn field_problem(path: &str, message: &str) -> AppError {
+    let message = field_error::describe(path, message);
+    let details = (!path.is_empty() && path != ".").then(|| serde_json::json!({ path: message.clone() }));
+    AppError::Unprocessable { message, details }
 }
 
 /// `application/json` or `application/<something>+json`, with any parameters.
@@ -71,10 +90,21 @@ fn is_json_content_type(value: &str) -> bool {
 #[from_request(via(axum::extract::Path), rejection(AppError))]
 pub struct AppPath<T>(pub T);
 
-/// Query parameters; a mistyped value answers 400 in our error shape.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(AppError))]
+/// Query parameters; a mistyped value answers 400 naming the parameter.
+#[derive(Debug)]
 pub struct AppQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(AppQuery).map_err(|error| {
+            AppError::BadRequest(field_error::describe(&error.path().to_string(), &error.inner().to_string()))
+        })
+    }
+}
 
 /// The signed-in DeskRinger admin. Missing, invalid or expired tokens answer 401; a
 /// customer's token answers 403.
@@ -92,14 +122,27 @@ pub struct CustomerUser {
     pub id: i64,
 }
 
+/// A valid token whose account is gone, or has moved on (a new password, a cancelled
+/// business): as good as no token.
+const STALE_TOKEN: AppError = AppError::Unauthorized("invalid or expired token");
+
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        match principal(parts, state)? {
-            Principal { role: Role::Admin, id } => Ok(AdminUser { id }),
-            Principal { role: Role::Customer, .. } => Err(AppError::Forbidden("admin access required".into())),
+        let principal = principal(parts, state)?;
+        if principal.role != Role::Admin {
+            return Err(AppError::Forbidden("admin access required".into()));
         }
+        let generation: Option<i32> = sqlx::query_scalar("SELECT token_generation FROM admins WHERE id = $1")
+            .bind(principal.id)
+            .fetch_optional(&state.db)
+            .await?;
+        if generation != Some(principal.generation) {
+            tracing::debug!(admin.id = principal.id, "token of a deleted admin or an older password");
+            return Err(STALE_TOKEN);
+        }
+        Ok(AdminUser { id: principal.id })
     }
 }
 
@@ -107,11 +150,33 @@ impl FromRequestParts<AppState> for CustomerUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        match principal(parts, state)? {
-            Principal { role: Role::Customer, id } => Ok(CustomerUser { id }),
-            Principal { role: Role::Admin, .. } => Err(AppError::Forbidden("customer access required".into())),
+        let principal = principal(parts, state)?;
+        if principal.role != Role::Customer {
+            return Err(AppError::Forbidden("customer access required".into()));
+        }
+        let account: Option<(i32, String)> =
+            sqlx::query_as("SELECT token_generation, subscription_status FROM customers WHERE id = $1")
+                .bind(principal.id)
+                .fetch_optional(&state.db)
+                .await?;
+        match account {
+            Some((generation, status)) if generation == principal.generation && !is_cancelled(&status) => {
+                Ok(CustomerUser { id: principal.id })
+            }
+            _ => {
+                tracing::debug!(
+                    customer.id = principal.id,
+                    "token of a deleted or cancelled business, or an older password"
+                );
+                Err(STALE_TOKEN)
+            }
         }
     }
+}
+
+/// Whether a business's subscription status means it has left DeskRinger.
+pub fn is_cancelled(subscription_status: &str) -> bool {
+    matches!(subscription_status, "cancelled" | "canceled")
 }
 
 /// Reads and verifies the bearer token. Every failure is 401; the reason is only logged.

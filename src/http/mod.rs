@@ -6,6 +6,7 @@ pub mod calls;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod field_error;
 pub mod login_limit;
 pub mod metrics;
 pub mod openapi;

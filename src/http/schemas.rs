@@ -454,13 +454,14 @@ pub struct CustomerInput {
     pub phone: Option<String>,
     pub business_type: Option<String>,
     pub business_hours: Option<crate::receptionist::BusinessHours>,
-    #[schema(value_type = Option<HashMap<String, crate::receptionist::profile::RawDayHours>>)]
-    pub holiday_hours: Option<Value>,
+    /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
+    pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
     pub deskringer_number: Option<String>,
     pub forward_to_number: Option<String>,
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
+    /// Rows with both parts blank are dropped.
     pub faqs: Option<Vec<crate::receptionist::Faq>>,
     pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
     pub pricing_info: Option<String>,
@@ -492,10 +493,11 @@ pub struct SettingsInput {
     pub ai_instructions: Option<String>,
     pub business_type: Option<String>,
     pub business_hours: Option<crate::receptionist::BusinessHours>,
-    #[schema(value_type = Option<HashMap<String, crate::receptionist::profile::RawDayHours>>)]
-    pub holiday_hours: Option<Value>,
+    /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
+    pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
     pub services_offered: Option<String>,
+    /// Rows with both parts blank are dropped.
     pub faqs: Option<Vec<crate::receptionist::Faq>>,
     pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
     pub pricing_info: Option<String>,
@@ -513,12 +515,13 @@ pub struct PortalSettingsInput {
     pub phone: Option<String>,
     pub business_type: Option<String>,
     pub business_hours: Option<crate::receptionist::BusinessHours>,
-    #[schema(value_type = Option<HashMap<String, crate::receptionist::profile::RawDayHours>>)]
-    pub holiday_hours: Option<Value>,
+    /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
+    pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
     pub forward_to_number: Option<String>,
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
+    /// Rows with both parts blank are dropped.
     pub faqs: Option<Vec<crate::receptionist::Faq>>,
     pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
     pub pricing_info: Option<String>,

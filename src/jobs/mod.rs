@@ -69,6 +69,7 @@ pub async fn worker(
         .define_job::<post_call::SummarizeCall>()
         .define_job::<notify::EmailOwner>()
         .define_job::<notify::TextOwner>()
+        .define_job::<notify::WelcomeOwner>()
         .define_job::<billing::ExpireTrials>()
         .with_cron(
             graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)

@@ -67,6 +67,66 @@ impl TaskHandler for TextOwner {
     }
 }
 
+/// Email a new business its portal login, once. The payload carries the temporary
+/// password (the admin was shown it too); the job row is deleted once it has run.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WelcomeOwner {
+    /// The new business.
+    pub customer_id: i64,
+    /// Its temporary portal password.
+    pub temporary_password: String,
+}
+
+impl std::fmt::Debug for WelcomeOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WelcomeOwner").field("customer_id", &self.customer_id).finish_non_exhaustive()
+    }
+}
+
+impl TaskHandler for WelcomeOwner {
+    const IDENTIFIER: &'static str = "welcome_owner";
+
+    async fn run(self, ctx: WorkerContext) -> impl graphile_worker::IntoTaskHandlerResult {
+        let result = async { welcome_owner(context(&ctx)?, self.customer_id, &self.temporary_password).await }.await;
+        if let Err(error) = &result {
+            tracing::warn!(
+                customer.id = self.customer_id,
+                attempt = ctx.job().attempts(),
+                error = format!("{error:#}"),
+                "welcome_owner failed; will retry"
+            );
+        }
+        result
+    }
+}
+
+/// Sends a new business its welcome email, once; not at all if its password has already
+/// been changed (the temporary one would no longer work).
+pub async fn welcome_owner(job: &JobContext, customer_id: i64, temporary_password: &str) -> anyhow::Result<()> {
+    let row: Option<(String, String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT email, business_name, token_generation, welcome_email_sent_at FROM customers WHERE id = $1",
+    )
+    .bind(customer_id)
+    .fetch_optional(&job.db)
+    .await?;
+    let Some((to, business_name, generation, sent_at)) = row else { return Ok(()) };
+    if sent_at.is_some() {
+        return Ok(());
+    }
+    if generation != 0 {
+        tracing::info!(customer.id = customer_id, "password already changed; welcome email not sent");
+        return Ok(());
+    }
+    let delivery =
+        job.clients.sendgrid.send(&welcome_email(&to, &business_name, temporary_password, &job.config)).await?;
+    sqlx::query("UPDATE customers SET welcome_email_sent_at = now() WHERE id = $1")
+        .bind(customer_id)
+        .execute(&job.db)
+        .await?;
+    tracing::info!(customer.id = customer_id, sent = (delivery == Delivery::Sent), "welcome email handled");
+    Ok(())
+}
+
 /// A finished call with what its notifications need.
 #[derive(Debug, FromRow)]
 pub struct CallReport {

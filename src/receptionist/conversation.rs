@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::hours::{self, LocalStatus};
-use super::profile::{AppointmentHandling, BusinessHours, HolidayHours};
+use super::profile::{AppointmentHandling, BusinessHours};
 use crate::clients::openai::{self, ChatMessage, OpenAi, TurnReply};
 
 /// What the caller hears when the model fails or is too slow.
@@ -43,8 +43,8 @@ pub struct BusinessContext {
     pub ai_instructions: String,
     /// Weekly hours.
     pub business_hours: Option<BusinessHours>,
-    /// Holiday exceptions.
-    pub holiday_hours: Option<HolidayHours>,
+    /// Holiday hours as the business wrote them (also in the compiled instructions).
+    pub holiday_hours: Option<String>,
     /// IANA time zone.
     pub timezone: String,
     /// Services, for the built-in replies.
@@ -60,12 +60,7 @@ pub struct BusinessContext {
 impl BusinessContext {
     /// Open or closed, and the local time, at `now`.
     pub fn status_at(&self, now: DateTime<Utc>) -> LocalStatus {
-        hours::status_at(
-            self.business_hours.as_ref(),
-            self.holiday_hours.as_ref(),
-            hours::time_zone(&self.timezone),
-            now,
-        )
+        hours::status_at(self.business_hours.as_ref(), hours::time_zone(&self.timezone), now)
     }
 }
 
@@ -97,6 +92,10 @@ pub fn system_prompt(business: &BusinessContext, now: DateTime<Utc>) -> String {
     prompt.push_str(&status.describe());
     if let Some(today) = &status.today {
         prompt.push_str(&format!(" Today's hours: {today}."));
+    }
+    if business.holiday_hours.as_deref().is_some_and(|h| !h.trim().is_empty()) {
+        // The open-now check reads the weekly hours only; the model reads the holiday text.
+        prompt.push_str(" If the business's holiday hours name today, they override this.");
     }
     prompt.push('\n');
     if !business.can_transfer {

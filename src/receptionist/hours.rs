@@ -1,10 +1,10 @@
 //! Whether a business is open at a given moment, in its own time zone, from its weekly
-//! hours and holiday exceptions. Overnight hours (18:00-02:00) stay open past midnight.
+//! hours. (Holiday hours are free text for the model to read, not dates to compute with.) Overnight hours (18:00-02:00) stay open past midnight.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
 use chrono_tz::Tz;
 
-use super::profile::{BusinessHours, DayHours, HolidayHours};
+use super::profile::{BusinessHours, DayHours};
 
 /// The business's local time and whether it is open then.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub struct LocalStatus {
     pub local: NaiveDateTime,
     /// Whether the business is open.
     pub open: bool,
-    /// The hours that apply today (holiday hours on a holiday), for the prompt.
+    /// The weekly hours that apply today, for the prompt.
     pub today: Option<DayHours>,
 }
 
@@ -44,16 +44,11 @@ pub fn time_zone(name: &str) -> Tz {
 }
 
 /// Computes whether the business is open at `now`.
-pub fn status_at(
-    hours: Option<&BusinessHours>,
-    holidays: Option<&HolidayHours>,
-    zone: Tz,
-    now: DateTime<Utc>,
-) -> LocalStatus {
+pub fn status_at(hours: Option<&BusinessHours>, zone: Tz, now: DateTime<Utc>) -> LocalStatus {
     let local = now.with_timezone(&zone).naive_local();
     let (date, time) = (local.date(), local.time());
-    let today = hours_on(hours, holidays, date);
-    let yesterday = hours_on(hours, holidays, date - Duration::days(1));
+    let today = hours_on(hours, date);
+    let yesterday = hours_on(hours, date - Duration::days(1));
 
     let open_today = today.as_ref().and_then(|day| day.open_close).is_some_and(|(open, close)| {
         if open.0 < close.0 {
@@ -71,11 +66,8 @@ pub fn status_at(
     LocalStatus { local, open: open_today || open_from_yesterday, today }
 }
 
-/// The hours that apply on `date`: the holiday entry if there is one, else the weekday's.
-fn hours_on(hours: Option<&BusinessHours>, holidays: Option<&HolidayHours>, date: NaiveDate) -> Option<DayHours> {
-    if let Some(day) = holidays.and_then(|holidays| holidays.get(&date)) {
-        return Some(day.clone());
-    }
+/// The weekday's hours on `date`.
+fn hours_on(hours: Option<&BusinessHours>, date: NaiveDate) -> Option<DayHours> {
     let hours = hours?;
     let day = match date.weekday() {
         Weekday::Mon => &hours.monday,
@@ -114,18 +106,18 @@ mod tests {
     #[test]
     fn open_during_the_day_and_closed_outside_it() {
         // 2026-11-23 is a Monday.
-        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 9, 0)).open);
-        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 16, 59)).open);
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 17, 0)).open);
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 8, 59)).open);
+        assert!(status_at(Some(&hours()), NY, at(NY, 2026, 11, 23, 9, 0)).open);
+        assert!(status_at(Some(&hours()), NY, at(NY, 2026, 11, 23, 16, 59)).open);
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 23, 17, 0)).open);
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 23, 8, 59)).open);
     }
 
     #[test]
     fn the_same_instant_differs_by_time_zone() {
         // Monday 14:00 in New York is Tuesday 04:00 in Tokyo (Tuesday has no hours).
         let instant = at(NY, 2026, 11, 23, 14, 0);
-        assert!(status_at(Some(&hours()), None, NY, instant).open);
-        let tokyo = status_at(Some(&hours()), None, TOKYO, instant);
+        assert!(status_at(Some(&hours()), NY, instant).open);
+        let tokyo = status_at(Some(&hours()), TOKYO, instant);
         assert!(!tokyo.open);
         assert_eq!(tokyo.local.format("%A %H:%M").to_string(), "Tuesday 04:00");
     }
@@ -133,28 +125,17 @@ mod tests {
     #[test]
     fn overnight_hours_run_past_midnight() {
         // Friday 2026-11-27 18:00 to Saturday 02:00.
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 27, 17, 59)).open);
-        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 27, 23, 30)).open);
-        assert!(status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 28, 1, 59)).open);
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 28, 2, 0)).open);
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 27, 17, 59)).open);
+        assert!(status_at(Some(&hours()), NY, at(NY, 2026, 11, 27, 23, 30)).open);
+        assert!(status_at(Some(&hours()), NY, at(NY, 2026, 11, 28, 1, 59)).open);
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 28, 2, 0)).open);
     }
 
     #[test]
     fn closed_and_missing_days_are_closed() {
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 29, 12, 0)).open, "Sunday is closed");
-        assert!(!status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 25, 12, 0)).open, "Wednesday is not given");
-        assert!(!status_at(None, None, NY, at(NY, 2026, 11, 23, 12, 0)).open, "no hours at all");
-    }
-
-    #[test]
-    fn holiday_hours_override_the_week() {
-        let holidays: HolidayHours = serde_json::from_value(json!({
-            "2026-11-23": {"closed": true},
-            "2026-11-29": {"open": "10:00", "close": "12:00"}
-        }))
-        .unwrap();
-        assert!(!status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 23, 12, 0)).open);
-        assert!(status_at(Some(&hours()), Some(&holidays), NY, at(NY, 2026, 11, 29, 11, 0)).open);
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 29, 12, 0)).open, "Sunday is closed");
+        assert!(!status_at(Some(&hours()), NY, at(NY, 2026, 11, 25, 12, 0)).open, "Wednesday is not given");
+        assert!(!status_at(None, NY, at(NY, 2026, 11, 23, 12, 0)).open, "no hours at all");
     }
 
     #[test]
@@ -172,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_description_names_local_time_and_state() {
-        let status = status_at(Some(&hours()), None, NY, at(NY, 2026, 11, 23, 14, 5));
+        let status = status_at(Some(&hours()), NY, at(NY, 2026, 11, 23, 14, 5));
         assert_eq!(status.describe(), "It is Monday 23 November 2026, 14:05 local time. The business is open now.");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::profile::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
+use super::profile::{AppointmentHandling, BusinessHours, Faq};
 
 /// The settings the instructions are compiled from.
 #[derive(Debug, Clone, Copy)]
@@ -17,8 +17,8 @@ pub struct BusinessProfile<'a> {
     pub services_offered: Option<&'a str>,
     /// Weekly opening hours.
     pub business_hours: Option<&'a BusinessHours>,
-    /// Exceptions on given dates.
-    pub holiday_hours: Option<&'a HolidayHours>,
+    /// Holiday hours, free text as the business wrote it ("Closed on Christmas Day").
+    pub holiday_hours: Option<&'a str>,
     /// IANA time zone the hours are in.
     pub timezone: &'a str,
     /// Questions with the answers to give.
@@ -70,15 +70,9 @@ pub fn compile_instructions(profile: &BusinessProfile<'_>) -> String {
         }
     }
 
-    if let Some(holidays) = profile.holiday_hours.filter(|holidays| !holidays.is_empty()) {
-        out.push_str("\n## Holiday hours (these dates override the weekly hours)\n");
-        for (date, hours) in holidays {
-            let _ = write!(out, "- {}: {hours}", date.format("%A %-d %B %Y"));
-            if let Some(note) = &hours.note {
-                let _ = write!(out, " ({note})");
-            }
-            out.push('\n');
-        }
+    if let Some(holidays) = non_empty(profile.holiday_hours) {
+        let _ =
+            write!(out, "\n## Holiday hours (on the days they name, these override the weekly hours)\n{holidays}\n");
     }
 
     if !profile.faqs.is_empty() {
@@ -176,8 +170,6 @@ mod tests {
     #[test]
     fn every_structured_field_reaches_the_instructions() {
         let hours = salon_hours();
-        let holidays: HolidayHours =
-            serde_json::from_value(json!({"2026-12-25": {"closed": true, "note": "Christmas"}})).unwrap();
         let faqs =
             vec![Faq { question: "Do you have parking?".into(), answer: "Yes, free parking behind the salon.".into() }];
         let profile = BusinessProfile {
@@ -185,7 +177,7 @@ mod tests {
             business_type: Some("hair salon"),
             services_offered: Some("Cuts, colour, blow-dry"),
             business_hours: Some(&hours),
-            holiday_hours: Some(&holidays),
+            holiday_hours: Some("Closed on Christmas Day"),
             timezone: "Europe/London",
             faqs: &faqs,
             appointment_handling: AppointmentHandling::BookingLink,
@@ -204,7 +196,7 @@ mod tests {
             "- Tuesday: closed",
             "- Saturday: 10:00-14:00",
             "- Sunday: closed",
-            "- Friday 25 December 2026: closed (Christmas)",
+            "## Holiday hours (on the days they name, these override the weekly hours)\nClosed on Christmas Day\n",
             "Q: Do you have parking?\n  A: Yes, free parking behind the salon.",
             "book online",
             "## Pricing\nCuts from $45",

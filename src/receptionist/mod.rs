@@ -10,4 +10,4 @@ pub mod summary;
 pub mod twiml;
 
 pub use instructions::{BusinessProfile, compile_instructions};
-pub use profile::{AppointmentHandling, BusinessHours, DayHours, Faq, HolidayHours};
+pub use profile::{AppointmentHandling, BusinessHours, DayHours, Faq, FaqRows};

@@ -2,10 +2,9 @@
 //! appointments. These types validate themselves while being deserialized, so a value that
 //! exists is a valid one, and an invalid request names the exact field that is wrong.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveTime;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -48,7 +47,10 @@ impl fmt::Display for ClockTime {
 pub struct DayHours {
     /// `None` when closed all day.
     pub open_close: Option<(ClockTime, ClockTime)>,
-    /// An optional label, e.g. "Christmas Day" for holiday hours.
+    /// The times a closed day still carries: the portal sends every day with its times and
+    /// a `closed` box, and must get them back as sent.
+    pub kept_times: Option<(ClockTime, ClockTime)>,
+    /// An optional label, e.g. "Christmas Day".
     pub note: Option<String>,
 }
 
@@ -68,7 +70,8 @@ impl fmt::Display for DayHours {
     }
 }
 
-/// The JSON shape of [`DayHours`]: `{"open": "09:00", "close": "17:00"}` or `{"closed": true}`.
+/// The JSON shape of [`DayHours`]: `{"open": "09:00", "close": "17:00"}` or `{"closed": true}`
+/// (a closed day may keep its times: `{"open": "09:00", "close": "17:00", "closed": true}`).
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = DayHours)]
@@ -89,37 +92,47 @@ pub struct RawDayHours {
     note: Option<String>,
 }
 
+/// A time the form may leave empty (`""` is none).
+fn optional_time(raw: Option<String>) -> Result<Option<ClockTime>, String> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(time) => ClockTime::parse(time).map(Some),
+    }
+}
+
 impl TryFrom<ObjectOnly<RawDayHours>> for DayHours {
     type Error = String;
 
     fn try_from(ObjectOnly(raw): ObjectOnly<RawDayHours>) -> Result<Self, String> {
         let note = raw.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        let times = match (optional_time(raw.open)?, optional_time(raw.close)?) {
+            (Some(open), Some(close)) => Some((open, close)),
+            (None, None) => None,
+            _ if raw.closed => None,
+            _ => return Err("give both open and close as HH:MM, or mark the day closed".into()),
+        };
         if raw.closed {
-            return Ok(DayHours { open_close: None, note });
+            return Ok(DayHours { open_close: None, kept_times: times, note });
         }
-        match (raw.open, raw.close) {
-            (Some(open), Some(close)) => {
-                let (open, close) = (ClockTime::parse(&open)?, ClockTime::parse(&close)?);
-                if open == close {
-                    return Err("`open` and `close` must differ (use {\"closed\": true} for a closed day)".into());
-                }
-                Ok(DayHours { open_close: Some((open, close)), note })
+        match times {
+            Some((open, close)) if open == close => {
+                Err("open and close must differ (mark the day closed instead)".into())
             }
-            _ => Err("give both `open` and `close` as HH:MM, or `closed: true`".into()),
+            Some(times) => Ok(DayHours { open_close: Some(times), kept_times: None, note }),
+            None => Err("give both open and close as HH:MM, or mark the day closed".into()),
         }
     }
 }
 
 impl From<DayHours> for RawDayHours {
     fn from(hours: DayHours) -> Self {
-        match hours.open_close {
-            None => RawDayHours { open: None, close: None, closed: true, note: hours.note },
-            Some((open, close)) => RawDayHours {
-                open: Some(open.to_string()),
-                close: Some(close.to_string()),
-                closed: false,
-                note: hours.note,
-            },
+        let closed = hours.open_close.is_none();
+        let times = hours.open_close.or(hours.kept_times);
+        RawDayHours {
+            open: times.map(|(open, _)| open.to_string()),
+            close: times.map(|(_, close)| close.to_string()),
+            closed,
+            note: hours.note,
         }
     }
 }
@@ -205,9 +218,6 @@ impl BusinessHours {
     }
 }
 
-/// Exceptions to the weekly hours on given dates: `{"2026-12-25": {"closed": true}}`.
-pub type HolidayHours = BTreeMap<NaiveDate, DayHours>;
-
 /// One frequently asked question with the answer the receptionist should give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "ObjectOnly<RawFaq>")]
@@ -234,6 +244,29 @@ impl TryFrom<ObjectOnly<RawFaq>> for Faq {
             return Err("each FAQ needs a non-empty `question` and `answer`".into());
         }
         Ok(Faq { question: question.to_owned(), answer: answer.to_owned() })
+    }
+}
+
+/// FAQs as a form sends them: rows the owner added and left blank are dropped; a row with
+/// only its question or only its answer is refused, naming the row (counted from 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<ObjectOnly<RawFaq>>")]
+pub struct FaqRows(pub Vec<Faq>);
+
+impl TryFrom<Vec<ObjectOnly<RawFaq>>> for FaqRows {
+    type Error = String;
+
+    fn try_from(rows: Vec<ObjectOnly<RawFaq>>) -> Result<Self, String> {
+        let mut faqs = Vec::with_capacity(rows.len());
+        for (n, ObjectOnly(row)) in rows.into_iter().enumerate() {
+            match (row.question.trim().is_empty(), row.answer.trim().is_empty()) {
+                (true, true) => {}
+                (false, true) => return Err(format!("row {} has a question but no answer", n + 1)),
+                (true, false) => return Err(format!("row {} has an answer but no question", n + 1)),
+                (false, false) => faqs.push(Faq::try_from(ObjectOnly(row))?),
+            }
+        }
+        Ok(FaqRows(faqs))
     }
 }
 
@@ -302,6 +335,7 @@ mod tests {
         for (bad, reason) in [
             (json!({"monday": {"open": "25:00", "close": "17:00"}}), "not a time of day"),
             (json!({"monday": {"open": "09:00"}}), "give both"),
+            (json!({"monday": {"open": "", "close": "", "closed": false}}), "give both"),
             (json!({"funday": {"closed": true}}), "unknown field"),
             (json!({"monday": {"open": "9am", "close": "5pm"}}), "not a time of day"),
             (json!({"monday": "9-5"}), "invalid type"),
@@ -314,12 +348,39 @@ mod tests {
     }
 
     #[test]
-    fn holiday_hours_are_keyed_by_date() {
-        let holidays: HolidayHours =
-            serde_json::from_value(json!({"2026-12-25": {"closed": true, "note": "Christmas"}})).unwrap();
-        let day = &holidays[&NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()];
-        assert!(day.is_closed());
-        assert!(serde_json::from_value::<HolidayHours>(json!({"christmas": {"closed": true}})).is_err());
+    fn a_closed_day_keeps_the_times_the_form_sent() {
+        let sent = json!({
+            "saturday": {"open": "10:00", "close": "16:00", "closed": false},
+            "sunday": {"open": "09:00", "close": "17:00", "closed": true},
+            "monday": {"open": "", "close": "", "closed": true}
+        });
+        let hours: BusinessHours = serde_json::from_value(sent).unwrap();
+        assert!(hours.sunday.as_ref().unwrap().is_closed());
+        assert_eq!(
+            serde_json::to_value(&hours).unwrap(),
+            json!({
+                "monday": {"closed": true},
+                "saturday": {"open": "10:00", "close": "16:00"},
+                "sunday": {"open": "09:00", "close": "17:00", "closed": true}
+            })
+        );
+    }
+
+    #[test]
+    fn blank_faq_rows_are_dropped_and_half_rows_named() {
+        let rows: FaqRows = serde_json::from_value(json!([
+            {"question": "Walk-ins?", "answer": "Yes."},
+            {"question": "", "answer": " "}
+        ]))
+        .unwrap();
+        assert_eq!(rows.0.len(), 1);
+        let err = serde_json::from_value::<FaqRows>(json!([
+            {"question": "Walk-ins?", "answer": "Yes."},
+            {"question": "Parking?", "answer": ""}
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("row 2 has a question but no answer"), "{err}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ async fn every_admin_route_refuses_missing_and_bad_tokens_with_401() {
     let app = TestApp::spawn().await;
     let customer_id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
     let call_id = app.insert_call(crate::helpers::NewCall::completed(customer_id)).await;
-    let admin = Principal { role: Role::Admin, id: 1 };
+    let admin = Principal { role: Role::Admin, id: 1, generation: 0 };
     let expired = app.state.jwt.issue_with_expiry(admin, Utc::now() - Duration::hours(2)).unwrap();
     let foreign = JwtKeys::new(b"someone-else's-secret").issue(admin).unwrap();
     let valid = app.state.jwt.issue(admin).unwrap();

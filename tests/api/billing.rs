@@ -143,6 +143,7 @@ async fn a_checkout_then_stripe_payment_makes_the_business_active() {
         "checkout.session.completed",
         Utc::now().timestamp(),
         json!({"id": "cs_1", "object": "checkout.session", "customer": "cus_new", "subscription": "sub_new",
+               "payment_status": "paid",
                "client_reference_id": id.to_string(), "metadata": {"deskringer_customer_id": id.to_string()}}),
     );
     assert_eq!(deliver_now(&app, &completed).await.assert_ok(StatusCode::OK)["received"], true);

@@ -327,7 +327,7 @@ async fn settings_update_hours_and_recompile_the_instructions() {
             json!({
                 "greeting_message": "Joe's Diner, how can I help?",
                 "business_hours": {"friday": {"open": "18:00", "close": "02:00"}},
-                "holiday_hours": {"2026-12-25": {"closed": true, "note": "Christmas"}},
+                "holiday_hours": "Closed on Christmas Day",
                 "faqs": [{"question": "Vegan options?", "answer": "Yes, plenty."}],
                 "appointment_handling": "booking_link",
                 // Not a setting: ignored by this endpoint.
@@ -340,7 +340,7 @@ async fn settings_update_hours_and_recompile_the_instructions() {
     assert_eq!(response.body["message"], "Settings updated");
     assert_eq!(customer["greeting_message"], "Joe's Diner, how can I help?");
     assert_eq!(customer["business_hours"], json!({"friday": {"open": "18:00", "close": "02:00"}}));
-    assert_eq!(customer["holiday_hours"], json!({"2026-12-25": {"closed": true, "note": "Christmas"}}));
+    assert_eq!(customer["holiday_hours"], "Closed on Christmas Day");
     assert_eq!(customer["appointment_handling"], "booking_link");
     assert_eq!(customer["email"], "joe@diner.test");
     let instructions = customer["ai_instructions"].as_str().unwrap();
@@ -362,7 +362,7 @@ async fn invalid_settings_name_the_field_and_save_nothing() {
         )
         .await;
     let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(message.contains("business_hours: monday"), "{message}");
+    assert!(message.starts_with("business_hours.monday: `9am` is not a time of day"), "{message}");
     let greeting: Option<String> = sqlx::query_scalar("SELECT greeting_message FROM customers WHERE id = $1")
         .bind(id)
         .fetch_one(&app.db)
@@ -515,7 +515,7 @@ async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
         "INSERT INTO customers (business_name, email, business_hours, holiday_hours, faqs) VALUES ('Old', 'old@x.test', \
          '{\"sunday\": {\"closed\": true}, \"monday\": {\"open\": \"09:00\", \"close\": \"17:00\"}, \
            \"friday\": {\"open\": \"09:00\", \"close\": \"12:00\"}}', \
-         '{\"2026-12-25\": {\"closed\": true, \"note\": \"Christmas\"}}', \
+         '{\"2026-12-31\": {\"open\": \"10:00\", \"close\": \"14:00\"}, \"2026-12-25\": {\"closed\": true, \"note\": \"Christmas\"}}', \
          '[{\"question\": \"Parking?\", \"answer\": \"Yes.\"}]')",
     )
     .execute(&pool)
@@ -526,8 +526,8 @@ async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
     deskringer::db::migrate(&pool).await.unwrap();
 
     // Assert
-    let (hours, holidays, faqs): (String, Value, Value) = sqlx::query_as(
-        "SELECT business_hours::text, holiday_hours::jsonb, faqs::jsonb FROM customers WHERE email = 'old@x.test'",
+    let (hours, holidays, faqs): (String, String, Value) = sqlx::query_as(
+        "SELECT business_hours::text, holiday_hours, faqs::jsonb FROM customers WHERE email = 'old@x.test'",
     )
     .fetch_one(&pool)
     .await
@@ -536,7 +536,8 @@ async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
         hours,
         r#"{"monday":{"open":"09:00","close":"17:00"},"friday":{"open":"09:00","close":"12:00"},"sunday":{"closed":true}}"#
     );
-    assert_eq!(holidays, json!({"2026-12-25": {"closed": true, "note": "Christmas"}}));
+    // Migration 7: holiday dates become the text the portal edits, one line a date.
+    assert_eq!(holidays, "2026-12-25: closed (Christmas)\n2026-12-31: 10:00-14:00");
     assert_eq!(faqs, json!([{"question": "Parking?", "answer": "Yes."}]));
     pool.close().await;
 }

@@ -214,7 +214,7 @@ impl TestApp {
 
     /// A valid token for `role` and row `id`.
     pub fn token(&self, role: Role, id: i64) -> String {
-        self.state.jwt.issue(Principal { role, id }).unwrap()
+        self.state.jwt.issue(Principal { role, id, generation: 0 }).unwrap()
     }
 
     /// Inserts a business directly; returns its id.

@@ -26,8 +26,10 @@ async fn the_server_rides_out_a_database_outage() {
             .fetch_one(&pool)
             .await
             .unwrap();
-    let token =
-        state.jwt.issue(deskringer::auth::Principal { role: deskringer::auth::Role::Admin, id: admin }).unwrap();
+    let token = state
+        .jwt
+        .issue(deskringer::auth::Principal { role: deskringer::auth::Role::Admin, id: admin, generation: 0 })
+        .unwrap();
     let customer: i64 =
         sqlx::query_scalar("INSERT INTO customers (business_name, email) VALUES ('B', 'b@x.test') RETURNING id")
             .fetch_one(&pool)

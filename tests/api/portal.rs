@@ -446,7 +446,7 @@ async fn portal_routes_refuse_admin_tokens_and_missing_tokens() {
         .state
         .jwt
         .issue_with_expiry(
-            deskringer::auth::Principal { role: Role::Customer, id: w.mine },
+            deskringer::auth::Principal { role: Role::Customer, id: w.mine, generation: 0 },
             Utc::now() - Duration::hours(1),
         )
         .unwrap();

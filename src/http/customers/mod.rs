@@ -20,7 +20,7 @@ use crate::http::error::{AppError, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery, from_json_value};
 use crate::http::pagination::{Envelope, Page};
 use crate::http::validate;
-use crate::jobs::notify::welcome_email;
+use crate::jobs::{self, notify::WelcomeOwner};
 use patch::{CustomerPatch, SettingsPatch};
 
 /// Length of the free trial a new business gets.
@@ -159,26 +159,19 @@ async fn create_customer(
 
     let temporary_password = temporary_password();
     let password_hash = hash_password(SecretString::from(temporary_password.clone())).await?;
-    let customer = customers::insert(&state.db, fields, &password_hash)
+    let mut tx = state.db.begin().await?;
+    let customer = customers::insert(&mut *tx, fields, &password_hash)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;
-
-    tracing::info!(customer.id = customer.id, "customer created");
     if send_welcome_email {
-        // Sent in the background: the admin has the password in this answer anyway, and a
-        // slow email service must not hold the dashboard up.
-        let email = welcome_email(&customer.email, &customer.business_name, &temporary_password, &state.config);
-        let (sendgrid, customer_id) = (state.clients.sendgrid.clone(), customer.id);
-        tokio::spawn(async move {
-            match sendgrid.send(&email).await {
-                Ok(_) => tracing::info!(customer.id = customer_id, "welcome email handled"),
-                Err(error) => {
-                    tracing::warn!(customer.id = customer_id, error = format!("{error:#}"), "welcome email failed")
-                }
-            }
-        });
+        // Through the job queue, in the same transaction: sent once, retried through a
+        // SendGrid outage or a restart, and never holding the dashboard up.
+        let job = WelcomeOwner { customer_id: customer.id, temporary_password: temporary_password.clone() };
+        jobs::enqueue(&state.db, &mut tx, job, format!("welcome_owner:{}", customer.id)).await?;
     }
+    tx.commit().await?;
+    tracing::info!(customer.id = customer.id, "customer created");
     Ok((
         StatusCode::CREATED,
         AppJson(json!({

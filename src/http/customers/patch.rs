@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 use crate::db::customers::{CustomerFields, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS};
 use crate::http::error::Result;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
-use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
+use crate::receptionist::{AppointmentHandling, BusinessHours, FaqRows};
 
 /// Longest `ai_instructions` accepted (the compiled text of a large business fits easily).
 const MAX_INSTRUCTIONS_LEN: usize = 20_000;
@@ -29,7 +29,7 @@ pub struct CustomerPatch {
     #[serde(default, deserialize_with = "nullable")]
     pub business_hours: Option<Option<BusinessHours>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub holiday_hours: Option<Option<HolidayHours>>,
+    pub holiday_hours: Option<Option<String>>,
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub deskringer_number: Option<Option<String>>,
@@ -40,7 +40,7 @@ pub struct CustomerPatch {
     #[serde(default, deserialize_with = "nullable")]
     pub services_offered: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub faqs: Option<Option<Vec<Faq>>>,
+    pub faqs: Option<Option<FaqRows>>,
     pub appointment_handling: Option<AppointmentHandling>,
     #[serde(default, deserialize_with = "nullable")]
     pub pricing_info: Option<Option<String>>,
@@ -72,12 +72,12 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "nullable")]
     pub business_hours: Option<Option<BusinessHours>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub holiday_hours: Option<Option<HolidayHours>>,
+    pub holiday_hours: Option<Option<String>>,
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub services_offered: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub faqs: Option<Option<Vec<Faq>>>,
+    pub faqs: Option<Option<FaqRows>>,
     pub appointment_handling: Option<AppointmentHandling>,
     #[serde(default, deserialize_with = "nullable")]
     pub pricing_info: Option<Option<String>>,
@@ -191,8 +191,11 @@ impl CustomerPatch {
         })?;
 
         set(&mut fields.business_hours, self.business_hours, |v| Ok(v.filter(|h| !h.is_empty())))?;
-        set(&mut fields.holiday_hours, self.holiday_hours, |v| Ok(v.filter(|h| !h.is_empty())))?;
-        set(&mut fields.faqs, self.faqs, Ok)?;
+        set(&mut fields.holiday_hours, self.holiday_hours, |v| text("holiday_hours", v, MAX_TEXT_LEN))?;
+        if let Some(rows) = self.faqs {
+            // No rows left (none sent, or only blank ones) is no FAQs.
+            fields.faqs = rows.map(|FaqRows(faqs)| faqs).filter(|faqs| !faqs.is_empty());
+        }
         set(&mut fields.trial_ends_at, self.trial_ends_at, Ok)?;
 
         match self.ai_instructions {

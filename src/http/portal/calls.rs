@@ -6,7 +6,6 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::FromRow;
@@ -296,8 +295,12 @@ struct ExportQuery {
     to: Option<String>,
 }
 
+/// Calls read per statement of an export.
+const EXPORT_PAGE: i64 = 500;
+
 #[derive(FromRow)]
 struct ExportRow {
+    id: i64,
     created_at: DateTime<Utc>,
     caller_phone: Option<String>,
     caller_name: Option<String>,
@@ -331,7 +334,7 @@ async fn export_calls(
     let from = query.from.as_deref().map(|raw| local_day_start("from", raw, zone, 0)).transpose()?;
     let to = query.to.as_deref().map(|raw| local_day_start("to", raw, zone, 1)).transpose()?;
 
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(32);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
     let db = state.db.clone();
     let handled = query.status.handled();
     tokio::spawn(async move {
@@ -340,27 +343,44 @@ async fn export_calls(
         if sender.send(Ok(header)).await.is_err() {
             return;
         }
-        let mut rows = sqlx::query_as::<_, ExportRow>(
-            "SELECT created_at, caller_phone, caller_name, duration_seconds, status, intent, summary, handled, archived \
-             FROM calls WHERE customer_id = $1 AND ($2::boolean IS NULL OR handled = $2) \
-             AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4) \
-             ORDER BY created_at DESC, id DESC",
-        )
-        .bind(user.id)
-        .bind(handled)
-        .bind(from)
-        .bind(to)
-        .fetch(&db);
-        while let Some(row) = rows.next().await {
-            let line = match row {
-                Ok(row) => Ok(export_line(&row, zone)),
+        // Read in pages, each on a connection taken and given back at once: a client that
+        // reads slowly (or not at all) then holds no pool connection while it waits, so slow
+        // downloads cannot starve Twilio's webhooks.
+        let mut after: Option<(DateTime<Utc>, i64)> = None;
+        loop {
+            let page = sqlx::query_as::<_, ExportRow>(
+                "SELECT id, created_at, caller_phone, caller_name, duration_seconds, status, intent, summary, handled, \
+                        archived \
+                 FROM calls WHERE customer_id = $1 AND ($2::boolean IS NULL OR handled = $2) \
+                 AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4) \
+                 AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6)) \
+                 ORDER BY created_at DESC, id DESC LIMIT $7",
+            )
+            .bind(user.id)
+            .bind(handled)
+            .bind(from)
+            .bind(to)
+            .bind(after.map(|(at, _)| at))
+            .bind(after.map(|(_, id)| id))
+            .bind(EXPORT_PAGE)
+            .fetch_all(&db)
+            .await;
+            let rows = match page {
+                Ok(rows) => rows,
                 Err(error) => {
                     tracing::error!(%error, "CSV export failed midway");
-                    Err(std::io::Error::other("export failed"))
+                    let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
                 }
             };
-            let failed = line.is_err();
-            if sender.send(line).await.is_err() || failed {
+            let Some(last) = rows.last() else { return };
+            after = Some((last.created_at, last.id));
+            let full_page = rows.len() as i64 == EXPORT_PAGE;
+            let mut chunk = bytes::BytesMut::new();
+            for row in &rows {
+                chunk.extend_from_slice(&export_line(row, zone));
+            }
+            if sender.send(Ok(chunk.freeze())).await.is_err() || !full_page {
                 return;
             }
         }

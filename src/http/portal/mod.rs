@@ -13,7 +13,7 @@ use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::admin::{ChangePassword, Credentials, round1};
+use super::admin::{ChangePassword, Credentials, round2};
 use super::customers::apply_patch;
 use super::customers::patch::{CustomerPatch, nullable};
 use crate::auth::password::verify_password;
@@ -21,10 +21,10 @@ use crate::auth::{Principal, Role};
 use crate::db::customers::{self, Customer, customer_columns};
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
-use crate::http::extract::{AppJson, CustomerUser};
+use crate::http::extract::{AppJson, CustomerUser, is_cancelled};
 use crate::http::login_limit::ClientAddress;
 use crate::receptionist::hours::{start_of_local_day, time_zone};
-use crate::receptionist::{AppointmentHandling, BusinessHours, Faq, HolidayHours};
+use crate::receptionist::{AppointmentHandling, BusinessHours, FaqRows};
 
 /// Routes under `/api/portal`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,6 +42,7 @@ struct CustomerWithHash {
     #[sqlx(flatten)]
     customer: Customer,
     password_hash: Option<String>,
+    token_generation: i32,
 }
 
 /// `POST /api/portal/login`: a 24-hour customer token. A business without a portal
@@ -59,26 +60,33 @@ async fn login(
     ClientAddress(address): ClientAddress,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<Value>> {
-    state.login_limiter.check(address, &format!("customer:{}", credentials.email.trim()))?;
+    let (email, password) = credentials.required()?;
+    state.login_limiter.check(address, &format!("customer:{email}"))?;
     let found: Option<CustomerWithHash> = sqlx::query_as(concat!(
         "SELECT ",
         customer_columns!(),
-        ", password_hash FROM customers WHERE lower(email) = lower($1)"
+        ", password_hash, token_generation FROM customers WHERE lower(email) = lower($1)"
     ))
-    .bind(credentials.email.trim())
+    .bind(&email)
     .fetch_optional(&state.db)
     .await?;
-    let (customer, hash) = match found {
-        Some(row) => (Some(row.customer), row.password_hash),
-        None => (None, None),
+    let (customer, hash, generation) = match found {
+        Some(row) => (Some(row.customer), row.password_hash, row.token_generation),
+        None => (None, None, 0),
     };
-    let verified = verify_password(credentials.password, hash).await?;
+    let verified = verify_password(password, hash).await?;
     let Some(customer) = customer.filter(|_| verified) else {
         tracing::info!("portal login failed");
         return Err(AppError::Unauthorized("invalid email or password"));
     };
+    if is_cancelled(&customer.subscription_status) {
+        tracing::info!(customer.id = customer.id, "portal login refused: business cancelled");
+        return Err(AppError::Forbidden(
+            "this business's DeskRinger account is cancelled; contact DeskRinger to reactivate it".into(),
+        ));
+    }
     sqlx::query("UPDATE customers SET last_login = now() WHERE id = $1").bind(customer.id).execute(&state.db).await?;
-    let access_token = state.jwt.issue(Principal { role: Role::Customer, id: customer.id })?;
+    let access_token = state.jwt.issue(Principal { role: Role::Customer, id: customer.id, generation })?;
     tracing::info!(customer.id = customer.id, "portal login");
     Ok(AppJson(json!({"access_token": access_token, "customer": customer})))
 }
@@ -137,7 +145,7 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
         "handled_calls": figures.handled_calls,
         "unhandled_calls": figures.total_calls - figures.handled_calls,
         "calls_today": figures.calls_today,
-        "avg_duration_seconds": round1(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
         "subscription_status": customer.subscription_status,
         "subscription_tier": customer.subscription_tier,
     })))
@@ -158,7 +166,7 @@ struct PortalSettings {
     #[serde(default, deserialize_with = "nullable")]
     business_hours: Option<Option<BusinessHours>>,
     #[serde(default, deserialize_with = "nullable")]
-    holiday_hours: Option<Option<HolidayHours>>,
+    holiday_hours: Option<Option<String>>,
     timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     forward_to_number: Option<Option<String>>,
@@ -167,7 +175,7 @@ struct PortalSettings {
     #[serde(default, deserialize_with = "nullable")]
     services_offered: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    faqs: Option<Option<Vec<Faq>>>,
+    faqs: Option<Option<FaqRows>>,
     appointment_handling: Option<AppointmentHandling>,
     #[serde(default, deserialize_with = "nullable")]
     pricing_info: Option<Option<String>>,
@@ -250,11 +258,15 @@ async fn change_password(
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
     let new_hash = input.new_hash(hash).await?;
-    sqlx::query("UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1")
-        .bind(user.id)
-        .bind(new_hash)
-        .execute(&state.db)
-        .await?;
+    // The trigger moves the account to a new token generation: every older token ends.
+    let generation: i32 = sqlx::query_scalar(
+        "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING token_generation",
+    )
+    .bind(user.id)
+    .bind(new_hash)
+    .fetch_one(&state.db)
+    .await?;
     tracing::info!(customer.id = user.id, "portal password changed");
-    Ok(AppJson(json!({"message": "Password changed"})))
+    let access_token = state.jwt.issue(Principal { role: Role::Customer, id: user.id, generation })?;
+    Ok(AppJson(json!({"message": "Password changed", "access_token": access_token})))
 }

@@ -3,7 +3,9 @@
 //! The signature is checked over the raw body before anything is parsed. Each event id is
 //! recorded in the same transaction as its effect, so a redelivery changes nothing. Events
 //! can arrive out of order: a status is only written by an event created no earlier than
-//! the one (or the local change) that wrote the current status.
+//! the one (or the local change) that wrote the current status; the one exception is a
+//! subscription's deletion, which is final at Stripe. Events about another subscription than
+//! the business's current one change nothing while the current one lives.
 
 pub mod signature;
 
@@ -48,6 +50,8 @@ struct EventData {
 struct CheckoutSession {
     customer: Option<String>,
     subscription: Option<String>,
+    /// `paid`, `unpaid` (an asynchronous payment still pending) or `no_payment_required`.
+    payment_status: Option<String>,
     client_reference_id: Option<String>,
     #[serde(default)]
     metadata: HashMap<String, String>,
@@ -125,7 +129,7 @@ fn object<T: DeserializeOwned>(event: &Event) -> Result<T> {
 
 async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateTime<Utc>) -> Result<()> {
     match event.kind.as_str() {
-        "checkout.session.completed" => {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             let session: CheckoutSession = object(event)?;
             let reference = session.metadata.get("deskringer_customer_id").or(session.client_reference_id.as_ref());
             let Some(id) = find_customer(tx, reference, None, session.customer.as_deref()).await? else {
@@ -140,7 +144,13 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             .bind(&session.subscription)
             .execute(&mut **tx)
             .await?;
-            set_status(tx, id, "active", created).await
+            match session.payment_status.as_deref() {
+                Some("paid" | "no_payment_required") => set_status(tx, id, "active", created).await,
+                other => {
+                    tracing::info!(customer.id = id, payment_status = ?other, "checkout completed, payment not yet made");
+                    Ok(())
+                }
+            }
         }
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             let subscription: SubscriptionObject = object(event)?;
@@ -150,21 +160,33 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             else {
                 return unmatched(event);
             };
-            let status = if event.kind == "customer.subscription.deleted" {
+            let (current, current_status) = subscription_of(tx, id).await?;
+            let names_current = current.as_deref().is_none_or(|current| current == subscription.id);
+            let deleted = event.kind == "customer.subscription.deleted";
+            // Another subscription's deletion, or news of one while the current lives: ignored.
+            if !names_current && (deleted || !has_ended(&current_status)) {
+                tracing::info!(customer.id = id, "Stripe event about another subscription; ignored");
+                return Ok(());
+            }
+            let status = if deleted {
                 "cancelled"
             } else {
                 local_status(&subscription.status, subscription.cancel_at_period_end)
             };
+            // The id is written under the same ordering rule as the status (deletions aside).
             sqlx::query(
                 "UPDATE customers SET stripe_subscription_id = $2, \
-                 stripe_customer_id = coalesce(stripe_customer_id, $3) WHERE id = $1",
+                 stripe_customer_id = coalesce(stripe_customer_id, $3) \
+                 WHERE id = $1 AND ($5 OR subscription_status_at IS NULL OR subscription_status_at <= $4)",
             )
             .bind(id)
             .bind(&subscription.id)
             .bind(&subscription.customer)
+            .bind(created)
+            .bind(deleted)
             .execute(&mut **tx)
             .await?;
-            set_status(tx, id, status, created).await
+            if deleted { end_subscription(tx, id, created).await } else { set_status(tx, id, status, created).await }
         }
         "invoice.payment_succeeded" | "invoice.payment_failed" => {
             let invoice: Invoice = object(event)?;
@@ -173,12 +195,15 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             else {
                 return unmatched(event);
             };
-            let current: String = sqlx::query_scalar("SELECT subscription_status FROM customers WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?;
+            let (subscription, current) = subscription_of(tx, id).await?;
+            if let (Some(current_id), Some(invoiced)) = (&subscription, &invoice.subscription)
+                && current_id != invoiced
+            {
+                tracing::info!(customer.id = id, "Stripe invoice for another subscription; ignored");
+                return Ok(());
+            }
             // A payment never revives a subscription that is ending or has ended.
-            if matches!(current.as_str(), "cancelling" | "cancelled" | "canceled") {
+            if current == "cancelling" || has_ended(&current) {
                 return Ok(());
             }
             let status = if event.kind == "invoice.payment_succeeded" { "active" } else { "past_due" };
@@ -236,6 +261,37 @@ async fn find_customer(
     .fetch_optional(&mut **tx)
     .await?;
     Ok(found)
+}
+
+/// The business's current Stripe subscription id and its status.
+async fn subscription_of(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(Option<String>, String)> {
+    Ok(sqlx::query_as("SELECT stripe_subscription_id, subscription_status FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+/// Whether a status means the subscription is over.
+fn has_ended(status: &str) -> bool {
+    matches!(status, "cancelled" | "canceled" | "incomplete_expired")
+}
+
+/// A deletion at Stripe is final: the business is cancelled whatever changed locally since
+/// the event was created (an admin's cancel-at-period-end, say). Later events still order
+/// after the newest of the two.
+async fn end_subscription(tx: &mut Transaction<'_, Postgres>, id: i64, at: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "UPDATE customers SET subscription_status = 'cancelled', past_due_since = NULL, \
+                cancelled_at = coalesce(cancelled_at, $2), \
+                subscription_status_at = greatest(subscription_status_at, $2), updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    tracing::info!(customer.id = id, "subscription deleted at Stripe; business cancelled");
+    Ok(())
 }
 
 /// Writes `status` unless a newer event or local change already wrote one.

@@ -1,7 +1,10 @@
 //! `POST /api/webhooks/twilio/gather`: the caller spoke (or a transfer ended); the
 //! receptionist answers and listens again.
 
+use std::time::Duration;
+
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::Utc;
 
 use super::{TwiMl, TwilioForm, business_context, gather_url, say_and_hang_up, speak_and_listen};
@@ -30,7 +33,90 @@ const TRANSFER_RING_SECONDS: u32 = 30;
     responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody))
 )]
 #[tracing::instrument(skip_all, fields(call.id))]
-pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
+pub async fn continue_call(State(state): State<AppState>, headers: HeaderMap, form: TwilioForm) -> Result<TwiMl> {
+    let retry_token = headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty() && token.len() <= 200);
+    match retry_token {
+        Some(token) => answer_once(&state, token, &form).await,
+        None => take_caller_turn(&state, &form).await,
+    }
+}
+
+/// Twilio's header naming a request; its retries carry the same value.
+const IDEMPOTENCY_HEADER: &str = "i-twilio-idempotency-token";
+/// How long a retry waits for the first request's answer before answering on its own.
+const RETRY_WAIT: Duration = Duration::from_secs(12);
+
+/// Answers a `gather` Twilio may retry: the first request with `token` claims it, takes the
+/// turn and keeps its TwiML; a repeat gets that same TwiML, with no second model call or
+/// stored line. A repeat arriving while the first is still working waits for its answer.
+async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result<TwiMl> {
+    let waited_since = tokio::time::Instant::now();
+    loop {
+        let claimed = sqlx::query(
+            "INSERT INTO gather_replies (idempotency_token, call_id) \
+             SELECT $1, id FROM calls WHERE twilio_call_sid = $2 ON CONFLICT DO NOTHING",
+        )
+        .bind(token)
+        .bind(form.require("CallSid")?)
+        .execute(&state.db)
+        .await?
+        .rows_affected()
+            == 1;
+        if claimed {
+            return match take_caller_turn(state, form).await {
+                Ok(answer) => {
+                    sqlx::query("UPDATE gather_replies SET twiml = $2 WHERE idempotency_token = $1")
+                        .bind(token)
+                        .bind(&answer.0)
+                        .execute(&state.db)
+                        .await?;
+                    Ok(answer)
+                }
+                Err(error) => {
+                    // Give the claim up so that Twilio's retry can take the turn.
+                    let _ = sqlx::query("DELETE FROM gather_replies WHERE idempotency_token = $1")
+                        .bind(token)
+                        .execute(&state.db)
+                        .await;
+                    Err(error)
+                }
+            };
+        }
+        let kept: Option<Option<String>> =
+            sqlx::query_scalar("SELECT twiml FROM gather_replies WHERE idempotency_token = $1")
+                .bind(token)
+                .fetch_optional(&state.db)
+                .await?;
+        match kept {
+            Some(Some(twiml)) => {
+                tracing::info!("repeated gather answered with the first answer");
+                return Ok(TwiMl(twiml));
+            }
+            // No claim: an unknown call (answered as such), or the first request failed.
+            None if !call_exists(state, form).await? => return take_caller_turn(state, form).await,
+            _ if waited_since.elapsed() >= RETRY_WAIT => {
+                // The first request is still working (or died): ask again, with no model call.
+                let speech = state.speech.speak(DID_NOT_CATCH).await;
+                return Ok(TwiMl::from(speak_and_listen(state, speech).await));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn call_exists(state: &AppState, form: &TwilioForm) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1)")
+        .bind(form.require("CallSid")?)
+        .fetch_one(&state.db)
+        .await?)
+}
+
+/// One turn: stores the caller's line, asks for the answer, stores it, answers TwiML.
+async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;
     let call: Option<(i64, i64)> = sqlx::query_as("SELECT id, customer_id FROM calls WHERE twilio_call_sid = $1")
         .bind(call_sid)
@@ -38,23 +124,23 @@ pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> R
         .await?;
     let Some((call_id, customer_id)) = call else {
         tracing::warn!("gather for an unknown call");
-        return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
+        return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
     };
     tracing::Span::current().record("call.id", call_id);
     let Some(customer) = customers::find(&state.db, customer_id).await? else {
-        return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
+        return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
     };
 
     // Twilio posts here when a transfer (`<Dial>`) ends.
     if let Some(dial_status) = form.get("DialCallStatus") {
-        return after_transfer(&state, call_id, dial_status).await;
+        return after_transfer(state, call_id, dial_status).await;
     }
 
     let said = form.get("SpeechResult").map(str::trim).unwrap_or_default();
     if said.is_empty() {
         // Nothing recognised: a gentle re-prompt, no model call.
         let speech = state.speech.speak(DID_NOT_CATCH).await;
-        return Ok(TwiMl(speak_and_listen(&state, speech).await));
+        return Ok(TwiMl::from(speak_and_listen(state, speech).await));
     }
     let said = truncate(said, MAX_UTTERANCE_CHARS);
     sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'caller', $2)")
@@ -63,7 +149,7 @@ pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> R
         .execute(&state.db)
         .await?;
 
-    let history = history(&state, call_id).await?;
+    let history = history(state, call_id).await?;
     let business = business_context(&customer);
     let outcome =
         take_turn(state.clients.openai.as_ref(), state.config.openai.reply_deadline, &business, &history, Utc::now())
@@ -71,20 +157,20 @@ pub async fn continue_call(State(state): State<AppState>, form: TwilioForm) -> R
 
     match outcome.reply {
         TurnReply::Say(reply) => {
-            record_reply(&state, call_id, &reply, outcome.cost).await?;
+            record_reply(state, call_id, &reply, outcome.cost).await?;
             let speech = state.speech.speak(&reply).await;
-            Ok(TwiMl(speak_and_listen(&state, speech).await))
+            Ok(TwiMl::from(speak_and_listen(state, speech).await))
         }
         TurnReply::Transfer { .. } => match &customer.forward_to_number {
             Some(number) => {
-                record_reply(&state, call_id, TRANSFERRING, outcome.cost).await?;
+                record_reply(state, call_id, TRANSFERRING, outcome.cost).await?;
                 tracing::info!("transferring the caller");
-                Ok(TwiMl(transfer(&state, &customer, number).await))
+                Ok(TwiMl::from(transfer(state, &customer, number).await))
             }
             None => {
-                record_reply(&state, call_id, NO_TRANSFER, outcome.cost).await?;
+                record_reply(state, call_id, NO_TRANSFER, outcome.cost).await?;
                 let speech = state.speech.speak(NO_TRANSFER).await;
-                Ok(TwiMl(speak_and_listen(&state, speech).await))
+                Ok(TwiMl::from(speak_and_listen(state, speech).await))
             }
         },
     }
@@ -132,10 +218,10 @@ async fn transfer(state: &AppState, customer: &Customer, number: &str) -> twiml:
 /// After a transfer: hang up if somebody answered, else offer to take a message.
 async fn after_transfer(state: &AppState, call_id: i64, dial_status: &str) -> Result<TwiMl> {
     if dial_status == "completed" || dial_status == "answered" {
-        return Ok(TwiMl(twiml::Response::new().hangup()));
+        return Ok(TwiMl::from(twiml::Response::new().hangup()));
     }
     tracing::info!(dial_status, "transfer not answered");
     record_reply(state, call_id, TRANSFER_UNANSWERED, 0.0).await?;
     let speech = state.speech.speak(TRANSFER_UNANSWERED).await;
-    Ok(TwiMl(speak_and_listen(state, speech).await))
+    Ok(TwiMl::from(speak_and_listen(state, speech).await))
 }

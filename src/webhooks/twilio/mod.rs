@@ -97,13 +97,19 @@ impl FromRequest<AppState> for TwilioForm {
     }
 }
 
-/// A TwiML answer (`Content-Type: text/xml`).
+/// A TwiML answer (`Content-Type: text/xml`), as the XML document sent.
 #[derive(Debug)]
-pub struct TwiMl(pub twiml::Response);
+pub struct TwiMl(pub String);
+
+impl From<twiml::Response> for TwiMl {
+    fn from(response: twiml::Response) -> Self {
+        TwiMl(response.to_xml())
+    }
+}
 
 impl IntoResponse for TwiMl {
     fn into_response(self) -> Response {
-        ([(CONTENT_TYPE, "text/xml; charset=utf-8")], self.0.to_xml()).into_response()
+        ([(CONTENT_TYPE, "text/xml; charset=utf-8")], self.0).into_response()
     }
 }
 
@@ -129,7 +135,7 @@ pub async fn speak_and_listen(state: &AppState, speech: twiml::Speech) -> twiml:
 
 /// Says `text` and hangs up.
 pub async fn say_and_hang_up(state: &AppState, text: &str) -> TwiMl {
-    TwiMl(twiml::Response::new().speak(state.speech.speak(text).await).hangup())
+    TwiMl::from(twiml::Response::new().speak(state.speech.speak(text).await).hangup())
 }
 
 /// What the receptionist knows about `customer` during a call.
@@ -138,7 +144,7 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
         business_name: customer.business_name.clone(),
         ai_instructions: customer.ai_instructions.clone().unwrap_or_default(),
         business_hours: customer.business_hours.as_ref().and_then(|hours| hours.parse()),
-        holiday_hours: customer.holiday_hours.as_ref().and_then(|hours| hours.parse()),
+        holiday_hours: customer.holiday_hours.clone(),
         timezone: customer.timezone.clone(),
         services_offered: customer.services_offered.clone(),
         pricing_info: customer.pricing_info.clone(),

@@ -69,6 +69,8 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
         };
     };
     tracing::Span::current().record("call.id", call_id);
+    // The call is over: no more retried turns to answer.
+    sqlx::query("DELETE FROM gather_replies WHERE call_id = $1").bind(call_id).execute(&mut *tx).await?;
     let summarize = status == "completed" && caller_spoke;
     if summarize {
         jobs::enqueue(&state.db, &mut tx, SummarizeCall { call_id }, format!("summarize-call-{call_id}")).await?;

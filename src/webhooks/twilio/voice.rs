@@ -81,5 +81,5 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     }
     tracing::info!(customer.id = customer.id, "call answered");
     let speech = state.speech.speak(&greeting).await;
-    Ok(TwiMl(speak_and_listen(&state, speech).await))
+    Ok(TwiMl::from(speak_and_listen(&state, speech).await))
 }

@@ -47,7 +47,6 @@ echo "Seeding..."
 
 ADMIN=$(curl -sf -X POST "$BASE/api/admin/login" -H 'Content-Type: application/json' \
     -d '{"email":"bench@deskringer.test","password":"bench-password"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
-python3 bench/signed_bodies.py voice "$BASE" "$TOKEN_SECRET" 100000 "$WORK/voice.lua"
 python3 bench/signed_bodies.py gather "$BASE" "$TOKEN_SECRET" 20000 "$WORK/gather.lua"
 cat > "$WORK/login.lua" <<'LUA'
 -- A different account and client address each time, as a distributed guessing attack
@@ -109,7 +108,11 @@ for c in 1 16 64; do measure "GET /api/customers/ (50 per page)" $c "/api/custom
 for c in 1 16 64; do measure "GET /api/calls/?per_page=50" $c "/api/calls/?per_page=50" "${AUTH[@]}"; done
 for c in 1 16 64; do measure "GET /api/calls/stats" $c /api/calls/stats "${AUTH[@]}"; done
 for c in 1 16 64; do measure "GET /api/admin/stats" $c /api/admin/stats "${AUTH[@]}"; done
-for c in 1 16 64; do measure "POST voice (signed, unique CallSid)" $c /api/webhooks/twilio/voice -s "$WORK/voice.lua"; done
+# A fresh file per run, with room for 10,000 req/s: every request a CallSid never sent before.
+for c in 1 16 64; do
+    python3 bench/signed_bodies.py voice "$BASE" "$TOKEN_SECRET" $((10000 * DURATION)) "$WORK/voice.lua" "c$c"
+    measure "POST voice (signed, unique CallSid)" $c /api/webhooks/twilio/voice -s "$WORK/voice.lua"
+done
 curl -sf "$MOCK/__delay?ms=0" >/dev/null
 for c in 1 16 64; do measure "POST gather (model 0 ms)" $c /api/webhooks/twilio/gather -s "$WORK/gather.lua"; done
 curl -sf "$MOCK/__delay?ms=300" >/dev/null
@@ -122,6 +125,24 @@ HAMMER=$!
 sleep 1
 measure "GET /health during 64-connection login load" 1 /health
 wait "$HAMMER" || true
+
+# Any method token, unauthenticated: metrics labels come from closed sets, so memory and the
+# /metrics page stay flat however many distinct methods arrive.
+cat > "$WORK/methods.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("id", math.random(1, 1000000)) end
+function request()
+  counter = counter + 1
+  return wrk.format(string.format("M%dX%d", id, counter), "/health")
+end
+LUA
+RSS_BEFORE_METHODS=$(rss_kb VmRSS)
+METRICS_BEFORE=$(curl -s "$BASE/metrics" | wc -c)
+measure "random methods (one new method token each)" 64 /health -s "$WORK/methods.lua"
+RSS_AFTER_METHODS=$(rss_kb VmRSS)
+METRICS_AFTER=$(curl -s "$BASE/metrics" | wc -c)
+METHODS_LINE="Random-method flood: RSS $((RSS_BEFORE_METHODS / 1024)) MB before, $((RSS_AFTER_METHODS / 1024)) MB after; /metrics $METRICS_BEFORE bytes before, $METRICS_AFTER after."
+echo "$METHODS_LINE"
 
 PEAK_RSS=$(rss_kb VmHWM)
 {
@@ -136,5 +157,6 @@ PEAK_RSS=$(rss_kb VmHWM)
     printf '%s' "$ROWS"
     echo
     echo "Server RSS: $((IDLE_RSS / 1024)) MB idle after start-up, $((PEAK_RSS / 1024)) MB at peak."
+    echo "$METHODS_LINE"
 } > bench/RESULTS.md.new
 echo "Wrote bench/RESULTS.md.new"

@@ -480,3 +480,100 @@ async fn a_past_due_business_keeps_service_for_the_grace_period() {
         .unwrap();
     assert!(call("CA-late").await.text.contains("not in service"));
 }
+
+#[tokio::test]
+async fn a_deletion_at_stripe_ends_the_subscription_even_after_a_later_local_change() {
+    // Arrange: the admin set cancel-at-period-end (a local change, now); Stripe's deletion
+    // event was created a minute earlier and arrives after it.
+    let stripe = MockServer::start().await;
+    let app = app_with_stripe(&stripe).await;
+    let id = linked_customer(&app, "active").await;
+    sqlx::query(
+        "UPDATE customers SET subscription_status = 'cancelling', subscription_status_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let deleted =
+        event("evt_del", "customer.subscription.deleted", Utc::now().timestamp() - 60, subscription("canceled", false));
+
+    // Act
+    deliver_now(&app, &deleted).await.assert_ok(StatusCode::OK);
+
+    // Assert: cancelled, with the time it ended.
+    assert_eq!(status_of(&app, id).await, "cancelled");
+    let cancelled_at: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT cancelled_at FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(cancelled_at.is_some());
+}
+
+#[tokio::test]
+async fn events_about_another_subscription_change_nothing() {
+    // Arrange: the business's current subscription is sub_2; sub_1 was an older one.
+    let stripe = MockServer::start().await;
+    let app = app_with_stripe(&stripe).await;
+    let id = linked_customer(&app, "active").await;
+    sqlx::query("UPDATE customers SET stripe_subscription_id = 'sub_2' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let now = Utc::now().timestamp();
+
+    // Act: news of the old subscription, all newer than the current status.
+    for (n, (kind, object)) in [
+        ("customer.subscription.updated", subscription("past_due", false)),
+        ("customer.subscription.deleted", subscription("canceled", false)),
+        ("invoice.payment_failed", json!({"id": "in_1", "customer": "cus_1", "subscription": "sub_1"})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        deliver_now(&app, &event(&format!("evt_old_{n}"), kind, now + 5, object)).await.assert_ok(StatusCode::OK);
+    }
+
+    // Assert
+    assert_eq!(status_of(&app, id).await, "active");
+    let stored: Option<String> = sqlx::query_scalar("SELECT stripe_subscription_id FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("sub_2"));
+}
+
+#[tokio::test]
+async fn a_checkout_activates_only_once_paid() {
+    let stripe = MockServer::start().await;
+    let app = app_with_stripe(&stripe).await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
+    let session = |payment_status: &str| {
+        json!({"id": "cs_1", "object": "checkout.session", "customer": "cus_9", "subscription": "sub_9",
+               "payment_status": payment_status, "metadata": {"deskringer_customer_id": id.to_string()}})
+    };
+    let now = Utc::now().timestamp();
+
+    // A checkout whose (bank) payment is still pending links the subscription, no more.
+    deliver_now(&app, &event("evt_unpaid", "checkout.session.completed", now, session("unpaid")))
+        .await
+        .assert_ok(StatusCode::OK);
+    assert_eq!(status_of(&app, id).await, "trial");
+
+    // Stripe reports the payment made.
+    deliver_now(&app, &event("evt_paid", "checkout.session.async_payment_succeeded", now + 1, session("paid")))
+        .await
+        .assert_ok(StatusCode::OK);
+    assert_eq!(status_of(&app, id).await, "active");
+
+    // A free plan needs no payment.
+    let free = app.insert_customer("Free Co", "free@co.test", "trial").await;
+    let object = json!({"id": "cs_2", "customer": "cus_f", "subscription": "sub_f",
+                        "payment_status": "no_payment_required", "metadata": {"deskringer_customer_id": free.to_string()}});
+    deliver_now(&app, &event("evt_free", "checkout.session.completed", now, object)).await.assert_ok(StatusCode::OK);
+    assert_eq!(status_of(&app, free).await, "active");
+}

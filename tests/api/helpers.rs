@@ -500,13 +500,24 @@ impl Mocks {
 impl TestApp {
     /// A Twilio webhook POST to `path`, signed as Twilio would sign it.
     pub async fn twilio(&self, path: &str, params: &[(&str, &str)]) -> TestResponse {
+        self.twilio_with_headers(path, params, &[]).await
+    }
+
+    /// A signed Twilio webhook POST carrying `headers` too (such as Twilio's
+    /// `I-Twilio-Idempotency-Token`, which is not signed).
+    pub async fn twilio_with_headers(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let signature = deskringer::webhooks::twilio::signature::sign(
             TWILIO_TOKEN.as_bytes(),
             &format!("{BASE_URL}{path}"),
             &owned,
         );
-        self.twilio_with_signature(path, params, Some(&signature)).await
+        self.send(twilio_request(path, params, Some(&signature), headers)).await
     }
 
     /// A Twilio webhook POST with the given signature header (or none).
@@ -516,15 +527,7 @@ impl TestApp {
         params: &[(&str, &str)],
         signature: Option<&str>,
     ) -> TestResponse {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(signature) = signature {
-            request = request.header("x-twilio-signature", signature);
-        }
-        self.send(request.body(Body::from(body)).unwrap()).await
+        self.send(twilio_request(path, params, signature, &[])).await
     }
 
     /// Runs every job that is due, as the worker inside `serve` would.
@@ -564,6 +567,26 @@ impl TestApp {
         .await
         .unwrap()
     }
+}
+
+fn twilio_request(
+    path: &str,
+    params: &[(&str, &str)],
+    signature: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(signature) = signature {
+        request = request.header("x-twilio-signature", signature);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::from(body)).unwrap()
 }
 
 /// A TwiML answer, parsed.

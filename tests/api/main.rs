@@ -5,6 +5,7 @@ mod auth;
 mod billing;
 mod calls;
 mod cli;
+mod clients;
 
 mod customers;
 mod helpers;

@@ -823,3 +823,71 @@ async fn a_failing_summary_model_falls_back_to_the_heuristic() {
         sqlx::query_scalar("SELECT channel FROM call_notifications").fetch_all(&app.db).await.unwrap();
     assert_eq!(channels, ["email"]);
 }
+
+#[tokio::test]
+async fn a_retried_gather_is_answered_once() {
+    // Arrange: the model answers one turn, and only one.
+    let mocks = Mocks::start().await;
+    mount_summary_and_speech(&mocks).await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(InTurn::new([chat_reply("We're open until five today.")]))
+        .expect(1)
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    business(&app, "Bella Hair", None).await;
+    voice(&app, "CA300").await;
+    let turn = [("CallSid", "CA300"), ("SpeechResult", "Are you open today?"), ("Confidence", "0.9")];
+    let retry_of = |token: &'static str| [("I-Twilio-Idempotency-Token", token)];
+
+    // Act: Twilio sends the turn, then retries it with the same idempotency token.
+    let first = app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &retry_of("idem-1")).await;
+    let retried = app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &retry_of("idem-1")).await;
+
+    // Assert: the same TwiML, one caller line, one reply, one model call (mock `expect(1)`).
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(retried.text, first.text);
+    assert_eq!(spoken_text(&Twiml::from(&retried).plays()[0]), "We're open until five today.");
+    let expected = [
+        ("ai", "Thank you for calling Bella Hair. How can I help you today?"),
+        ("caller", "Are you open today?"),
+        ("ai", "We're open until five today."),
+    ];
+    assert_eq!(lines(&app, "CA300").await, pairs(&expected));
+
+    // The call ends: nothing is kept for its turns.
+    end_call(&app, "CA300", "30").await.assert_ok(StatusCode::OK);
+    assert_eq!(app.count("gather_replies").await, 0);
+}
+
+#[tokio::test]
+async fn a_welcome_email_survives_a_sendgrid_outage_and_is_sent_once() {
+    // Arrange: SendGrid fails once, then accepts.
+    let mocks = Mocks::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(InTurn::new([ResponseTemplate::new(503), ResponseTemplate::new(202)]))
+        .mount(&mocks.sendgrid)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(false, true, &[])).await;
+    let token = app.admin_token().await;
+    app.post("/api/customers/", &token, json!({"business_name": "Bella", "email": "owner@bella.test"}))
+        .await
+        .assert_ok(StatusCode::CREATED);
+
+    // Act: the worker runs while SendGrid is down, then again after the backoff.
+    app.run_jobs().await;
+    assert_eq!(app.queued_jobs().await, ["welcome_owner"], "kept for a retry");
+    app.make_retries_due().await;
+    app.run_jobs().await;
+    app.make_retries_due().await;
+    app.run_jobs().await;
+
+    // Assert: two attempts reached SendGrid, one email went out, and nothing is left to do.
+    assert_eq!(mocks.sendgrid.received_requests().await.unwrap().len(), 2);
+    assert!(app.queued_jobs().await.is_empty());
+    let sent: bool =
+        sqlx::query_scalar("SELECT welcome_email_sent_at IS NOT NULL FROM customers").fetch_one(&app.db).await.unwrap();
+    assert!(sent);
+}

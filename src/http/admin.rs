@@ -70,7 +70,7 @@ struct AdminWithHash {
     tag = "admin",
     summary = "Log in as an admin",
     request_body = crate::http::schemas::CredentialsInput,
-    responses((status = 200, body = crate::http::schemas::AdminLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+    responses((status = 200, body = crate::http::schemas::AdminLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
 )]
 async fn login(
     State(state): State<AppState>,
@@ -189,7 +189,7 @@ impl ChangePassword {
     tag = "admin",
     summary = "Change the signed-in admin's password",
     request_body = crate::http::schemas::ChangePasswordInput,
-    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = crate::http::schemas::PasswordChanged), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
     security(("admin_token" = []))
 )]
 async fn change_password(

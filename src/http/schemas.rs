@@ -30,6 +30,13 @@ pub struct MessageBody {
     pub message: String,
 }
 
+/// A changed password, with a fresh token: tokens issued before the change no longer work.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    pub message: String,
+    pub access_token: String,
+}
+
 /// A call. `transcript` is absent in the admin view, which adds `customer_business_name`.
 #[derive(Serialize, ToSchema)]
 pub struct CallObject {

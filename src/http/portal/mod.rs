@@ -53,7 +53,7 @@ struct CustomerWithHash {
     tag = "portal",
     summary = "Log in as a business",
     request_body = crate::http::schemas::CredentialsInput,
-    responses((status = 200, body = crate::http::schemas::CustomerLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+    responses((status = 200, body = crate::http::schemas::CustomerLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 403, description = "The business is cancelled", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
 )]
 async fn login(
     State(state): State<AppState>,
@@ -242,7 +242,7 @@ async fn update_settings(
     tag = "portal",
     summary = "Change the portal password",
     request_body = crate::http::schemas::ChangePasswordInput,
-    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = crate::http::schemas::PasswordChanged), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
     security(("customer_token" = []))
 )]
 async fn change_password(

@@ -21,7 +21,12 @@ WORK=$(mktemp -d /tmp/deskringer-bench.XXXXXX)
 chmod 755 "$WORK"  # as root, PostgreSQL runs as the postgres user and must reach it
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --quiet --bin deskringer
+# BIN=path/to/deskringer measures another build (an A/B comparison runs this script once per
+# build, alternating); by default the current tree's release build.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet --bin deskringer
+    BIN=target/release/deskringer
+fi
 cleanup() {
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
     [ -n "${MOCKS:-}" ] && kill "$MOCKS" 2>/dev/null
@@ -36,7 +41,7 @@ DESKRINGER_DEV_DB_DIR="$WORK/pg" PORT=$PORT API_BASE_URL=$BASE RUST_LOG=error TR
     TWILIO_AUTH_TOKEN=$TOKEN_SECRET TWILIO_ACCOUNT_SID=ACbench TWILIO_API_BASE_URL=$MOCK \
     OPENAI_API_KEY=sk-bench OPENAI_BASE_URL=$MOCK/v1 SENDGRID_API_KEY=SG.bench SENDGRID_API_BASE_URL=$MOCK \
     ADMIN_EMAIL=bench@deskringer.test ADMIN_PASSWORD=bench-password \
-    target/release/deskringer serve >"$WORK/server.log" 2>&1 &
+    "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 120); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.5; done
 curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; exit 1; }
@@ -158,5 +163,5 @@ PEAK_RSS=$(rss_kb VmHWM)
     echo
     echo "Server RSS: $((IDLE_RSS / 1024)) MB idle after start-up, $((PEAK_RSS / 1024)) MB at peak."
     echo "$METHODS_LINE"
-} > bench/RESULTS.md.new
-echo "Wrote bench/RESULTS.md.new"
+} > "${OUT:-bench/RESULTS.md.new}"
+echo "Wrote ${OUT:-bench/RESULTS.md.new}"

@@ -11,7 +11,7 @@
 
 use clap::Parser;
 use deskringer::config::DEVELOPMENT_TWILIO_AUTH_TOKEN;
-use deskringer::webhooks::twilio::signature;
+use deskringer::http::webhooks::twilio::signature;
 
 #[derive(Parser)]
 struct Args {

@@ -86,7 +86,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let target = DatabaseTarget::resolve(&config, &dev_database_dir()).await?;
     let pool = db::pool(target.options.clone());
     let result = async {
-        db::migrate(&pool).await?;
+        crate::migrate(&pool).await?;
         create_bootstrap_admin(&config, &pool).await?;
         let address = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener =
@@ -129,7 +129,7 @@ where
     let target = DatabaseTarget::resolve(config, &dev_database_dir()).await?;
     let pool = db::pool(target.options.clone());
     let result = async {
-        db::migrate(&pool).await?;
+        crate::migrate(&pool).await?;
         work(pool.clone()).await
     }
     .await;

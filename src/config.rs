@@ -99,8 +99,6 @@ pub struct StripeConfig {
     pub base_url: String,
     /// Secret API key; billing endpoints answer 503 without it.
     pub secret_key: Option<SecretString>,
-    /// Publishable key, handed to browser clients.
-    pub publishable_key: Option<String>,
     /// Webhook signing secret (`whsec_...`).
     pub webhook_secret: Option<SecretString>,
     /// The subscription price used for checkout sessions.
@@ -330,7 +328,6 @@ impl Config {
             stripe: StripeConfig {
                 base_url: stripe_base,
                 secret_key: secret("STRIPE_SECRET_KEY"),
-                publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
                 webhook_secret: secret("STRIPE_WEBHOOK_SECRET"),
                 price_id: get("STRIPE_PRICE_ID"),
                 past_due_grace: chrono::Duration::seconds((grace_days * 86_400.0) as i64),

@@ -9,6 +9,15 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod markup;
+pub mod profile;
 pub mod receptionist;
+pub mod speech;
 pub mod telemetry;
-pub mod webhooks;
+
+/// Brings a database up to date: the application's tables ([`db::migrate`]), then the job
+/// queue's ([`jobs::migrate`]).
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    db::migrate(pool).await?;
+    jobs::migrate(pool).await
+}

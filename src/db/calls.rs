@@ -91,13 +91,6 @@ pub struct ShownCall {
     view: CallView,
 }
 
-impl ShownCall {
-    /// The call's id.
-    pub fn id(&self) -> i64 {
-        self.call.id
-    }
-}
-
 impl Serialize for ShownCall {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;

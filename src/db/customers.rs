@@ -6,7 +6,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 
 use super::stored_json::StoredJson;
 
-use crate::receptionist::{AppointmentHandling, BusinessHours, BusinessProfile, Faq, compile_instructions};
+use crate::profile::{AppointmentHandling, BusinessHours, Faq};
 
 /// A business, as the API shows it (never the password hash or Stripe ids).
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -195,25 +195,6 @@ impl CustomerFields {
             Setting::BusinessHours => self.business_hours.is_some(),
             Setting::Faqs => self.faqs.is_some(),
         }
-    }
-
-    /// Recompiles `ai_instructions` from the structured fields.
-    pub fn recompile_instructions(&mut self) {
-        let faqs = self.faqs.as_deref().unwrap_or_default();
-        let profile = BusinessProfile {
-            business_name: &self.business_name,
-            business_type: self.business_type.as_deref(),
-            services_offered: self.services_offered.as_deref(),
-            business_hours: self.business_hours.as_ref(),
-            holiday_hours: self.holiday_hours.as_deref(),
-            timezone: &self.timezone,
-            faqs,
-            appointment_handling: self.appointment_handling,
-            pricing_info: self.pricing_info.as_deref(),
-            special_instructions: self.special_instructions.as_deref(),
-            forward_to_number: self.forward_to_number.as_deref(),
-        };
-        self.ai_instructions = Some(compile_instructions(&profile));
     }
 }
 

@@ -114,11 +114,10 @@ pub fn with_session_settings(options: PgConnectOptions) -> PgConnectOptions {
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Applies the embedded migrations, then the job queue's own. Both take an advisory lock
-/// meanwhile, so several instances starting together apply each migration once.
+/// Applies the embedded migrations. They take an advisory lock meanwhile, so several
+/// instances starting together apply each migration once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("database migration failed")?;
-    crate::jobs::migrate(pool).await
+    MIGRATOR.run(pool).await.context("database migration failed")
 }
 
 /// Creates `name` on the server unless it exists.

@@ -14,10 +14,11 @@ use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::{Principal, Role};
 use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT, admin_columns};
 use crate::http::AppState;
+use crate::http::account::{ChangePassword, Credentials};
 use crate::http::error::{AppError, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson};
 use crate::http::login_limit::ClientAddress;
-use crate::http::validate;
+use crate::http::{figures, validate};
 
 /// Routes under `/api/admin`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,29 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_stats))
         .routes(routes!(list_trial_customers))
         .routes(routes!(send_test_email))
-}
-
-/// Email and password, as both login endpoints take them. Either one missing or empty is
-/// 400 ("email and password are required"), not a failed login.
-#[derive(Debug, Deserialize)]
-pub struct Credentials {
-    /// Login email (case-insensitive).
-    #[serde(default)]
-    email: String,
-    /// Password; never logged.
-    #[serde(default)]
-    password: Option<SecretString>,
-}
-
-impl Credentials {
-    /// The trimmed email and the password, both present.
-    pub fn required(self) -> Result<(String, SecretString)> {
-        let email = self.email.trim().to_owned();
-        match self.password.filter(|password| !password.expose_secret().is_empty()) {
-            Some(password) if !email.is_empty() => Ok((email, password)),
-            _ => Err(AppError::BadRequest("email and password are required".into())),
-        }
-    }
 }
 
 #[derive(FromRow)]
@@ -161,26 +139,6 @@ async fn create_admin(
     Ok((StatusCode::CREATED, AppJson(json!({"message": "Admin created", "admin": admin}))))
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ChangePassword {
-    current_password: SecretString,
-    new_password: SecretString,
-}
-
-impl ChangePassword {
-    /// Checks the new password's rules and the current password against `stored` (the
-    /// account's hash, `None` if it has none), and returns the new hash. A wrong current
-    /// password is 400, not 401: the dashboards log the user out on any 401.
-    pub(crate) async fn new_hash(self, stored: Option<String>) -> Result<String> {
-        check_new_password(self.new_password.expose_secret())
-            .map_err(|reason| AppError::invalid_field("new_password", reason))?;
-        if !verify_password(self.current_password, stored).await? {
-            return Err(AppError::BadRequest("current password is incorrect".into()));
-        }
-        Ok(hash_password(self.new_password).await?)
-    }
-}
-
 /// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
 /// dashboard logs the user out on any 401.
 #[utoipa::path(
@@ -262,7 +220,7 @@ async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<A
         "calls": {
             "total": figures.calls_total,
             "today": figures.calls_today,
-            "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
+            "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
         },
     })))
 }
@@ -328,11 +286,6 @@ async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) 
         .collect();
     let count = trial_customers.len();
     Ok(AppJson(json!({"trial_customers": trial_customers, "count": count})))
-}
-
-/// Rounds to two decimals, as the API gives averages.
-pub(crate) fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,9 +10,9 @@ use crate::db::Counted;
 use crate::db::call_totals;
 use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
 use crate::http::AppState;
-use crate::http::admin::round2;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use crate::http::figures;
 use crate::http::pagination::{Envelope, Page};
 use crate::http::validate;
 
@@ -223,12 +223,12 @@ async fn get_call_stats(
         "total_calls": figures.total_calls,
         "completed_calls": figures.completed_calls,
         "failed_calls": figures.failed_calls,
-        "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
         "callback_requests": figures.callback_requests,
         "costs": {
-            "twilio": round_money(figures.twilio_cost),
-            "openai": round_money(figures.openai_cost),
-            "total": round_money(figures.twilio_cost + figures.openai_cost),
+            "twilio": figures::money(figures.twilio_cost),
+            "openai": figures::money(figures.openai_cost),
+            "total": figures::money(figures.twilio_cost + figures.openai_cost),
         },
     })))
 }
@@ -275,9 +275,4 @@ async fn list_recent_calls(
     };
     let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
     Ok(AppJson(json!({"calls": items})))
-}
-
-/// Money to a ten-thousandth of a dollar, enough for per-call costs.
-fn round_money(value: f64) -> f64 {
-    (value * 10_000.0).round() / 10_000.0
 }

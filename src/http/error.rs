@@ -26,9 +26,6 @@ pub enum AppError {
     /// 404: no such resource (or route).
     #[error("{0}")]
     NotFound(String),
-    /// 405: the route exists, the method does not.
-    #[error("method not allowed")]
-    MethodNotAllowed,
     /// 409: a unique value is already taken.
     #[error("{0}")]
     Conflict(String),
@@ -82,7 +79,6 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,5 +1,6 @@
 //! The HTTP API: application state, the router with its middleware, and serving.
 
+pub mod account;
 pub mod admin;
 pub mod billing;
 pub mod calls;
@@ -7,6 +8,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod field_error;
+pub mod figures;
 pub mod login_limit;
 pub mod metrics;
 pub mod openapi;
@@ -15,6 +17,7 @@ pub mod portal;
 pub mod schemas;
 pub mod service;
 pub mod validate;
+pub mod webhooks;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -38,7 +41,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::JwtKeys;
 use crate::clients::Clients;
 use crate::config::Config;
-use crate::webhooks::twilio::speech::SpeechService;
+use crate::speech::SpeechService;
 use error::AppError;
 
 /// Largest request body accepted (JSON settings of a large business fit comfortably).
@@ -69,8 +72,8 @@ impl AppState {
         metrics::handle();
         let jwt = Arc::new(JwtKeys::new(config.jwt_secret_bytes()));
         let clients = Arc::new(Clients::new(&config)?);
-        let speech =
-            Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &config.api_base_url));
+        let audio_url = format!("{}{}", config.api_base_url, webhooks::twilio::tts::TTS_PATH);
+        let speech = Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &audio_url));
         let login_limiter = Arc::default();
         Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter })
     }
@@ -113,6 +116,10 @@ pub fn app(state: AppState) -> App {
 
 /// `/api/customers/` becomes `/api/customers` (query kept). Swagger UI's own pages under
 /// `/docs/` are left as they are: it redirects `/docs` to `/docs/`.
+///
+/// Not tower-http's `NormalizePathLayer`: it trims every path, `/docs/` included, so the
+/// Swagger UI page would redirect to itself for ever (and its assets, linked relative to
+/// `/docs/`, would not load).
 fn trim_trailing_slash(mut request: Request) -> Request {
     let uri = request.uri();
     let path = uri.path();
@@ -144,7 +151,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .nest("/api/calls", calls::router())
         .nest("/api/stripe", billing::router())
         .nest("/api/portal", portal::router())
-        .nest("/api/webhooks", crate::webhooks::router())
+        .nest("/api/webhooks", webhooks::router())
         .routes(utoipa_axum::routes!(metrics::get_metrics))
 }
 

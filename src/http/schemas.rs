@@ -460,7 +460,7 @@ pub struct CustomerInput {
     pub contact_name: Option<String>,
     pub phone: Option<String>,
     pub business_type: Option<String>,
-    pub business_hours: Option<crate::receptionist::BusinessHours>,
+    pub business_hours: Option<crate::profile::BusinessHours>,
     /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
     pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
@@ -469,8 +469,8 @@ pub struct CustomerInput {
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
     /// Rows with both parts blank are dropped.
-    pub faqs: Option<Vec<crate::receptionist::Faq>>,
-    pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
+    pub faqs: Option<Vec<crate::profile::Faq>>,
+    pub appointment_handling: Option<crate::profile::AppointmentHandling>,
     pub pricing_info: Option<String>,
     pub special_instructions: Option<String>,
     pub ai_instructions: Option<String>,
@@ -499,14 +499,14 @@ pub struct SettingsInput {
     pub greeting_message: Option<String>,
     pub ai_instructions: Option<String>,
     pub business_type: Option<String>,
-    pub business_hours: Option<crate::receptionist::BusinessHours>,
+    pub business_hours: Option<crate::profile::BusinessHours>,
     /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
     pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
     pub services_offered: Option<String>,
     /// Rows with both parts blank are dropped.
-    pub faqs: Option<Vec<crate::receptionist::Faq>>,
-    pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
+    pub faqs: Option<Vec<crate::profile::Faq>>,
+    pub appointment_handling: Option<crate::profile::AppointmentHandling>,
     pub pricing_info: Option<String>,
     pub special_instructions: Option<String>,
     pub forward_to_number: Option<String>,
@@ -521,7 +521,7 @@ pub struct PortalSettingsInput {
     pub contact_name: Option<String>,
     pub phone: Option<String>,
     pub business_type: Option<String>,
-    pub business_hours: Option<crate::receptionist::BusinessHours>,
+    pub business_hours: Option<crate::profile::BusinessHours>,
     /// Free text, e.g. "Closed on Christmas Day"; `""` clears it.
     pub holiday_hours: Option<String>,
     pub timezone: Option<String>,
@@ -529,8 +529,8 @@ pub struct PortalSettingsInput {
     pub greeting_message: Option<String>,
     pub services_offered: Option<String>,
     /// Rows with both parts blank are dropped.
-    pub faqs: Option<Vec<crate::receptionist::Faq>>,
-    pub appointment_handling: Option<crate::receptionist::AppointmentHandling>,
+    pub faqs: Option<Vec<crate::profile::Faq>>,
+    pub appointment_handling: Option<crate::profile::AppointmentHandling>,
     pub pricing_info: Option<String>,
     pub special_instructions: Option<String>,
     pub notification_email: Option<String>,

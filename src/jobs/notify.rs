@@ -15,9 +15,9 @@ use super::{JobContext, context};
 use crate::clients::sendgrid::{Delivery, Email};
 use crate::clients::twilio::SmsDelivery;
 use crate::config::Config;
+use crate::markup::escape;
 use crate::receptionist::hours::time_zone;
 use crate::receptionist::summary::truncate;
-use crate::receptionist::twiml::escape;
 
 /// Email the business owner about call `call_id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

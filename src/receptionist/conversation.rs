@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::hours::{self, LocalStatus};
-use super::profile::{AppointmentHandling, BusinessHours};
 use crate::clients::openai::{self, ChatMessage, OpenAi, TurnReply};
+use crate::profile::{AppointmentHandling, BusinessHours};
 
 /// What the caller hears when the model fails or is too slow.
 pub const SAY_AGAIN: &str = "Sorry, could you say that again?";

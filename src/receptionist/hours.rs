@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
 use chrono_tz::Tz;
 
-use super::profile::{BusinessHours, DayHours};
+use crate::profile::{BusinessHours, DayHours};
 
 /// The business's local time and whether it is open then.
 #[derive(Debug, Clone, PartialEq, Eq)]

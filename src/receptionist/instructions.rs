@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::profile::{AppointmentHandling, BusinessHours, Faq};
+use crate::profile::{AppointmentHandling, BusinessHours, Faq};
 
 /// The settings the instructions are compiled from.
 #[derive(Debug, Clone, Copy)]

@@ -5,9 +5,7 @@
 pub mod conversation;
 pub mod hours;
 pub mod instructions;
-pub mod profile;
 pub mod summary;
 pub mod twiml;
 
 pub use instructions::{BusinessProfile, compile_instructions};
-pub use profile::{AppointmentHandling, BusinessHours, DayHours, Faq, FaqRows};

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::markup::escape;
+
 /// A TwiML `<Response>` under construction.
 #[derive(Debug, Default, Clone)]
 pub struct Response {
@@ -166,25 +168,6 @@ fn write_verb(xml: &mut String, verb: &Verb) {
         }
         Verb::Hangup => xml.push_str("<Hangup/>"),
     }
-}
-
-/// Escapes the five XML special characters, and drops control characters XML 1.0 forbids
-/// (speech recognition and pasted settings can carry them).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::Utc;
-use deskringer::webhooks::stripe::signature;
+use deskringer::http::webhooks::stripe::signature;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

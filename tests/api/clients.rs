@@ -62,7 +62,7 @@ fn assert_shows_what_was_sent(sent: &Value, customer: &Value) {
                     .iter()
                     .filter(|faq| faq["question"] != "" || faq["answer"] != "")
                     .collect();
-                let shown = customer[field].as_array().map(|faqs| faqs.iter().collect()).unwrap_or_else(Vec::new);
+                let shown = customer[field].as_array().map(|faqs| faqs.iter().collect()).unwrap_or_default();
                 assert_eq!(shown, filled, "{field}: blank rows dropped, the rest kept");
             }
             _ => assert_eq!(as_shown(&customer[field]), *value, "{field}"),
@@ -333,7 +333,7 @@ async fn without_a_twilio_token_a_public_server_refuses_every_webhook() {
         .into();
 
     // Act: a call signed with the development token printed in the source.
-    let forged = deskringer::webhooks::twilio::signature::sign(
+    let forged = deskringer::http::webhooks::twilio::signature::sign(
         deskringer::config::DEVELOPMENT_TWILIO_AUTH_TOKEN.as_bytes(),
         "https://deskringer.example.com/api/webhooks/twilio/voice",
         &params,

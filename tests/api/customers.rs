@@ -523,7 +523,7 @@ async fn migrating_puts_stored_hours_in_week_order_and_keeps_every_setting() {
     .unwrap();
 
     // Act
-    deskringer::db::migrate(&pool).await.unwrap();
+    deskringer::migrate(&pool).await.unwrap();
 
     // Assert
     let (hours, holidays, faqs): (String, String, Value) = sqlx::query_as(

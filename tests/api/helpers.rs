@@ -83,7 +83,7 @@ async fn create_template(maintenance: &PgConnectOptions) -> String {
             .connect_with(maintenance.clone().database(&building))
             .await
             .unwrap();
-        deskringer::db::migrate(&pool).await.expect("migrations fail on a fresh database");
+        deskringer::migrate(&pool).await.expect("migrations fail on a fresh database");
         pool.close().await;
         execute(
             &mut conn,
@@ -512,7 +512,7 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> TestResponse {
         let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let signature = deskringer::webhooks::twilio::signature::sign(
+        let signature = deskringer::http::webhooks::twilio::signature::sign(
             TWILIO_TOKEN.as_bytes(),
             &format!("{BASE_URL}{path}"),
             &owned,

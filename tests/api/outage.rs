@@ -18,7 +18,7 @@ async fn the_server_rides_out_a_database_outage() {
     let cluster = tokio::task::spawn_blocking(LocalCluster::start_throwaway).await.unwrap().unwrap();
     deskringer::db::create_database_if_missing(&cluster.connect_options("postgres"), "outage").await.unwrap();
     let pool = deskringer::db::pool(cluster.connect_options("outage"));
-    deskringer::db::migrate(&pool).await.unwrap();
+    deskringer::migrate(&pool).await.unwrap();
     let state = AppState::new(pool.clone(), Config::for_tests()).unwrap();
     let app = http::app(state.clone());
     let admin: i64 =

@@ -524,7 +524,7 @@ async fn bad_signatures_are_refused_and_change_nothing() {
     app.twilio_with_signature(path, &params, Some("%%%")).await.assert_error(StatusCode::FORBIDDEN);
     // A genuine signature replayed with a changed parameter.
     let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let genuine = deskringer::webhooks::twilio::signature::sign(
+    let genuine = deskringer::http::webhooks::twilio::signature::sign(
         crate::helpers::TWILIO_TOKEN.as_bytes(),
         &format!("{BASE_URL}{path}"),
         &owned,

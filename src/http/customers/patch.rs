@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer};
 use crate::db::customers::{CustomerFields, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS};
 use crate::http::error::Result;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
-use crate::receptionist::{AppointmentHandling, BusinessHours, FaqRows};
+use crate::profile::{AppointmentHandling, BusinessHours, FaqRows};
+use crate::receptionist::{BusinessProfile, compile_instructions};
 
 /// Longest `ai_instructions` accepted (the compiled text of a large business fits easily).
 const MAX_INSTRUCTIONS_LEN: usize = 20_000;
@@ -200,11 +201,29 @@ impl CustomerPatch {
 
         match self.ai_instructions {
             Some(v) => fields.ai_instructions = text("ai_instructions", v, MAX_INSTRUCTIONS_LEN)?,
-            None if recompile => fields.recompile_instructions(),
+            None if recompile => recompile_instructions(fields),
             None => {}
         }
         Ok(())
     }
+}
+
+/// Compiles `ai_instructions` from the business's structured fields.
+fn recompile_instructions(fields: &mut CustomerFields) {
+    let profile = BusinessProfile {
+        business_name: &fields.business_name,
+        business_type: fields.business_type.as_deref(),
+        services_offered: fields.services_offered.as_deref(),
+        business_hours: fields.business_hours.as_ref(),
+        holiday_hours: fields.holiday_hours.as_deref(),
+        timezone: &fields.timezone,
+        faqs: fields.faqs.as_deref().unwrap_or_default(),
+        appointment_handling: fields.appointment_handling,
+        pricing_info: fields.pricing_info.as_deref(),
+        special_instructions: fields.special_instructions.as_deref(),
+        forward_to_number: fields.forward_to_number.as_deref(),
+    };
+    fields.ai_instructions = Some(compile_instructions(&profile));
 }
 
 /// Writes a sent nullable field through its check; leaves the field alone when not sent.

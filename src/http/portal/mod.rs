@@ -13,18 +13,19 @@ use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::admin::{ChangePassword, Credentials, round2};
 use super::customers::apply_patch;
 use super::customers::patch::{CustomerPatch, nullable};
 use crate::auth::password::verify_password;
 use crate::auth::{Principal, Role};
 use crate::db::customers::{self, Customer, customer_columns};
 use crate::http::AppState;
+use crate::http::account::{ChangePassword, Credentials};
 use crate::http::error::{AppError, Result};
 use crate::http::extract::{AppJson, CustomerUser, is_cancelled};
+use crate::http::figures;
 use crate::http::login_limit::ClientAddress;
+use crate::profile::{AppointmentHandling, BusinessHours, FaqRows};
 use crate::receptionist::hours::{start_of_local_day, time_zone};
-use crate::receptionist::{AppointmentHandling, BusinessHours, FaqRows};
 
 /// Routes under `/api/portal`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -145,7 +146,7 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
         "handled_calls": figures.handled_calls,
         "unhandled_calls": figures.total_calls - figures.handled_calls,
         "calls_today": figures.calls_today,
-        "avg_duration_seconds": round2(figures.avg_duration_seconds.unwrap_or(0.0)),
+        "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
         "subscription_status": customer.subscription_status,
         "subscription_tier": customer.subscription_tier,
     })))

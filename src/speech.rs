@@ -1,17 +1,16 @@
 //! Text to speech for calls: OpenAI synthesizes what the receptionist says, Twilio fetches
-//! it through `<Play>` from `GET /api/webhooks/twilio/tts`.
+//! it through `<Play>` from the audio URL the HTTP layer serves (`/api/webhooks/twilio/tts`).
 //!
 //! - The URLs are signed (HMAC-SHA256 over voice, expiry and text with a server key), so
 //!   nobody else can make us pay for speech.
 //! - Audio is cached by text (the voice is fixed per server), so standing phrases such as a
-//!   greeting are synthesized once. The cache is bounded in bytes and forgets the least
-//!   recently used audio first. It is only an optimisation: an instance that misses
+//!   greeting are synthesized once. The cache (moka) is bounded in bytes and forgets the
+//!   least recently used audio first. It is only an optimisation: an instance that misses
 //!   synthesizes again.
 //! - Synthesis starts as soon as a reply is known, and readers stream the bytes as they
 //!   arrive, so Twilio's fetch does not wait for the whole file.
 //! - When TTS is off or failing, callers get `<Say>` instead.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,13 +28,11 @@ use crate::receptionist::twiml;
 /// How long a signed URL stays valid (a call's replies are fetched within seconds).
 const URL_LIFETIME_SECONDS: i64 = 3600;
 /// Most audio kept in memory.
-const CACHE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
 /// After a failed synthesis, `<Say>` is used for this long before TTS is tried again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(60);
 /// How long a webhook waits for synthesis to start producing audio before answering.
 const FIRST_AUDIO_WAIT: Duration = Duration::from_millis(1500);
-/// Path of the audio endpoint.
-pub const TTS_PATH: &str = "/api/webhooks/twilio/tts";
 
 /// Where a synthesis stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +52,11 @@ struct Audio {
     progress: watch::Sender<Progress>,
 }
 
-#[derive(Debug, Default)]
-struct Cache {
-    entries: HashMap<String, (Arc<Audio>, u64)>,
-    bytes: usize,
-    clock: u64,
+impl Audio {
+    /// Bytes of audio held (0 while synthesis has produced nothing).
+    fn bytes(&self) -> usize {
+        self.chunks.lock().expect("lock").iter().map(Bytes::len).sum()
+    }
 }
 
 /// The speech service shared by the webhooks.
@@ -68,8 +65,10 @@ pub struct SpeechService {
     openai: Option<OpenAi>,
     key: hmac::Key,
     voice: String,
-    base_url: String,
-    cache: Mutex<Cache>,
+    audio_url: String,
+    /// Audio by text, weighed by its bytes. An entry is weighed when inserted: a synthesis
+    /// in progress weighs (almost) nothing and is inserted again, at its size, when done.
+    cache: moka::sync::Cache<String, Arc<Audio>>,
     last_failure: Mutex<Option<Instant>>,
 }
 
@@ -83,8 +82,9 @@ pub enum UrlError {
 }
 
 impl SpeechService {
-    /// `signing_secret` keys the URL signatures; `openai` is `None` when TTS is off.
-    pub fn new(openai: Option<OpenAi>, signing_secret: &[u8], public_base_url: &str) -> Self {
+    /// `signing_secret` keys the URL signatures; `openai` is `None` when TTS is off;
+    /// `audio_url` is the public URL that serves [`SpeechService::stream`].
+    pub fn new(openai: Option<OpenAi>, signing_secret: &[u8], audio_url: &str) -> Self {
         // A key of its own, derived from the server secret, so URL signatures can never be
         // confused with access tokens.
         let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, signing_secret), b"deskringer tts url signing");
@@ -93,8 +93,14 @@ impl SpeechService {
             openai,
             key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
             voice,
-            base_url: public_base_url.to_owned(),
-            cache: Mutex::default(),
+            audio_url: audio_url.to_owned(),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_BUDGET_BYTES)
+                .weigher(|text: &String, audio: &Arc<Audio>| {
+                    u32::try_from(text.len() + audio.bytes()).unwrap_or(u32::MAX)
+                })
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
             last_failure: Mutex::default(),
         }
     }
@@ -123,7 +129,7 @@ impl SpeechService {
             .append_pair("e", &expires.to_string())
             .append_pair("s", &self.signature(text, expires))
             .finish();
-        format!("{}{TTS_PATH}?{query}", self.base_url)
+        format!("{}?{query}", self.audio_url)
     }
 
     fn signature(&self, text: &str, expires: i64) -> String {
@@ -173,21 +179,16 @@ impl SpeechService {
 
     /// The cached audio of `text`, or a new synthesis of it started in the background.
     fn audio(self: &Arc<Self>, text: &str) -> Arc<Audio> {
-        let mut cache = self.cache.lock().expect("lock");
-        cache.clock += 1;
-        let now = cache.clock;
-        if let Some((audio, used)) = cache.entries.get_mut(text) {
-            *used = now;
-            return audio.clone();
+        let entry = self.cache.entry_by_ref(text).or_insert_with(|| {
+            let (progress, _) = watch::channel(Progress::Streaming(0));
+            Arc::new(Audio { chunks: Mutex::default(), progress })
+        });
+        let audio = entry.value().clone();
+        if entry.is_fresh() {
+            let service = self.clone();
+            let (text, target) = (text.to_owned(), audio.clone());
+            tokio::spawn(async move { service.synthesize(text, target).await });
         }
-        let (progress, _) = watch::channel(Progress::Streaming(0));
-        let audio = Arc::new(Audio { chunks: Mutex::default(), progress });
-        cache.entries.insert(text.to_owned(), (audio.clone(), now));
-        drop(cache);
-
-        let service = self.clone();
-        let (text, target) = (text.to_owned(), audio.clone());
-        tokio::spawn(async move { service.synthesize(text, target).await });
         audio
     }
 
@@ -209,50 +210,22 @@ impl SpeechService {
         }
         .await;
         match result {
-            Ok(size) => {
+            Ok(_) => {
                 audio.progress.send_replace(Progress::Done);
-                self.account(size);
+                // Weighed again, now at its full size (unless it was evicted meanwhile).
+                if self.cache.get(&text).is_some_and(|cached| Arc::ptr_eq(&cached, &audio)) {
+                    self.cache.insert(text, audio);
+                }
             }
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "speech synthesis failed; falling back to <Say>");
                 *self.last_failure.lock().expect("lock") = Some(Instant::now());
                 audio.progress.send_replace(Progress::Failed);
-                let mut cache = self.cache.lock().expect("lock");
-                if cache.entries.get(&text).is_some_and(|(cached, _)| Arc::ptr_eq(cached, &audio)) {
-                    cache.entries.remove(&text);
+                if self.cache.get(&text).is_some_and(|cached| Arc::ptr_eq(&cached, &audio)) {
+                    self.cache.invalidate(&text);
                 }
             }
         }
-    }
-
-    /// Counts finished audio against the budget and evicts the least recently used.
-    fn account(&self, size: usize) {
-        let mut cache = self.cache.lock().expect("lock");
-        cache.bytes += size;
-        while cache.bytes > CACHE_BUDGET_BYTES {
-            let oldest = cache
-                .entries
-                .iter()
-                .filter(|(_, (audio, _))| *audio.progress.borrow() == Progress::Done)
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(text, _)| text.clone());
-            let Some(oldest) = oldest else { break };
-            if let Some((audio, _)) = cache.entries.remove(&oldest) {
-                let freed: usize = audio.chunks.lock().expect("lock").iter().map(Bytes::len).sum();
-                cache.bytes = cache.bytes.saturating_sub(freed);
-            }
-        }
-    }
-
-    /// Texts with finished audio in the cache (for tests and diagnostics).
-    pub fn cached_texts(&self) -> Vec<String> {
-        let cache = self.cache.lock().expect("lock");
-        cache
-            .entries
-            .iter()
-            .filter(|(_, (a, _))| *a.progress.borrow() == Progress::Done)
-            .map(|(t, _)| t.clone())
-            .collect()
     }
 }
 
@@ -292,7 +265,7 @@ mod tests {
     use super::*;
 
     fn service() -> SpeechService {
-        SpeechService::new(None, b"secret", "https://deskringer.test")
+        SpeechService::new(None, b"secret", "https://deskringer.test/api/webhooks/twilio/tts")
     }
 
     #[test]
@@ -306,7 +279,7 @@ mod tests {
 
         let tampered = query.replace("welcome", "goodbye");
         assert_eq!(speech.verify_url(&tampered), Err(UrlError::BadSignature));
-        let other_key = SpeechService::new(None, b"another", "https://deskringer.test");
+        let other_key = SpeechService::new(None, b"another", "https://deskringer.test/api/webhooks/twilio/tts");
         assert_eq!(other_key.verify_url(query), Err(UrlError::BadSignature));
         assert_eq!(speech.verify_url("t=Hello"), Err(UrlError::BadSignature));
         assert_eq!(speech.verify_url(""), Err(UrlError::BadSignature));

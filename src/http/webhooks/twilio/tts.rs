@@ -5,7 +5,10 @@ use axum::extract::{OriginalUri, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
-use super::speech::UrlError;
+use crate::speech::UrlError;
+
+/// Path of the audio endpoint, as Twilio fetches it.
+pub const TTS_PATH: &str = "/api/webhooks/twilio/tts";
 use crate::http::AppState;
 use crate::http::error::AppError;
 

@@ -7,7 +7,6 @@
 
 pub mod gather;
 pub mod signature;
-pub mod speech;
 pub mod status;
 pub mod tts;
 pub mod voice;
@@ -23,8 +22,9 @@ use utoipa_axum::routes;
 use crate::db::customers::Customer;
 use crate::http::AppState;
 use crate::http::error::AppError;
+use crate::profile::AppointmentHandling;
 use crate::receptionist::conversation::{BusinessContext, GOODBYE, STILL_THERE};
-use crate::receptionist::{AppointmentHandling, twiml};
+use crate::receptionist::twiml;
 
 /// Seconds of silence before a `<Gather>` gives up.
 const GATHER_TIMEOUT_SECONDS: u32 = 5;

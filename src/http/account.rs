@@ -1,0 +1,51 @@
+//! What both kinds of account (admins and businesses) send to sign in and to change their
+//! password, with the rules both share.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::auth::password::{check_new_password, hash_password, verify_password};
+use crate::http::error::{AppError, Result};
+
+/// Email and password, as both login endpoints take them. Either one missing or empty is
+/// 400 ("email and password are required"), not a failed login.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    /// Login email (case-insensitive).
+    #[serde(default)]
+    email: String,
+    /// Password; never logged.
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+impl Credentials {
+    /// The trimmed email and the password, both present.
+    pub fn required(self) -> Result<(String, SecretString)> {
+        let email = self.email.trim().to_owned();
+        match self.password.filter(|password| !password.expose_secret().is_empty()) {
+            Some(password) if !email.is_empty() => Ok((email, password)),
+            _ => Err(AppError::BadRequest("email and password are required".into())),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangePassword {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+impl ChangePassword {
+    /// Checks the new password's rules and the current password against `stored` (the
+    /// account's hash, `None` if it has none), and returns the new hash. A wrong current
+    /// password is 400, not 401: the dashboards log the user out on any 401.
+    pub async fn new_hash(self, stored: Option<String>) -> Result<String> {
+        check_new_password(self.new_password.expose_secret())
+            .map_err(|reason| AppError::invalid_field("new_password", reason))?;
+        if !verify_password(self.current_password, stored).await? {
+            return Err(AppError::BadRequest("current password is incorrect".into()));
+        }
+        Ok(hash_password(self.new_password).await?)
+    }
+}

@@ -62,7 +62,8 @@ fn assert_shows_what_was_sent(sent: &Value, customer: &Value) {
                     .iter()
                     .filter(|faq| faq["question"] != "" || faq["answer"] != "")
                     .collect();
-                let shown = customer[field].as_array().map(|faqs| faqs.iter().collect()).unwrap_or_default();
+                let shown: Vec<&Value> =
+                    customer[field].as_array().map(|faqs| faqs.iter().collect()).unwrap_or_default();
                 assert_eq!(shown, filled, "{field}: blank rows dropped, the rest kept");
             }
             _ => assert_eq!(as_shown(&customer[field]), *value, "{field}"),

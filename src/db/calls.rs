@@ -4,34 +4,90 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
-/// A call row, with its business's name joined in. [`CallView::show`] shapes it for a view.
-#[derive(Debug, Clone, FromRow)]
-pub struct Call {
+/// A call as every view shows it: the one list of a call's fields. The views add what
+/// only they show ([`Call`], [`AdminCall`], the portal's call with its lines).
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct CallRecord {
     pub id: i64,
     pub customer_id: i64,
     pub caller_phone: Option<String>,
     pub caller_name: Option<String>,
     pub twilio_call_sid: Option<String>,
     pub duration_seconds: Option<i32>,
+    /// `in_progress`, then Twilio's final status: `completed`, `busy`, `failed`, `no-answer`, `canceled`.
     pub status: String,
+    /// `inbound` or `outbound`.
     pub direction: String,
+    /// `appointment`, `question`, `message`, `complaint` or `other`, once summarised.
     pub intent: Option<String>,
     pub callback_requested: bool,
     pub handled: bool,
     pub handled_at: Option<DateTime<Utc>>,
     pub archived: bool,
     pub archived_at: Option<DateTime<Utc>>,
+    /// US dollars.
     pub twilio_cost: f64,
+    /// US dollars.
     pub openai_cost: f64,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub summary: Option<String>,
+}
+
+/// A call as queries read it: the record, its transcript and its business's name.
+#[derive(Debug, Clone, FromRow)]
+pub struct CallRow {
+    #[sqlx(flatten)]
+    pub record: CallRecord,
     pub transcript: Option<String>,
-    /// Shown only in the admin view.
     pub customer_business_name: String,
 }
 
-/// Every [`Call`] column, of `calls c` joined with `customers cu`. A macro so queries stay
+/// A call with its transcript (the business's view, and the admin's full view).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Call {
+    #[serde(flatten)]
+    pub record: CallRecord,
+    /// The whole conversation, `Caller: ...` / `AI: ...` lines, once the call ended.
+    pub transcript: Option<String>,
+}
+
+/// A call in the admin view: its business's name and no transcript (callers' words stay
+/// private to the business).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AdminCall {
+    #[serde(flatten)]
+    pub record: CallRecord,
+    pub customer_business_name: String,
+}
+
+/// A call in the view the request asked for (`admin_view`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CallInView {
+    /// With its transcript.
+    Full(Call),
+    /// With its business's name, without its transcript.
+    Admin(AdminCall),
+}
+
+impl CallRow {
+    /// The call with its transcript.
+    pub fn full(self) -> Call {
+        Call { record: self.record, transcript: self.transcript }
+    }
+
+    /// The call in the admin view (`admin_view = true`) or with its transcript.
+    pub fn in_view(self, admin_view: bool) -> CallInView {
+        if admin_view {
+            CallInView::Admin(AdminCall { record: self.record, customer_business_name: self.customer_business_name })
+        } else {
+            CallInView::Full(self.full())
+        }
+    }
+}
+
+/// Every [`CallRow`] column, of `calls c` joined with `customers cu`. A macro so queries stay
 /// `concat!`ed static strings.
 macro_rules! call_columns {
     () => {
@@ -59,75 +115,6 @@ macro_rules! select_calls {
 }
 pub(crate) use select_calls;
 
-/// How a call is shown: the full record, or the admin view that keeps callers' words
-/// private to the business (no transcript) and names the business instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallView {
-    /// Every call field, transcript included.
-    Full,
-    /// `customer_business_name` and `summary`, no `transcript`.
-    Admin,
-}
-
-impl CallView {
-    /// From the `admin_view` query flag.
-    pub fn from_flag(admin_view: bool) -> Self {
-        if admin_view { CallView::Admin } else { CallView::Full }
-    }
-}
-
-impl CallView {
-    /// `call` as this view shows it, ready to serialize.
-    pub fn show(self, call: Call) -> ShownCall {
-        ShownCall { call, view: self }
-    }
-}
-
-/// A call under a view: the full view has `transcript` and no business name, the admin
-/// view the business name and no transcript. Serialized field by field (no JSON tree).
-#[derive(Debug, Clone)]
-pub struct ShownCall {
-    call: Call,
-    view: CallView,
-}
-
-impl Serialize for ShownCall {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let c = &self.call;
-        let mut map = serializer.serialize_map(Some(21))?;
-        map.serialize_entry("id", &c.id)?;
-        map.serialize_entry("customer_id", &c.customer_id)?;
-        map.serialize_entry("caller_phone", &c.caller_phone)?;
-        map.serialize_entry("caller_name", &c.caller_name)?;
-        map.serialize_entry("twilio_call_sid", &c.twilio_call_sid)?;
-        map.serialize_entry("duration_seconds", &c.duration_seconds)?;
-        map.serialize_entry("status", &c.status)?;
-        map.serialize_entry("direction", &c.direction)?;
-        map.serialize_entry("intent", &c.intent)?;
-        map.serialize_entry("callback_requested", &c.callback_requested)?;
-        map.serialize_entry("handled", &c.handled)?;
-        map.serialize_entry("handled_at", &c.handled_at)?;
-        map.serialize_entry("archived", &c.archived)?;
-        map.serialize_entry("archived_at", &c.archived_at)?;
-        map.serialize_entry("twilio_cost", &c.twilio_cost)?;
-        map.serialize_entry("openai_cost", &c.openai_cost)?;
-        map.serialize_entry("created_at", &c.created_at)?;
-        map.serialize_entry("ended_at", &c.ended_at)?;
-        map.serialize_entry("summary", &c.summary)?;
-        match self.view {
-            CallView::Full => map.serialize_entry("transcript", &c.transcript)?,
-            CallView::Admin => map.serialize_entry("customer_business_name", &c.customer_business_name)?,
-        }
-        map.end()
-    }
-}
-
-/// A call's JSON under a view, for handlers that add fields to it.
-pub fn to_json(call: Call, view: CallView) -> serde_json::Value {
-    serde_json::to_value(view.show(call)).expect("a call always serializes")
-}
-
 /// One line spoken in a call.
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct CallLog {
@@ -151,7 +138,7 @@ pub async fn logs(db: impl PgExecutor<'_>, call_id: i64) -> sqlx::Result<Vec<Cal
 }
 
 /// The newest calls of one customer.
-pub async fn recent_for_customer(db: impl PgExecutor<'_>, customer_id: i64, limit: i64) -> sqlx::Result<Vec<Call>> {
+pub async fn recent_for_customer(db: impl PgExecutor<'_>, customer_id: i64, limit: i64) -> sqlx::Result<Vec<CallRow>> {
     sqlx::query_as(concat!(select_calls!(), " WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2"))
         .bind(customer_id)
         .bind(limit)

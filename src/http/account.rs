@@ -2,20 +2,22 @@
 //! password, with the rules both share.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::http::error::{AppError, Result};
 
 /// Email and password, as both login endpoints take them. Either one missing or empty is
 /// 400 ("email and password are required"), not a failed login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     /// Login email (case-insensitive).
     #[serde(default)]
+    #[schema(example = "admin@deskringer.com")]
     email: String,
     /// Password; never logged.
     #[serde(default)]
+    #[schema(value_type = String)]
     password: Option<SecretString>,
 }
 
@@ -30,9 +32,13 @@ impl Credentials {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A password change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChangePassword {
+    #[schema(value_type = String)]
     current_password: SecretString,
+    /// At least 8 characters.
+    #[schema(value_type = String, min_length = 8)]
     new_password: SecretString,
 }
 
@@ -47,5 +53,21 @@ impl ChangePassword {
             return Err(AppError::BadRequest("current password is incorrect".into()));
         }
         Ok(hash_password(self.new_password).await?)
+    }
+}
+
+/// A changed password, with a fresh token: tokens issued before the change no longer work.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    /// "Password changed".
+    pub message: &'static str,
+    /// A token of the account's new generation, to use from now on.
+    pub access_token: String,
+}
+
+impl PasswordChanged {
+    /// The answer carrying `access_token`.
+    pub fn new(access_token: String) -> Self {
+        PasswordChanged { message: "Password changed", access_token }
     }
 }

@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,8 +13,9 @@ use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::{Principal, Role};
 use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT, admin_columns};
 use crate::http::AppState;
+use crate::http::account::PasswordChanged;
 use crate::http::account::{ChangePassword, Credentials};
-use crate::http::error::{AppError, Result, ResultExt};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson};
 use crate::http::login_limit::ClientAddress;
 use crate::http::{figures, validate};
@@ -47,14 +47,14 @@ struct AdminWithHash {
     path = "/login",
     tag = "admin",
     summary = "Log in as an admin",
-    request_body = crate::http::schemas::CredentialsInput,
-    responses((status = 200, body = crate::http::schemas::AdminLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+    request_body = Credentials,
+    responses((status = 200, body = AdminLogin), (status = 401, description = "Wrong email or password", body = ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = ErrorBody), InputErrors)
 )]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     AppJson(credentials): AppJson<Credentials>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<AdminLogin>> {
     let (email, password) = credentials.required()?;
     state.login_limiter.check(address, &format!("admin:{email}"))?;
     let found: Option<AdminWithHash> = sqlx::query_as(concat!(
@@ -82,7 +82,7 @@ async fn login(
             .await?;
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id, generation })?;
     tracing::info!(admin.id = admin.id, "admin logged in");
-    Ok(AppJson(json!({"access_token": access_token, "admin": admin})))
+    Ok(AppJson(AdminLogin { access_token, admin }))
 }
 
 /// `GET /api/admin/me`.
@@ -91,7 +91,7 @@ async fn login(
     path = "/me",
     tag = "admin",
     summary = "The signed-in admin",
-    responses((status = 200, body = crate::db::admins::Admin), crate::http::schemas::AuthErrors),
+    responses((status = 200, body = Admin), AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Result<AppJson<Admin>> {
@@ -103,11 +103,34 @@ async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Re
     admin.map(AppJson).ok_or(AppError::Unauthorized("invalid or expired token"))
 }
 
-#[derive(Debug, Deserialize)]
+/// A signed-in admin and its 24-hour token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminLogin {
+    /// The bearer token.
+    pub access_token: String,
+    /// Who signed in.
+    pub admin: Admin,
+}
+
+/// A new staff account.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CreateAdmin {
+    /// Login email.
     email: String,
+    /// At least 8 characters.
+    #[schema(value_type = String, min_length = 8)]
     password: SecretString,
+    /// Display name.
     name: Option<String>,
+}
+
+/// `{message, admin}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminMessage {
+    /// What happened.
+    pub message: &'static str,
+    /// The admin it happened to.
+    pub admin: Admin,
 }
 
 /// `POST /api/admin/create`: another staff account.
@@ -116,15 +139,15 @@ struct CreateAdmin {
     path = "/create",
     tag = "admin",
     summary = "Create an admin",
-    request_body = crate::http::schemas::CreateAdminInput,
-    responses((status = 201, body = crate::http::schemas::AdminMessage), (status = 409, description = "Email taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = CreateAdmin,
+    responses((status = 201, body = AdminMessage), (status = 409, description = "Email taken", body = ErrorBody), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn create_admin(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppJson(input): AppJson<CreateAdmin>,
-) -> Result<(StatusCode, AppJson<Value>)> {
+) -> Result<(StatusCode, AppJson<AdminMessage>)> {
     let email = validate::email("email", &input.email)?;
     check_new_password(input.password.expose_secret()).map_err(|reason| AppError::invalid_field("password", reason))?;
     let name = match input.name {
@@ -136,7 +159,7 @@ async fn create_admin(
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "an admin with this email already exists")?;
     tracing::info!(admin.id = admin.id, "admin created");
-    Ok((StatusCode::CREATED, AppJson(json!({"message": "Admin created", "admin": admin}))))
+    Ok((StatusCode::CREATED, AppJson(AdminMessage { message: "Admin created", admin })))
 }
 
 /// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
@@ -146,15 +169,15 @@ async fn create_admin(
     path = "/change-password",
     tag = "admin",
     summary = "Change the signed-in admin's password",
-    request_body = crate::http::schemas::ChangePasswordInput,
-    responses((status = 200, body = crate::http::schemas::PasswordChanged), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = ChangePassword,
+    responses((status = 200, body = PasswordChanged), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn change_password(
     user: AdminUser,
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PasswordChanged>> {
     let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
         .bind(user.id)
         .fetch_optional(&state.db)
@@ -172,7 +195,32 @@ async fn change_password(
             .await?;
     tracing::info!(admin.id = user.id, "admin password changed");
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: user.id, generation })?;
-    Ok(AppJson(json!({"message": "Password changed", "access_token": access_token})))
+    Ok(AppJson(PasswordChanged::new(access_token)))
+}
+
+/// The dashboard's headline figures.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminStats {
+    /// Businesses.
+    pub customers: CustomerCounts,
+    /// Calls ("today" is the UTC day).
+    pub calls: CallCounts,
+}
+
+/// How many businesses, and how many of them pay or try.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerCounts {
+    pub total: i64,
+    pub active: i64,
+    pub trial: i64,
+}
+
+/// How many calls, and how long on average (seconds, two decimals).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallCounts {
+    pub total: i64,
+    pub today: i64,
+    pub avg_duration_seconds: f64,
 }
 
 #[derive(FromRow)]
@@ -192,10 +240,10 @@ struct DashboardFigures {
     path = "/stats",
     tag = "admin",
     summary = "Dashboard figures",
-    responses((status = 200, body = crate::http::schemas::AdminStats), crate::http::schemas::AuthErrors),
+    responses((status = 200, body = AdminStats), AuthErrors),
     security(("admin_token" = []))
 )]
-async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<AdminStats>> {
     let figures: DashboardFigures = sqlx::query_as(
         "SELECT cu.total AS customers_total, cu.active AS customers_active, cu.trial AS customers_trial, \
                 st.total AS calls_total, td.today AS calls_today, st.avg_duration AS avg_duration_seconds \
@@ -211,18 +259,18 @@ async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<A
     )
     .fetch_one(&state.db)
     .await?;
-    Ok(AppJson(json!({
-        "customers": {
-            "total": figures.customers_total,
-            "active": figures.customers_active,
-            "trial": figures.customers_trial,
+    Ok(AppJson(AdminStats {
+        customers: CustomerCounts {
+            total: figures.customers_total,
+            active: figures.customers_active,
+            trial: figures.customers_trial,
         },
-        "calls": {
-            "total": figures.calls_total,
-            "today": figures.calls_today,
-            "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
+        calls: CallCounts {
+            total: figures.calls_total,
+            today: figures.calls_today,
+            avg_duration_seconds: figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
         },
-    })))
+    }))
 }
 
 #[derive(FromRow)]
@@ -236,8 +284,9 @@ struct TrialRow {
     last_login: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
-struct TrialCustomer {
+/// A business on (or just past) its trial.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrialCustomer {
     id: i64,
     business_name: String,
     contact_name: Option<String>,
@@ -249,6 +298,13 @@ struct TrialCustomer {
     last_login: Option<DateTime<Utc>>,
 }
 
+/// The businesses on trial, ending soonest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrialCustomers {
+    pub trial_customers: Vec<TrialCustomer>,
+    pub count: usize,
+}
+
 /// `GET /api/admin/trial-customers`: businesses on (or just past) their trial, the ones
 /// ending soonest first, so staff know whom to call.
 #[utoipa::path(
@@ -256,10 +312,10 @@ struct TrialCustomer {
     path = "/trial-customers",
     tag = "admin",
     summary = "Businesses on trial",
-    responses((status = 200, body = crate::http::schemas::TrialCustomers), crate::http::schemas::AuthErrors),
+    responses((status = 200, body = TrialCustomers), AuthErrors),
     security(("admin_token" = []))
 )]
-async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<TrialCustomers>> {
     let rows: Vec<TrialRow> = sqlx::query_as(
         "SELECT id, business_name, contact_name, email, created_at, trial_ends_at, last_login FROM customers \
          WHERE subscription_status IN ('trial', 'trial_expired') ORDER BY trial_ends_at ASC NULLS LAST, id",
@@ -284,13 +340,21 @@ async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) 
             }
         })
         .collect();
-    let count = trial_customers.len();
-    Ok(AppJson(json!({"trial_customers": trial_customers, "count": count})))
+    Ok(AppJson(TrialCustomers { count: trial_customers.len(), trial_customers }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Where to send the test email.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct TestEmail {
     email: String,
+}
+
+/// The test email went out.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestEmailResult {
+    /// Always true.
+    pub success: bool,
+    pub message: String,
 }
 
 /// `POST /api/admin/test-email`: checks that email sending works end to end.
@@ -299,15 +363,15 @@ struct TestEmail {
     path = "/test-email",
     tag = "admin",
     summary = "Send a test email",
-    request_body = crate::http::schemas::TestEmailInput,
-    responses((status = 200, body = crate::http::schemas::TestEmailResult), (status = 502, description = "SendGrid refused", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = TestEmail,
+    responses((status = 200, body = TestEmailResult), (status = 502, description = "SendGrid refused", body = ErrorBody), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn send_test_email(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppJson(input): AppJson<TestEmail>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<TestEmailResult>> {
     let to = validate::email("email", &input.email)?;
     if !state.clients.sendgrid.is_enabled() {
         return Err(AppError::BadRequest("email sending is not configured (set SENDGRID_API_KEY)".into()));
@@ -316,5 +380,5 @@ async fn send_test_email(
         tracing::warn!(error = format!("{error:#}"), "test email failed");
         AppError::BadGateway("the email service refused the test email".into())
     })?;
-    Ok(AppJson(json!({"success": true, "message": format!("Test email sent to {to}")})))
+    Ok(AppJson(TestEmailResult { success: true, message: format!("Test email sent to {to}") }))
 }

@@ -1,13 +1,14 @@
 //! `/api/stripe`: staff bill a business through Stripe.
 
 use axum::extract::State;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clients::stripe::{Stripe, StripeError};
 use crate::http::AppState;
-use crate::http::error::{AppError, Result};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, NotFound, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath};
 
 /// Routes under `/api/stripe`.
@@ -106,6 +107,40 @@ fn return_urls(state: &AppState) -> (String, String) {
     (format!("{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}"), format!("{base}/billing/cancelled"))
 }
 
+/// A Stripe payment link tagged with the business.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentLink {
+    pub payment_link: String,
+    pub stripe_customer_id: String,
+}
+
+/// A Stripe Checkout session for the business's subscription.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckoutSession {
+    pub checkout_url: String,
+    pub session_id: String,
+}
+
+/// A business's subscription: Stripe's view when there is one, else the local status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubscriptionStatus {
+    pub status: String,
+    pub has_stripe_subscription: bool,
+    /// Only with a Stripe subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_period_end: Option<Option<DateTime<Utc>>>,
+    /// Only with a Stripe subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_at_period_end: Option<bool>,
+}
+
+/// When the subscription ends.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CancelledSubscription {
+    pub message: &'static str,
+    pub cancel_at: Option<DateTime<Utc>>,
+}
+
 /// `POST /api/stripe/create-payment-link/{id}`.
 #[utoipa::path(
     post,
@@ -113,20 +148,20 @@ fn return_urls(state: &AppState) -> (String, String) {
     tag = "billing",
     summary = "A Stripe payment link for a business",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PaymentLink), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PaymentLink), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn create_payment_link(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PaymentLink>> {
     let (stripe, price, stripe_customer_id) = billing_customer(&state, id).await?;
     let link = stripe.create_payment_link(id, price).await?;
     // The reference travels with the checkout the link opens, so the webhook finds the business.
     let url = format!("{}?client_reference_id={id}", link.url);
     tracing::info!(customer.id = id, "payment link created");
-    Ok(AppJson(json!({"payment_link": url, "stripe_customer_id": stripe_customer_id})))
+    Ok(AppJson(PaymentLink { payment_link: url, stripe_customer_id }))
 }
 
 /// `POST /api/stripe/create-checkout-session/{id}`: a subscription checkout at `STRIPE_PRICE_ID`.
@@ -136,19 +171,19 @@ async fn create_payment_link(
     tag = "billing",
     summary = "A Stripe subscription checkout for a business",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::CheckoutSession), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CheckoutSession), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn create_checkout_session(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CheckoutSession>> {
     let (stripe, price, stripe_customer_id) = billing_customer(&state, id).await?;
     let (success_url, cancel_url) = return_urls(&state);
     let session = stripe.create_checkout_session(id, &stripe_customer_id, price, &success_url, &cancel_url).await?;
     tracing::info!(customer.id = id, "checkout session created");
-    Ok(AppJson(json!({"checkout_url": session.url, "session_id": session.id})))
+    Ok(AppJson(CheckoutSession { checkout_url: session.url, session_id: session.id }))
 }
 
 /// `GET /api/stripe/subscription-status/{id}`: Stripe's view when there is a subscription,
@@ -159,26 +194,31 @@ async fn create_checkout_session(
     tag = "billing",
     summary = "A business's subscription",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::SubscriptionStatus), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = SubscriptionStatus), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_subscription_status(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<SubscriptionStatus>> {
     let stripe = stripe(&state)?;
     let row = billing_row(&state, id).await?;
     let Some(subscription_id) = &row.stripe_subscription_id else {
-        return Ok(AppJson(json!({"status": row.subscription_status, "has_stripe_subscription": false})));
+        return Ok(AppJson(SubscriptionStatus {
+            status: row.subscription_status,
+            has_stripe_subscription: false,
+            current_period_end: None,
+            cancel_at_period_end: None,
+        }));
     };
     let subscription = stripe.subscription(subscription_id).await?;
-    Ok(AppJson(json!({
-        "status": subscription.status,
-        "has_stripe_subscription": true,
-        "current_period_end": subscription.current_period_end(),
-        "cancel_at_period_end": subscription.cancel_at_period_end,
-    })))
+    Ok(AppJson(SubscriptionStatus {
+        current_period_end: Some(subscription.current_period_end()),
+        cancel_at_period_end: Some(subscription.cancel_at_period_end),
+        status: subscription.status,
+        has_stripe_subscription: true,
+    }))
 }
 
 /// `POST /api/stripe/cancel-subscription/{id}`: ends the subscription at the end of the
@@ -189,14 +229,14 @@ async fn get_subscription_status(
     tag = "billing",
     summary = "Cancel at the end of the period",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::CancelledSubscription), (status = 502, description = "Stripe failed", body = crate::http::schemas::ErrorBody), (status = 503, description = "Billing not configured", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CancelledSubscription), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn cancel_subscription(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CancelledSubscription>> {
     let stripe = stripe(&state)?;
     let row = billing_row(&state, id).await?;
     let Some(subscription_id) = &row.stripe_subscription_id else {
@@ -215,7 +255,8 @@ async fn cancel_subscription(
         .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
         .or_else(|| subscription.current_period_end());
     tracing::info!(customer.id = id, "subscription set to cancel at period end");
-    Ok(AppJson(
-        json!({"message": "Subscription will be cancelled at the end of the billing period", "cancel_at": cancel_at}),
-    ))
+    Ok(AppJson(CancelledSubscription {
+        message: "Subscription will be cancelled at the end of the billing period",
+        cancel_at,
+    }))
 }

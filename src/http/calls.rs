@@ -1,19 +1,18 @@
 //! `/api/calls`: staff read the calls every business received.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::db::Counted;
 use crate::db::call_totals;
-use crate::db::calls::{self, Call, CallView, ShownCall, select_calls};
+use crate::db::calls::{self, CallInView, CallLog, CallRow, select_calls};
 use crate::http::AppState;
-use crate::http::error::{AppError, Result};
+use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use crate::http::figures;
-use crate::http::pagination::{Envelope, Page};
+use crate::http::pagination::{Page, PageInfo};
 use crate::http::validate;
 
 /// Every call status, as the `status` filter accepts it.
@@ -54,6 +53,14 @@ struct ListQuery {
     admin_view: bool,
 }
 
+/// A page of calls, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallPage {
+    pub calls: Vec<CallInView>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
 /// `GET /api/calls/`: newest first, filtered by business and status.
 #[utoipa::path(
     get,
@@ -61,20 +68,19 @@ struct ListQuery {
     tag = "calls",
     summary = "List calls, newest first",
     params(ListQuery),
-    responses((status = 200, body = crate::http::schemas::CallPage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CallPage), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn list_calls(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> Result<AppJson<Envelope<Vec<ShownCall>>>> {
+) -> Result<AppJson<CallPage>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, CALL_STATUSES)?),
     };
-    let view = CallView::from_flag(query.admin_view);
     // One statement per combination of filters, without `$n IS NULL OR ...`: PostgreSQL
     // can then keep one plan per statement instead of planning every request. Each row
     // carries the total: of every business from the running totals (migration 5), of one
@@ -110,7 +116,7 @@ async fn list_calls(
     };
     let (rows, total) = page
         .rows_and_total(|limit, offset| {
-            let mut statement = sqlx::query_as::<_, Counted<Call>>(sql).bind(limit).bind(offset);
+            let mut statement = sqlx::query_as::<_, Counted<CallRow>>(sql).bind(limit).bind(offset);
             if let Some(customer_id) = query.customer_id {
                 statement = statement.bind(customer_id);
             }
@@ -120,8 +126,8 @@ async fn list_calls(
             statement.fetch_all(&state.db)
         })
         .await?;
-    let items: Vec<ShownCall> = rows.into_iter().map(|call| view.show(call)).collect();
-    Ok(AppJson(page.envelope("calls", items, total)))
+    let calls = rows.into_iter().map(|call| call.in_view(query.admin_view)).collect();
+    Ok(AppJson(CallPage { calls, page: page.info(total) }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -129,6 +135,16 @@ async fn list_calls(
 struct ViewQuery {
     #[serde(default)]
     admin_view: bool,
+}
+
+/// A call with its lines (the admin view has no lines).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallWithLogs {
+    #[serde(flatten)]
+    pub call: CallInView,
+    /// Absent in the admin view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Vec<CallLog>>,
 }
 
 /// `GET /api/calls/{id}`: the call with its lines; the admin view has neither transcript
@@ -139,7 +155,7 @@ struct ViewQuery {
     tag = "calls",
     summary = "A call with its lines",
     params(("id" = i64, Path, description = "Row id"), ViewQuery),
-    responses((status = 200, body = crate::http::schemas::CallWithLogs), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CallWithLogs), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_call(
@@ -147,14 +163,18 @@ async fn get_call(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
     AppQuery(query): AppQuery<ViewQuery>,
-) -> Result<AppJson<Value>> {
-    let view = CallView::from_flag(query.admin_view);
+) -> Result<AppJson<CallWithLogs>> {
     let call = find_call(&state, id).await?;
-    let mut body = calls::to_json(call, view);
-    if view == CallView::Full {
-        body["logs"] = serde_json::to_value(calls::logs(&state.db, id).await?).map_err(anyhow::Error::from)?;
-    }
-    Ok(AppJson(body))
+    let logs = if query.admin_view { None } else { Some(calls::logs(&state.db, id).await?) };
+    Ok(AppJson(CallWithLogs { call: call.in_view(query.admin_view), logs }))
+}
+
+/// A call's transcript, as text and as lines.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Transcript {
+    pub call_id: i64,
+    pub transcript: String,
+    pub logs: Vec<CallLog>,
 }
 
 /// `GET /api/calls/{id}/transcript`: the stored transcript, or one built from the lines
@@ -165,21 +185,21 @@ async fn get_call(
     tag = "calls",
     summary = "A call's transcript",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::Transcript), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = Transcript), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_call_transcript(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<Transcript>> {
     let call = find_call(&state, id).await?;
     let logs = calls::logs(&state.db, id).await?;
     let transcript = call.transcript.unwrap_or_else(|| calls::transcript_text(&logs));
-    Ok(AppJson(json!({"call_id": id, "transcript": transcript, "logs": logs})))
+    Ok(AppJson(Transcript { call_id: id, transcript, logs }))
 }
 
-async fn find_call(state: &AppState, id: i64) -> Result<Call> {
+async fn find_call(state: &AppState, id: i64) -> Result<CallRow> {
     sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1"))
         .bind(id)
         .fetch_optional(&state.db)
@@ -197,6 +217,27 @@ struct StatsQuery {
     days: Option<i64>,
 }
 
+/// Call figures over a period; every figure counts the same calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallStats {
+    pub period_days: i64,
+    pub total_calls: i64,
+    pub completed_calls: i64,
+    pub failed_calls: i64,
+    /// Seconds, two decimals.
+    pub avg_duration_seconds: f64,
+    pub callback_requests: i64,
+    pub costs: Costs,
+}
+
+/// What the calls cost, in US dollars.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Costs {
+    pub twilio: f64,
+    pub openai: f64,
+    pub total: f64,
+}
+
 /// `GET /api/calls/stats`: every figure over the same period (the last `days` days) and
 /// the same business, in one aggregate statement.
 #[utoipa::path(
@@ -205,32 +246,32 @@ struct StatsQuery {
     tag = "calls",
     summary = "Call figures over a period",
     params(StatsQuery),
-    responses((status = 200, body = crate::http::schemas::CallStats), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CallStats), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_call_stats(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<StatsQuery>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CallStats>> {
     let days = query.days.unwrap_or(DEFAULT_STATS_DAYS);
     if !(1..=MAX_STATS_DAYS).contains(&days) {
         return Err(AppError::invalid_field("days", format!("must be between 1 and {MAX_STATS_DAYS}")));
     }
     let figures = call_totals::period_figures(&state.db, days as i32, query.customer_id).await?;
-    Ok(AppJson(json!({
-        "period_days": days,
-        "total_calls": figures.total_calls,
-        "completed_calls": figures.completed_calls,
-        "failed_calls": figures.failed_calls,
-        "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
-        "callback_requests": figures.callback_requests,
-        "costs": {
-            "twilio": figures::money(figures.twilio_cost),
-            "openai": figures::money(figures.openai_cost),
-            "total": figures::money(figures.twilio_cost + figures.openai_cost),
+    Ok(AppJson(CallStats {
+        period_days: days,
+        total_calls: figures.total_calls,
+        completed_calls: figures.completed_calls,
+        failed_calls: figures.failed_calls,
+        avg_duration_seconds: figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
+        callback_requests: figures.callback_requests,
+        costs: Costs {
+            twilio: figures::money(figures.twilio_cost),
+            openai: figures::money(figures.openai_cost),
+            total: figures::money(figures.twilio_cost + figures.openai_cost),
         },
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -244,6 +285,12 @@ struct RecentQuery {
     admin_view: bool,
 }
 
+/// The newest calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CallList {
+    pub calls: Vec<CallInView>,
+}
+
 /// `GET /api/calls/recent`: the newest calls, optionally of one business.
 #[utoipa::path(
     get,
@@ -251,20 +298,19 @@ struct RecentQuery {
     tag = "calls",
     summary = "The newest calls",
     params(RecentQuery),
-    responses((status = 200, body = crate::http::schemas::CallList), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CallList), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn list_recent_calls(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<RecentQuery>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CallList>> {
     let limit = query.limit.unwrap_or(DEFAULT_RECENT_LIMIT);
     if !(1..=MAX_RECENT_LIMIT).contains(&limit) {
         return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_RECENT_LIMIT}")));
     }
-    let view = CallView::from_flag(query.admin_view);
-    let items: Vec<Call> = match query.customer_id {
+    let rows: Vec<CallRow> = match query.customer_id {
         Some(customer_id) => calls::recent_for_customer(&state.db, customer_id, limit).await?,
         None => {
             sqlx::query_as(concat!(select_calls!(), " ORDER BY c.created_at DESC, c.id DESC LIMIT $1"))
@@ -273,6 +319,5 @@ async fn list_recent_calls(
                 .await?
         }
     };
-    let items: Vec<ShownCall> = items.into_iter().map(|call| view.show(call)).collect();
-    Ok(AppJson(json!({"calls": items})))
+    Ok(AppJson(CallList { calls: rows.into_iter().map(|call| call.in_view(query.admin_view)).collect() }))
 }

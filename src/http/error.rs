@@ -7,6 +7,47 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// Every error's body: a message for people, and for invalid fields the reason per field.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+    /// Field name to reason, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    pub details: Option<Value>,
+}
+
+/// 401 and 403: the access rules of a route behind a token.
+#[derive(utoipa::IntoResponses)]
+pub enum AuthErrors {
+    /// The token is missing, invalid or expired.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// The token is of the wrong kind (admin vs customer).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
+/// 400 and 422: a malformed request or an invalid field.
+#[derive(utoipa::IntoResponses)]
+pub enum InputErrors {
+    /// Malformed JSON, wrong content type, bad query string or path parameter.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// A field is missing, of the wrong type, or invalid; `details` names it.
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+}
+
+/// 404: no such resource (or it belongs to another business).
+#[derive(utoipa::IntoResponses)]
+pub enum NotFound {
+    /// Not found.
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+}
+
 /// Handler result with [`AppError`] as the error.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -95,22 +136,23 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = match &self {
-            _ if self.is_unstorable_input() => json!({"error": "text must not contain NUL (\\u0000) characters"}),
+        let message = |text: &str| ErrorBody { error: text.to_owned(), details: None };
+        let body = match self {
+            _ if self.is_unstorable_input() => message("text must not contain NUL (\\u0000) characters"),
             AppError::Sqlx(_) | AppError::Anyhow(_) => {
                 // Logged once here, inside the request's span; the client gets no internals.
                 if status == StatusCode::SERVICE_UNAVAILABLE {
                     tracing::warn!(error = ?self, "database unavailable");
-                    json!({"error": "the service is temporarily unavailable, please retry"})
+                    message("the service is temporarily unavailable, please retry")
                 } else {
                     tracing::error!(error = ?self, "request failed");
-                    json!({"error": "internal server error"})
+                    message("internal server error")
                 }
             }
-            AppError::Unprocessable { message, details: Some(details) } => {
-                json!({"error": message, "details": details})
+            AppError::Unprocessable { ref message, ref details } => {
+                ErrorBody { error: message.clone(), details: details.clone() }
             }
-            other => json!({"error": other.to_string()}),
+            ref other => message(&other.to_string()),
         };
         let mut response = (status, Json(body)).into_response();
         if let AppError::TooManyRequests { retry_after_seconds } | AppError::Overloaded { retry_after_seconds, .. } =

@@ -90,7 +90,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     summary = "Prometheus metrics",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, description = "METRICS_TOKEN is set and was not presented", body = crate::http::schemas::ErrorBody)
+        (status = 401, description = "METRICS_TOKEN is set and was not presented", body = crate::http::error::ErrorBody)
     ),
     security((), ("metrics_token" = []))
 )]

@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod portal;
-pub mod schemas;
+
 pub mod service;
 pub mod validate;
 pub mod webhooks;

@@ -1,7 +1,6 @@
 //! `page`/`per_page` pagination: validated once, answered in one envelope shape.
 
 use serde::Serialize;
-use serde::ser::SerializeMap;
 
 use super::error::{AppError, Result};
 use crate::db::Counted;
@@ -39,10 +38,9 @@ impl Page {
         (self.page - 1).saturating_mul(self.per_page)
     }
 
-    /// `{"<key>": items, "total", "page", "pages", "per_page"}`, serialized straight from
-    /// the items (no intermediate JSON tree).
-    pub fn envelope<T: Serialize>(&self, key: &'static str, items: T, total: i64) -> Envelope<T> {
-        Envelope { key, items, total, page: *self }
+    /// Where this page stands among `total` items.
+    pub fn info(&self, total: i64) -> PageInfo {
+        PageInfo { total, page: self.page, pages: (total + self.per_page - 1) / self.per_page, per_page: self.per_page }
     }
 }
 
@@ -65,25 +63,18 @@ impl Page {
     }
 }
 
-/// A page of items with its position; see [`Page::envelope`].
-#[derive(Debug)]
-pub struct Envelope<T> {
-    key: &'static str,
-    items: T,
-    total: i64,
-    page: Page,
-}
-
-impl<T: Serialize> Serialize for Envelope<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(5))?;
-        map.serialize_entry(self.key, &self.items)?;
-        map.serialize_entry("total", &self.total)?;
-        map.serialize_entry("page", &self.page.page)?;
-        map.serialize_entry("pages", &((self.total + self.page.per_page - 1) / self.page.per_page))?;
-        map.serialize_entry("per_page", &self.page.per_page)?;
-        map.end()
-    }
+/// A page's position, flattened into each list's answer after its items:
+/// `{"<items>": [...], "total", "page", "pages", "per_page"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PageInfo {
+    /// Items in all pages.
+    pub total: i64,
+    /// This page, from 1.
+    pub page: i64,
+    /// How many pages there are.
+    pub pages: i64,
+    /// Items per page.
+    pub per_page: i64,
 }
 
 #[cfg(test)]
@@ -103,10 +94,9 @@ mod tests {
     #[test]
     fn pages_round_up_and_offsets_saturate() {
         let page = Page { page: 2, per_page: 50 };
-        let json = |total| serde_json::to_value(page.envelope("xs", Vec::<i32>::new(), total)).unwrap();
-        assert_eq!(json(101)["pages"], 3);
-        assert_eq!(json(0)["pages"], 0);
-        assert_eq!(json(0), serde_json::json!({"xs": [], "total": 0, "page": 2, "pages": 0, "per_page": 50}));
+        assert_eq!(page.info(101).pages, 3);
+        assert_eq!(page.info(100).pages, 2);
+        assert_eq!(page.info(0), PageInfo { total: 0, page: 2, pages: 0, per_page: 50 });
         assert_eq!(page.offset(), 50);
         assert_eq!(Page { page: i64::MAX, per_page: 200 }.offset(), i64::MAX);
     }

@@ -32,7 +32,9 @@ async fn the_document_is_openapi_3_1_with_both_token_schemes() {
     assert_eq!(schemes["customer_token"]["scheme"], "bearer");
     assert_eq!(spec["paths"]["/api/customers"]["get"]["security"][0]["admin_token"], serde_json::json!([]));
     assert_eq!(spec["paths"]["/api/portal/calls"]["get"]["security"][0]["customer_token"], serde_json::json!([]));
-    for schema in ["Customer", "CallObject", "Admin", "ErrorBody", "BusinessHours", "DayHours", "Faq"] {
+    for schema in
+        ["Customer", "Call", "AdminCall", "CallRecord", "Admin", "ErrorBody", "BusinessHours", "DayHours", "Faq"]
+    {
         assert!(spec["components"]["schemas"][schema].is_object(), "{schema} is not documented");
     }
     // Every operation documents its answers, errors included.

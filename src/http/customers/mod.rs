@@ -6,22 +6,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::db::Counted;
-use crate::db::calls::{self, CallView};
+use crate::db::calls::{self, Call, CallRow};
 use crate::db::customers::{self, Customer, CustomerFields, EMAIL_UNIQUE_CONSTRAINT, NUMBER_UNIQUE_CONSTRAINT};
 use crate::http::AppState;
-use crate::http::error::{AppError, Result, ResultExt};
-use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery, from_json_value};
-use crate::http::pagination::{Envelope, Page};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, NotFound, Result, ResultExt};
+use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use crate::http::pagination::{Page, PageInfo};
 use crate::http::validate;
 use crate::jobs::{self, notify::WelcomeOwner};
-use patch::{CustomerPatch, SettingsPatch};
+use patch::{CustomerPatch, Settable};
 
 /// Length of the free trial a new business gets.
 pub const TRIAL_LENGTH: Duration = Duration::days(7);
@@ -52,6 +52,14 @@ struct ListQuery {
     per_page: Option<i64>,
 }
 
+/// A page of businesses, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerPage {
+    pub customers: Vec<Customer>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
 /// `GET /api/customers/`: newest first, optionally by subscription status.
 #[utoipa::path(
     get,
@@ -59,14 +67,14 @@ struct ListQuery {
     tag = "customers",
     summary = "List businesses, newest first",
     params(ListQuery),
-    responses((status = 200, body = crate::http::schemas::CustomerPage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CustomerPage), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn list_customers(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> Result<AppJson<Envelope<Vec<Customer>>>> {
+) -> Result<AppJson<CustomerPage>> {
     let page = Page::from_query(query.page, query.per_page)?;
     let status = match query.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
@@ -100,7 +108,15 @@ async fn list_customers(
             statement.fetch_all(&state.db)
         })
         .await?;
-    Ok(AppJson(page.envelope("customers", items, total)))
+    Ok(AppJson(CustomerPage { customers: items, page: page.info(total) }))
+}
+
+/// A business with its ten newest calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerWithCalls {
+    #[serde(flatten)]
+    pub customer: Customer,
+    pub recent_calls: Vec<Call>,
 }
 
 /// `GET /api/customers/{id}`: the business with its ten newest calls.
@@ -110,19 +126,65 @@ async fn list_customers(
     tag = "customers",
     summary = "A business with its ten newest calls",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::CustomerWithCalls), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CustomerWithCalls), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn get_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CustomerWithCalls>> {
     let customer = customers::find(&state.db, id).await?.ok_or_else(customer_not_found)?;
     let recent_calls = calls::recent_for_customer(&state.db, id, RECENT_CALLS).await?;
-    let mut body = serde_json::to_value(customer).map_err(anyhow::Error::from)?;
-    body["recent_calls"] = recent_calls.into_iter().map(|call| calls::to_json(call, CallView::Full)).collect();
-    Ok(AppJson(body))
+    Ok(AppJson(CustomerWithCalls { customer, recent_calls: recent_calls.into_iter().map(CallRow::full).collect() }))
+}
+
+/// A new business: `business_name` and `email` are required, every other field optional.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "serde_json::Map<String, Value>")]
+pub struct CreateCustomer {
+    /// Email the login details (default true).
+    pub send_welcome_email: Option<bool>,
+    #[serde(flatten)]
+    pub fields: CustomerPatch,
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for CreateCustomer {
+    type Error = String;
+
+    /// Read by hand rather than through serde's `flatten`, which loses the path of an
+    /// invalid field (the error must name it).
+    fn try_from(mut object: serde_json::Map<String, Value>) -> std::result::Result<Self, String> {
+        let send_welcome_email = match object.remove("send_welcome_email") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(send)) => Some(send),
+            Some(_) => return Err("send_welcome_email must be true or false".into()),
+        };
+        let fields = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| e.to_string())?;
+        Ok(CreateCustomer { send_welcome_email, fields })
+    }
+}
+
+/// A business just created, with its portal password (shown this once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedCustomer {
+    pub message: &'static str,
+    pub customer: Customer,
+    /// The portal password to hand to the business.
+    pub temporary_password: String,
+}
+
+/// `{message, customer}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerMessage {
+    pub message: &'static str,
+    pub customer: Customer,
+}
+
+/// `{message}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub message: &'static str,
 }
 
 /// `POST /api/customers/`: a new business on a 7-day trial, with a temporary portal
@@ -132,22 +194,16 @@ async fn get_customer(
     path = "/",
     tag = "customers",
     summary = "Create a business on a 7-day trial",
-    request_body = crate::http::schemas::CreateCustomerInput,
-    responses((status = 201, body = crate::http::schemas::CreatedCustomer), (status = 409, description = "Email or number taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = CreateCustomer,
+    responses((status = 201, body = CreatedCustomer), (status = 409, description = "Email or number taken", body = ErrorBody), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn create_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
-    AppJson(mut body): AppJson<Value>,
-) -> Result<(StatusCode, AppJson<Value>)> {
-    // `send_welcome_email` is not a customer field: take it out, then read the rest as one.
-    let send_welcome_email = match body.as_object_mut().and_then(|object| object.remove("send_welcome_email")) {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(send)) => send,
-        Some(_) => return Err(AppError::invalid_field("send_welcome_email", "must be true or false")),
-    };
-    let patch: CustomerPatch = from_json_value(body)?;
+    AppJson(input): AppJson<CreateCustomer>,
+) -> Result<(StatusCode, AppJson<CreatedCustomer>)> {
+    let (send_welcome_email, patch) = (input.send_welcome_email.unwrap_or(true), input.fields);
     for (field, sent) in [("business_name", patch.business_name.is_some()), ("email", patch.email.is_some())] {
         if !sent {
             return Err(AppError::invalid_field(field, "is required"));
@@ -172,14 +228,7 @@ async fn create_customer(
     }
     tx.commit().await?;
     tracing::info!(customer.id = customer.id, "customer created");
-    Ok((
-        StatusCode::CREATED,
-        AppJson(json!({
-            "message": "Customer created",
-            "customer": customer,
-            "temporary_password": temporary_password,
-        })),
-    ))
+    Ok((StatusCode::CREATED, AppJson(CreatedCustomer { message: "Customer created", customer, temporary_password })))
 }
 
 /// `PUT /api/customers/{id}`: change any editable field.
@@ -188,19 +237,20 @@ async fn create_customer(
     path = "/{id}",
     tag = "customers",
     summary = "Change a business",
-    request_body = crate::http::schemas::CustomerInput,
+    request_body = CustomerPatch,
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::CustomerMessage), (status = 409, description = "Email or number taken", body = crate::http::schemas::ErrorBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CustomerMessage), (status = 409, description = "Email or number taken", body = ErrorBody), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn update_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-    AppJson(patch): AppJson<CustomerPatch>,
-) -> Result<AppJson<Value>> {
+    AppJson(body): AppJson<Value>,
+) -> Result<AppJson<CustomerMessage>> {
+    let patch = CustomerPatch::from_body(body, Settable::Everything)?;
     let customer = apply_patch(&state, id, patch, false).await?;
-    Ok(AppJson(json!({"message": "Customer updated", "customer": customer})))
+    Ok(AppJson(CustomerMessage { message: "Customer updated", customer }))
 }
 
 /// `PUT /api/customers/{id}/settings`: the receptionist's settings.
@@ -209,19 +259,20 @@ async fn update_customer(
     path = "/{id}/settings",
     tag = "customers",
     summary = "Change a business's receptionist settings",
-    request_body = crate::http::schemas::SettingsInput,
+    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, pricing_info, special_instructions, forward_to_number, notification_instructions"),
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::CustomerMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = CustomerMessage), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn update_customer_settings(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-    AppJson(settings): AppJson<SettingsPatch>,
-) -> Result<AppJson<Value>> {
-    let customer = apply_patch(&state, id, settings.into(), false).await?;
-    Ok(AppJson(json!({"message": "Settings updated", "customer": customer})))
+    AppJson(body): AppJson<Value>,
+) -> Result<AppJson<CustomerMessage>> {
+    let settings = CustomerPatch::from_body(body, Settable::ReceptionistSettings)?;
+    let customer = apply_patch(&state, id, settings, false).await?;
+    Ok(AppJson(CustomerMessage { message: "Settings updated", customer }))
 }
 
 /// Reads the business under a row lock, applies and validates the change, saves it whole.
@@ -255,14 +306,14 @@ pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch,
     tag = "customers",
     summary = "Cancel a business (soft delete; calls are kept)",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::MessageBody), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = Message), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn cancel_customer(
     _admin: AdminUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<Message>> {
     let cancelled = sqlx::query(
         "UPDATE customers SET subscription_status = 'cancelled', subscription_status_at = now(), \
          cancelled_at = coalesce(cancelled_at, now()), updated_at = now() WHERE id = $1",
@@ -274,12 +325,32 @@ async fn cancel_customer(
         return Err(customer_not_found());
     }
     tracing::info!(customer.id = id, "customer cancelled");
-    Ok(AppJson(json!({"message": "Customer cancelled"})))
+    Ok(AppJson(Message { message: "Customer cancelled" }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A portal password for a business.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SetPassword {
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     password: String,
+}
+
+/// The business now has portal access.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalAccess {
+    pub message: &'static str,
+    pub customer: PortalAccessCustomer,
+}
+
+/// Who has portal access.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalAccessCustomer {
+    pub id: i64,
+    pub email: String,
+    pub business_name: String,
+    /// Always true.
+    pub has_portal_access: bool,
 }
 
 /// `POST /api/customers/{id}/set-password`: gives the business portal access.
@@ -288,9 +359,9 @@ struct SetPassword {
     path = "/{id}/set-password",
     tag = "customers",
     summary = "Give a business portal access",
-    request_body = crate::http::schemas::SetPasswordInput,
+    request_body = SetPassword,
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PortalAccess), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalAccess), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn set_customer_password(
@@ -298,19 +369,19 @@ async fn set_customer_password(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
     AppJson(input): AppJson<SetPassword>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalAccess>> {
     check_new_password(&input.password).map_err(|reason| AppError::invalid_field("password", reason))?;
     let password_hash = hash_password(SecretString::from(input.password)).await?;
     let customer = customers::set_password_hash(&state.db, id, &password_hash).await?.ok_or_else(customer_not_found)?;
-    Ok(AppJson(json!({
-        "message": "Portal password set",
-        "customer": {
-            "id": customer.id,
-            "email": customer.email,
-            "business_name": customer.business_name,
-            "has_portal_access": true,
+    Ok(AppJson(PortalAccess {
+        message: "Portal password set",
+        customer: PortalAccessCustomer {
+            id: customer.id,
+            email: customer.email,
+            business_name: customer.business_name,
+            has_portal_access: true,
         },
-    })))
+    }))
 }
 
 fn customer_not_found() -> AppError {

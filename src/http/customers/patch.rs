@@ -1,12 +1,15 @@
 //! A partial change to a business: which fields a request sets (or clears), validated and
 //! applied to [`CustomerFields`]. Admin create/update/settings and the portal's settings all
-//! go through here, so the rules are the same everywhere.
+//! go through here, so the rules are the same everywhere; which fields each may set is
+//! stated once, in [`Settable`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::db::customers::{CustomerFields, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS};
-use crate::http::error::Result;
+use crate::http::error::{AppError, Result};
+use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
 use crate::profile::{AppointmentHandling, BusinessHours, FaqRows};
 use crate::receptionist::{BusinessProfile, compile_instructions};
@@ -17,100 +20,139 @@ const MAX_INSTRUCTIONS_LEN: usize = 20_000;
 /// Fields a request may set. For nullable fields the outer `Option` says whether the field
 /// was sent and the inner one whether it was `null`: `{"phone": null}` clears the phone,
 /// leaving `phone` out keeps it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CustomerPatch {
     pub business_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub contact_name: Option<Option<String>>,
     pub email: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub business_type: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<BusinessHours>)]
     pub business_hours: Option<Option<BusinessHours>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub holiday_hours: Option<Option<String>>,
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub deskringer_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub forward_to_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub greeting_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub services_offered: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<crate::profile::Faq>>)]
     pub faqs: Option<Option<FaqRows>>,
     pub appointment_handling: Option<AppointmentHandling>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub pricing_info: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub special_instructions: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub ai_instructions: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub notification_email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub notification_phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub notification_instructions: Option<Option<String>>,
     pub subscription_status: Option<String>,
     pub subscription_tier: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     pub trial_ends_at: Option<Option<DateTime<Utc>>>,
 }
 
-/// The receptionist settings: what `PUT /api/customers/{id}/settings` accepts.
-#[derive(Debug, Default, Deserialize)]
-pub struct SettingsPatch {
-    #[serde(default, deserialize_with = "nullable")]
-    pub greeting_message: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub ai_instructions: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub business_type: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub business_hours: Option<Option<BusinessHours>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub holiday_hours: Option<Option<String>>,
-    pub timezone: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub services_offered: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub faqs: Option<Option<FaqRows>>,
-    pub appointment_handling: Option<AppointmentHandling>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub pricing_info: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub special_instructions: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub forward_to_number: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub notification_instructions: Option<Option<String>>,
+/// Who is changing a business, and so which fields the request may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settable {
+    /// Staff creating or editing a business: every field.
+    Everything,
+    /// Staff changing the receptionist's settings (`/api/customers/{id}/settings`):
+    /// [`RECEPTIONIST_SETTINGS`]; other fields are ignored.
+    ReceptionistSettings,
+    /// The business itself, in the portal: [`PORTAL_SETTINGS`]; any other field is refused
+    /// by name (an owner never changes its email, number, subscription or instructions).
+    Portal,
 }
 
-impl From<SettingsPatch> for CustomerPatch {
-    fn from(s: SettingsPatch) -> Self {
-        CustomerPatch {
-            greeting_message: s.greeting_message,
-            ai_instructions: s.ai_instructions,
-            business_type: s.business_type,
-            business_hours: s.business_hours,
-            holiday_hours: s.holiday_hours,
-            timezone: s.timezone,
-            services_offered: s.services_offered,
-            faqs: s.faqs,
-            appointment_handling: s.appointment_handling,
-            pricing_info: s.pricing_info,
-            special_instructions: s.special_instructions,
-            forward_to_number: s.forward_to_number,
-            notification_instructions: s.notification_instructions,
-            ..CustomerPatch::default()
+/// What the receptionist settings endpoint changes.
+pub const RECEPTIONIST_SETTINGS: &[&str] = &[
+    "greeting_message",
+    "ai_instructions",
+    "business_type",
+    "business_hours",
+    "holiday_hours",
+    "timezone",
+    "services_offered",
+    "faqs",
+    "appointment_handling",
+    "pricing_info",
+    "special_instructions",
+    "forward_to_number",
+    "notification_instructions",
+];
+
+/// What a business may change about itself.
+pub const PORTAL_SETTINGS: &[&str] = &[
+    "business_name",
+    "contact_name",
+    "phone",
+    "business_type",
+    "business_hours",
+    "holiday_hours",
+    "timezone",
+    "forward_to_number",
+    "greeting_message",
+    "services_offered",
+    "faqs",
+    "appointment_handling",
+    "pricing_info",
+    "special_instructions",
+    "notification_email",
+    "notification_phone",
+    "notification_instructions",
+];
+
+impl CustomerPatch {
+    /// Reads a request body as the fields `who` may set.
+    pub fn from_body(body: Value, who: Settable) -> Result<Self> {
+        let Value::Object(mut fields) = body else {
+            return Err(AppError::Unprocessable { message: "the JSON body must be an object".into(), details: None });
+        };
+        match who {
+            Settable::Everything => {}
+            Settable::ReceptionistSettings => fields.retain(|name, _| RECEPTIONIST_SETTINGS.contains(&name.as_str())),
+            Settable::Portal => {
+                if let Some(name) = fields.keys().find(|name| !PORTAL_SETTINGS.contains(&name.as_str())) {
+                    return Err(AppError::Unprocessable {
+                        message: format!("{name} is not a field that can be set here"),
+                        details: Some(serde_json::json!({ name: "cannot be set here" })),
+                    });
+                }
+            }
         }
+        from_json_value(Value::Object(fields))
     }
 }
-
 /// Keeps "sent as null" (`Some(None)`) apart from "not sent" (`None`, via `#[serde(default)]`).
 pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(de).map(Some)

@@ -6,16 +6,15 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::calls::{self, Call, CallView, select_calls};
+use crate::db::calls::{self, Call, CallRecord, CallRow, select_calls};
 use crate::db::customers;
 use crate::http::AppState;
-use crate::http::error::{AppError, Result};
+use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser};
 use crate::receptionist::hours::{start_of_local_day, time_zone};
 
@@ -73,6 +72,15 @@ struct ListQuery {
     offset: Option<i64>,
 }
 
+/// A slice of the business's calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalCallList {
+    pub calls: Vec<Call>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// `GET /api/portal/calls`: the business's calls that are not archived, newest first.
 #[utoipa::path(
     get,
@@ -80,14 +88,14 @@ struct ListQuery {
     tag = "portal",
     summary = "The business's calls, newest first, archived excluded",
     params(ListQuery),
-    responses((status = 200, body = crate::http::schemas::PortalCallList), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalCallList), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn list_calls(
     user: CustomerUser,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalCallList>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
@@ -107,7 +115,7 @@ async fn list_calls(
         .bind(handled)
         .fetch_one(&state.db)
         .await?;
-    let items: Vec<Call> = sqlx::query_as(concat!(
+    let rows: Vec<CallRow> = sqlx::query_as(concat!(
         select_calls!(),
         filter!(),
         " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
@@ -118,18 +126,35 @@ async fn list_calls(
     .bind(offset)
     .fetch_all(&state.db)
     .await?;
-    let items: Vec<Value> = items.into_iter().map(|call| calls::to_json(call, CallView::Full)).collect();
-    Ok(AppJson(json!({"calls": items, "total": total, "limit": limit, "offset": offset})))
+    let calls = rows.into_iter().map(CallRow::full).collect();
+    Ok(AppJson(PortalCallList { calls, total, limit, offset }))
 }
 
 /// One of the business's calls; another business's is "not found".
-async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<Call> {
+async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<CallRow> {
     sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1 AND c.customer_id = $2"))
         .bind(id)
         .bind(user.id)
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| AppError::NotFound("call not found".into()))
+}
+
+/// A call as the portal shows it: its transcript is the list of lines.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalCall {
+    #[serde(flatten)]
+    pub record: CallRecord,
+    pub transcript: Vec<TranscriptLine>,
+}
+
+/// A line of a call as the portal shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TranscriptLine {
+    /// `caller` or `ai`.
+    pub speaker: String,
+    pub message: String,
+    pub timestamp: DateTime<Utc>,
 }
 
 /// `GET /api/portal/calls/{id}`: the call, its transcript as the list of lines.
@@ -139,23 +164,28 @@ async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<Call>
     tag = "portal",
     summary = "A call with its transcript lines",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PortalCall), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalCall), NotFound, InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn get_call(
     user: CustomerUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalCall>> {
     let call = own_call(&state, user, id).await?;
-    let lines: Vec<Value> = calls::logs(&state.db, id)
+    let transcript = calls::logs(&state.db, id)
         .await?
         .into_iter()
-        .map(|log| json!({"speaker": log.speaker, "message": log.message, "timestamp": log.timestamp}))
+        .map(|log| TranscriptLine { speaker: log.speaker, message: log.message, timestamp: log.timestamp })
         .collect();
-    let mut body = calls::to_json(call, CallView::Full);
-    body["transcript"] = Value::Array(lines);
-    Ok(AppJson(body))
+    Ok(AppJson(PortalCall { record: call.record, transcript }))
+}
+
+/// A changed call.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalCallMessage {
+    pub message: &'static str,
+    pub call: Call,
 }
 
 /// Runs `update` (with `$1` the call id, `$2` the business id) on one of the business's
@@ -165,14 +195,14 @@ async fn change_call(
     user: CustomerUser,
     id: i64,
     update: &'static str,
-    message: &str,
-) -> Result<AppJson<Value>> {
+    message: &'static str,
+) -> Result<AppJson<PortalCallMessage>> {
     let changed = sqlx::query(update).bind(id).bind(user.id).execute(&state.db).await?;
     if changed.rows_affected() == 0 {
         return Err(AppError::NotFound("call not found".into()));
     }
     let call = own_call(state, user, id).await?;
-    Ok(AppJson(json!({"message": message, "call": calls::to_json(call, CallView::Full)})))
+    Ok(AppJson(PortalCallMessage { message, call: call.full() }))
 }
 
 /// `POST /api/portal/calls/{id}/mark-handled` (keeps the first time it was handled).
@@ -182,14 +212,14 @@ async fn change_call(
     tag = "portal",
     summary = "Mark a call handled",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalCallMessage), NotFound, InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn mark_handled(
     user: CustomerUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalCallMessage>> {
     let sql =
         "UPDATE calls SET handled = true, handled_at = coalesce(handled_at, now()) WHERE id = $1 AND customer_id = $2";
     change_call(&state, user, id, sql, "Call marked as handled").await
@@ -202,14 +232,14 @@ async fn mark_handled(
     tag = "portal",
     summary = "Mark a call unhandled",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalCallMessage), NotFound, InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn mark_unhandled(
     user: CustomerUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalCallMessage>> {
     let sql = "UPDATE calls SET handled = false, handled_at = NULL WHERE id = $1 AND customer_id = $2";
     change_call(&state, user, id, sql, "Call marked as unhandled").await
 }
@@ -221,21 +251,30 @@ async fn mark_unhandled(
     tag = "portal",
     summary = "Archive a call",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = crate::http::schemas::PortalCallMessage), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalCallMessage), NotFound, InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn archive_call(
     user: CustomerUser,
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PortalCallMessage>> {
     let sql = "UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = $1 AND customer_id = $2";
     change_call(&state, user, id, sql, "Call archived").await
 }
 
-#[derive(Debug, Deserialize)]
+/// Calls to archive together.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct BulkArchive {
+    #[schema(min_items = 1, max_items = 1000)]
     call_ids: Vec<i64>,
+}
+
+/// How many calls were archived.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkArchived {
+    pub message: String,
+    pub archived_count: usize,
 }
 
 /// `POST /api/portal/calls/bulk-archive`: all or nothing; any id that is not the
@@ -245,15 +284,15 @@ struct BulkArchive {
     path = "/calls/bulk-archive",
     tag = "portal",
     summary = "Archive several calls, all or nothing",
-    request_body = crate::http::schemas::BulkArchiveInput,
-    responses((status = 200, body = crate::http::schemas::BulkArchived), crate::http::schemas::NotFound, crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = BulkArchive,
+    responses((status = 200, body = BulkArchived), NotFound, InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn bulk_archive(
     user: CustomerUser,
     State(state): State<AppState>,
     AppJson(input): AppJson<BulkArchive>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<BulkArchived>> {
     let mut ids = input.call_ids;
     ids.sort_unstable();
     ids.dedup();
@@ -277,7 +316,7 @@ async fn bulk_archive(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(AppJson(json!({"message": format!("{} calls archived", ids.len()), "archived_count": ids.len()})))
+    Ok(AppJson(BulkArchived { message: format!("{} calls archived", ids.len()), archived_count: ids.len() }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -320,7 +359,7 @@ struct ExportRow {
     tag = "portal",
     summary = "The business's calls as CSV",
     params(ExportQuery),
-    responses((status = 200, description = "CSV: date, caller, duration_seconds, status, intent, summary, handled, archived", content_type = "text/csv", body = String), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    responses((status = 200, description = "CSV: date, caller, duration_seconds, status, intent, summary, handled, archived", content_type = "text/csv", body = String), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn export_calls(

@@ -7,24 +7,24 @@ mod calls;
 
 use axum::extract::State;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::customers::apply_patch;
-use super::customers::patch::{CustomerPatch, nullable};
+use super::customers::patch::{CustomerPatch, Settable};
+use super::customers::{CustomerMessage, apply_patch};
 use crate::auth::password::verify_password;
 use crate::auth::{Principal, Role};
 use crate::db::customers::{self, Customer, customer_columns};
 use crate::http::AppState;
+use crate::http::account::PasswordChanged;
 use crate::http::account::{ChangePassword, Credentials};
-use crate::http::error::{AppError, Result};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result};
 use crate::http::extract::{AppJson, CustomerUser, is_cancelled};
 use crate::http::figures;
 use crate::http::login_limit::ClientAddress;
-use crate::profile::{AppointmentHandling, BusinessHours, FaqRows};
 use crate::receptionist::hours::{start_of_local_day, time_zone};
 
 /// Routes under `/api/portal`.
@@ -46,6 +46,13 @@ struct CustomerWithHash {
     token_generation: i32,
 }
 
+/// A signed-in business and its 24-hour token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerLogin {
+    pub access_token: String,
+    pub customer: Customer,
+}
+
 /// `POST /api/portal/login`: a 24-hour customer token. A business without a portal
 /// password, a wrong email and a wrong password all answer the same 401.
 #[utoipa::path(
@@ -53,14 +60,14 @@ struct CustomerWithHash {
     path = "/login",
     tag = "portal",
     summary = "Log in as a business",
-    request_body = crate::http::schemas::CredentialsInput,
-    responses((status = 200, body = crate::http::schemas::CustomerLogin), (status = 401, description = "Wrong email or password", body = crate::http::schemas::ErrorBody), (status = 403, description = "The business is cancelled", body = crate::http::schemas::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::http::schemas::ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = crate::http::schemas::ErrorBody), crate::http::schemas::InputErrors)
+    request_body = Credentials,
+    responses((status = 200, body = CustomerLogin), (status = 401, description = "Wrong email or password", body = ErrorBody), (status = 403, description = "The business is cancelled", body = ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody), (status = 503, description = "Too many password checks waiting; see Retry-After", body = ErrorBody), InputErrors)
 )]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     AppJson(credentials): AppJson<Credentials>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<CustomerLogin>> {
     let (email, password) = credentials.required()?;
     state.login_limiter.check(address, &format!("customer:{email}"))?;
     let found: Option<CustomerWithHash> = sqlx::query_as(concat!(
@@ -89,7 +96,7 @@ async fn login(
     sqlx::query("UPDATE customers SET last_login = now() WHERE id = $1").bind(customer.id).execute(&state.db).await?;
     let access_token = state.jwt.issue(Principal { role: Role::Customer, id: customer.id, generation })?;
     tracing::info!(customer.id = customer.id, "portal login");
-    Ok(AppJson(json!({"access_token": access_token, "customer": customer})))
+    Ok(AppJson(CustomerLogin { access_token, customer }))
 }
 
 /// The signed-in business; a token for a business that no longer exists is refused.
@@ -103,7 +110,7 @@ async fn current(state: &AppState, user: CustomerUser) -> Result<Customer> {
     path = "/me",
     tag = "portal",
     summary = "The signed-in business",
-    responses((status = 200, body = crate::db::customers::Customer), crate::http::schemas::AuthErrors),
+    responses((status = 200, body = Customer), AuthErrors),
     security(("customer_token" = []))
 )]
 async fn get_current_customer(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Customer>> {
@@ -118,16 +125,30 @@ struct PortalFigures {
     avg_duration_seconds: Option<f64>,
 }
 
+/// The business's figures (archived calls excluded).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortalStats {
+    pub total_calls: i64,
+    pub handled_calls: i64,
+    pub unhandled_calls: i64,
+    /// Calls since midnight in the business's time zone.
+    pub calls_today: i64,
+    /// Seconds, two decimals.
+    pub avg_duration_seconds: f64,
+    pub subscription_status: String,
+    pub subscription_tier: String,
+}
+
 /// `GET /api/portal/stats`: archived calls excluded; "today" is the business's own day.
 #[utoipa::path(
     get,
     path = "/stats",
     tag = "portal",
     summary = "The business's figures",
-    responses((status = 200, body = crate::http::schemas::PortalStats), crate::http::schemas::AuthErrors),
+    responses((status = 200, body = PortalStats), AuthErrors),
     security(("customer_token" = []))
 )]
-async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<Value>> {
+async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<PortalStats>> {
     let customer = current(&state, user).await?;
     let zone = time_zone(&customer.timezone);
     let start_of_day = start_of_local_day(zone, Utc::now().with_timezone(&zone).date_naive());
@@ -141,78 +162,15 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     .bind(start_of_day)
     .fetch_one(&state.db)
     .await?;
-    Ok(AppJson(json!({
-        "total_calls": figures.total_calls,
-        "handled_calls": figures.handled_calls,
-        "unhandled_calls": figures.total_calls - figures.handled_calls,
-        "calls_today": figures.calls_today,
-        "avg_duration_seconds": figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
-        "subscription_status": customer.subscription_status,
-        "subscription_tier": customer.subscription_tier,
-    })))
-}
-
-/// What a business may change about itself. Unknown fields (including ones only staff may
-/// change, such as `email` or `subscription_status`) are refused by name.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PortalSettings {
-    business_name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    contact_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    business_type: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    business_hours: Option<Option<BusinessHours>>,
-    #[serde(default, deserialize_with = "nullable")]
-    holiday_hours: Option<Option<String>>,
-    timezone: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    forward_to_number: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    greeting_message: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    services_offered: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    faqs: Option<Option<FaqRows>>,
-    appointment_handling: Option<AppointmentHandling>,
-    #[serde(default, deserialize_with = "nullable")]
-    pricing_info: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    special_instructions: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    notification_email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    notification_phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    notification_instructions: Option<Option<String>>,
-}
-
-impl From<PortalSettings> for CustomerPatch {
-    fn from(s: PortalSettings) -> Self {
-        CustomerPatch {
-            business_name: s.business_name,
-            contact_name: s.contact_name,
-            phone: s.phone,
-            business_type: s.business_type,
-            business_hours: s.business_hours,
-            holiday_hours: s.holiday_hours,
-            timezone: s.timezone,
-            forward_to_number: s.forward_to_number,
-            greeting_message: s.greeting_message,
-            services_offered: s.services_offered,
-            faqs: s.faqs,
-            appointment_handling: s.appointment_handling,
-            pricing_info: s.pricing_info,
-            special_instructions: s.special_instructions,
-            notification_email: s.notification_email,
-            notification_phone: s.notification_phone,
-            notification_instructions: s.notification_instructions,
-            ..CustomerPatch::default()
-        }
-    }
+    Ok(AppJson(PortalStats {
+        total_calls: figures.total_calls,
+        handled_calls: figures.handled_calls,
+        unhandled_calls: figures.total_calls - figures.handled_calls,
+        calls_today: figures.calls_today,
+        avg_duration_seconds: figures::average(figures.avg_duration_seconds.unwrap_or(0.0)),
+        subscription_status: customer.subscription_status,
+        subscription_tier: customer.subscription_tier,
+    }))
 }
 
 /// `PUT /api/portal/settings`: validates everything, saves it whole or not at all, and
@@ -222,18 +180,19 @@ impl From<PortalSettings> for CustomerPatch {
     path = "/settings",
     tag = "portal",
     summary = "Change the business's settings",
-    request_body = crate::http::schemas::PortalSettingsInput,
-    responses((status = 200, body = crate::http::schemas::CustomerMessage), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body(content = CustomerPatch, description = "Only what a business may change about itself: business_name, contact_name, phone, business_type, business_hours, holiday_hours, timezone, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, pricing_info, special_instructions, notification_email, notification_phone, notification_instructions; any other field is refused (422)"),
+    responses((status = 200, body = CustomerMessage), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn update_settings(
     user: CustomerUser,
     State(state): State<AppState>,
-    AppJson(settings): AppJson<PortalSettings>,
-) -> Result<AppJson<Value>> {
+    AppJson(body): AppJson<Value>,
+) -> Result<AppJson<CustomerMessage>> {
     current(&state, user).await?;
-    let customer = apply_patch(&state, user.id, settings.into(), true).await?;
-    Ok(AppJson(json!({"message": "Settings updated", "customer": customer})))
+    let settings = CustomerPatch::from_body(body, Settable::Portal)?;
+    let customer = apply_patch(&state, user.id, settings, true).await?;
+    Ok(AppJson(CustomerMessage { message: "Settings updated", customer }))
 }
 
 /// `POST /api/portal/change-password`. A wrong current password is 400, not 401.
@@ -242,15 +201,15 @@ async fn update_settings(
     path = "/change-password",
     tag = "portal",
     summary = "Change the portal password",
-    request_body = crate::http::schemas::ChangePasswordInput,
-    responses((status = 200, body = crate::http::schemas::PasswordChanged), crate::http::schemas::InputErrors, crate::http::schemas::AuthErrors),
+    request_body = ChangePassword,
+    responses((status = 200, body = PasswordChanged), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn change_password(
     user: CustomerUser,
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
-) -> Result<AppJson<Value>> {
+) -> Result<AppJson<PasswordChanged>> {
     let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
         .bind(user.id)
         .fetch_optional(&state.db)
@@ -269,5 +228,5 @@ async fn change_password(
     .await?;
     tracing::info!(customer.id = user.id, "portal password changed");
     let access_token = state.jwt.issue(Principal { role: Role::Customer, id: user.id, generation })?;
-    Ok(AppJson(json!({"message": "Password changed", "access_token": access_token})))
+    Ok(AppJson(PasswordChanged::new(access_token)))
 }

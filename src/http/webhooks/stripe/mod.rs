@@ -17,8 +17,9 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -74,18 +75,31 @@ struct Invoice {
     subscription: Option<String>,
 }
 
+/// The event was received (and applied once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookReceived {
+    pub received: bool,
+    /// Present (true) when the event had already been processed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
 /// Verifies, deduplicates and applies one Stripe event.
 #[utoipa::path(
     post,
     path = "/webhook",
     tag = "webhooks",
     summary = "Stripe: an event",
-    request_body = crate::http::schemas::StripeEvent,
+    request_body(content = Value, description = "A Stripe event: `id`, `type`, `created` and `data.object` are read; the rest is ignored"),
     params(("Stripe-Signature" = String, Header, description = "t=...,v1=...")),
-    responses((status = 200, body = crate::http::schemas::WebhookReceived), (status = 400, description = "Bad signature or unreadable event", body = crate::http::schemas::ErrorBody), (status = 503, description = "Webhooks not configured", body = crate::http::schemas::ErrorBody))
+    responses((status = 200, body = WebhookReceived), (status = 400, description = "Bad signature or unreadable event", body = crate::http::error::ErrorBody), (status = 503, description = "Webhooks not configured", body = crate::http::error::ErrorBody))
 )]
 #[tracing::instrument(skip_all, fields(stripe.event))]
-async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<AppJson<Value>> {
+async fn receive_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<AppJson<WebhookReceived>> {
     let Some(secret) = &state.config.stripe.webhook_secret else {
         return Err(AppError::ServiceUnavailable("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)".into()));
     };
@@ -115,11 +129,11 @@ async fn receive_event(State(state): State<AppState>, headers: HeaderMap, body: 
             == 1;
     if !first_delivery {
         tracing::info!(kind = %event.kind, "Stripe event already processed");
-        return Ok(AppJson(json!({"received": true, "duplicate": true})));
+        return Ok(AppJson(WebhookReceived { received: true, duplicate: Some(true) }));
     }
     apply(&mut tx, &event, created).await?;
     tx.commit().await?;
-    Ok(AppJson(json!({"received": true})))
+    Ok(AppJson(WebhookReceived { received: true, duplicate: None }))
 }
 
 fn object<T: DeserializeOwned>(event: &Event) -> Result<T> {

@@ -40,6 +40,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tts::get_audio))
 }
 
+/// The fields of Twilio's voice webhooks that the server reads, for the OpenAPI document.
+/// The handlers read the form as [`TwilioForm`] instead: the signature covers every
+/// parameter Twilio sends, so all of them are kept, not only these.
+#[derive(utoipa::ToSchema)]
+#[expect(non_snake_case, dead_code, reason = "Twilio's parameter names; a description, never built")]
+pub struct TwilioWebhookForm {
+    CallSid: String,
+    From: Option<String>,
+    To: Option<String>,
+    SpeechResult: Option<String>,
+    CallStatus: Option<String>,
+    CallDuration: Option<String>,
+    DialCallStatus: Option<String>,
+}
+
 /// The parameters of a Twilio request whose signature has been verified.
 #[derive(Debug)]
 pub struct TwilioForm(pub Vec<(String, String)>);

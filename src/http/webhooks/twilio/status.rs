@@ -1,7 +1,7 @@
 //! `POST /api/webhooks/twilio/status`: the call ended. Idempotent under Twilio's retries.
 
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::TwilioForm;
 use crate::http::AppState;
@@ -15,21 +15,28 @@ const FINAL_STATUSES: &[&str] = &["completed", "busy", "failed", "no-answer", "c
 /// Records status, duration, end time, cost and transcript the first time a final status
 /// arrives, and in the same transaction enqueues the post-call job for a completed call in
 /// which the caller said something. Later deliveries change nothing.
+/// What became of a status callback.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusRecorded {
+    /// `recorded`, `already recorded` or `ignored` (not a final status).
+    pub status: &'static str,
+}
+
 #[utoipa::path(
     post,
     path = "/status",
     tag = "webhooks",
     summary = "Twilio: the call ended",
-    request_body(content = crate::http::schemas::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
-    responses((status = 200, body = crate::http::schemas::StatusRecorded), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody), (status = 404, description = "Unknown call", body = crate::http::schemas::ErrorBody))
+    responses((status = 200, body = StatusRecorded), (status = 400, description = "A required field is missing", body = crate::http::error::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::error::ErrorBody), (status = 404, description = "Unknown call", body = crate::http::error::ErrorBody))
 )]
 #[tracing::instrument(skip_all, fields(call.id))]
-pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm) -> Result<AppJson<Value>> {
+pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm) -> Result<AppJson<StatusRecorded>> {
     let call_sid = form.require("CallSid")?;
     let status = form.require("CallStatus")?;
     if !FINAL_STATUSES.contains(&status) {
-        return Ok(AppJson(json!({"status": "ignored"})));
+        return Ok(AppJson(StatusRecorded { status: "ignored" }));
     }
     let duration: i32 = match form.get("CallDuration").map(str::trim).filter(|d| !d.is_empty()) {
         None => 0,
@@ -63,7 +70,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
             .fetch_one(&mut *tx)
             .await?;
         return if known {
-            Ok(AppJson(json!({"status": "already recorded"})))
+            Ok(AppJson(StatusRecorded { status: "already recorded" }))
         } else {
             Err(AppError::NotFound("unknown call".into()))
         };
@@ -77,5 +84,5 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     }
     tx.commit().await?;
     tracing::info!(status, duration, summarize, "call ended");
-    Ok(AppJson(json!({"status": "recorded"})))
+    Ok(AppJson(StatusRecorded { status: "recorded" }))
 }

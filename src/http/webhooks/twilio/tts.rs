@@ -21,7 +21,7 @@ use crate::http::error::AppError;
     tag = "webhooks",
     summary = "Audio for <Play> (signed URLs only)",
     params(("t" = String, Query, description = "Text"), ("e" = i64, Query, description = "Expiry, Unix seconds"), ("s" = String, Query, description = "Signature")),
-    responses((status = 200, description = "MP3 audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 403, description = "Unsigned, tampered or expired URL", body = crate::http::schemas::ErrorBody), (status = 503, description = "Speech unavailable", body = crate::http::schemas::ErrorBody))
+    responses((status = 200, description = "MP3 audio", content_type = "audio/mpeg", body = Vec<u8>), (status = 403, description = "Unsigned, tampered or expired URL", body = crate::http::error::ErrorBody), (status = 503, description = "Speech unavailable", body = crate::http::error::ErrorBody))
 )]
 pub async fn get_audio(State(state): State<AppState>, OriginalUri(uri): OriginalUri) -> Result<Response, AppError> {
     let text = state.speech.verify_url(uri.query().unwrap_or_default()).map_err(|error| match error {

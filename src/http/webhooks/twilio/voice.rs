@@ -27,9 +27,9 @@ macro_rules! insert_call {
     path = "/voice",
     tag = "webhooks",
     summary = "Twilio: a call arrives",
-    request_body(content = crate::http::schemas::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
-    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::schemas::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::schemas::ErrorBody))
+    responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::error::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::error::ErrorBody))
 )]
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const TOKEN_LIFETIME: Duration = Duration::hours(24);
 
 /// The kind of principal a token speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// DeskRinger staff, for the admin dashboard.

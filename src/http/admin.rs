@@ -193,6 +193,7 @@ async fn change_password(
             .bind(new_hash)
             .fetch_one(&state.db)
             .await?;
+    state.standings.forget(Role::Admin, user.id);
     tracing::info!(admin.id = user.id, "admin password changed");
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: user.id, generation })?;
     Ok(AppJson(PasswordChanged::new(access_token)))

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::AppError;
 use super::field_error;
+use super::standing::Standing;
 use crate::auth::{Principal, Role};
 
 /// A JSON object body; malformed or mistyped bodies answer 400/422 in our error shape.
@@ -134,11 +135,9 @@ impl FromRequestParts<AppState> for AdminUser {
         if principal.role != Role::Admin {
             return Err(AppError::Forbidden("admin access required".into()));
         }
-        let generation: Option<i32> = sqlx::query_scalar("SELECT token_generation FROM admins WHERE id = $1")
-            .bind(principal.id)
-            .fetch_optional(&state.db)
-            .await?;
-        if generation != Some(principal.generation) {
+        if state.standings.of(&state.db, Role::Admin, principal.id).await?
+            != (Standing::Active { generation: principal.generation })
+        {
             tracing::debug!(admin.id = principal.id, "token of a deleted admin or an older password");
             return Err(STALE_TOKEN);
         }
@@ -154,23 +153,16 @@ impl FromRequestParts<AppState> for CustomerUser {
         if principal.role != Role::Customer {
             return Err(AppError::Forbidden("customer access required".into()));
         }
-        let account: Option<(i32, String)> =
-            sqlx::query_as("SELECT token_generation, subscription_status FROM customers WHERE id = $1")
-                .bind(principal.id)
-                .fetch_optional(&state.db)
-                .await?;
-        match account {
-            Some((generation, status)) if generation == principal.generation && !is_cancelled(&status) => {
-                Ok(CustomerUser { id: principal.id })
-            }
-            _ => {
-                tracing::debug!(
-                    customer.id = principal.id,
-                    "token of a deleted or cancelled business, or an older password"
-                );
-                Err(STALE_TOKEN)
-            }
+        if state.standings.of(&state.db, Role::Customer, principal.id).await?
+            != (Standing::Active { generation: principal.generation })
+        {
+            tracing::debug!(
+                customer.id = principal.id,
+                "token of a deleted or cancelled business, or an older password"
+            );
+            return Err(STALE_TOKEN);
         }
+        Ok(CustomerUser { id: principal.id })
     }
 }
 

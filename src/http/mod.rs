@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod portal;
 
 pub mod service;
+pub mod standing;
 pub mod validate;
 pub mod webhooks;
 
@@ -64,6 +65,8 @@ pub struct AppState {
     pub speech: Arc<SpeechService>,
     /// Login attempt counters.
     pub login_limiter: Arc<login_limit::LoginLimiter>,
+    /// Whether the accounts behind tokens still stand.
+    pub standings: Arc<standing::Standings>,
 }
 
 impl AppState {
@@ -74,8 +77,8 @@ impl AppState {
         let clients = Arc::new(Clients::new(&config)?);
         let audio_url = format!("{}{}", config.api_base_url, webhooks::twilio::tts::TTS_PATH);
         let speech = Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &audio_url));
-        let login_limiter = Arc::default();
-        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter })
+        let (login_limiter, standings) = (Arc::default(), Arc::default());
+        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter, standings })
     }
 
     /// What background jobs need from the state.

@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Role;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::db::Counted;
 use crate::db::calls::{self, Call, CallRow};
@@ -295,6 +296,8 @@ pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch,
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;
     tx.commit().await?;
+    // Its status may have changed (a cancelled business's tokens end).
+    state.standings.forget(Role::Customer, id);
     Ok(customer)
 }
 
@@ -324,6 +327,7 @@ async fn cancel_customer(
     if cancelled.rows_affected() == 0 {
         return Err(customer_not_found());
     }
+    state.standings.forget(Role::Customer, id);
     tracing::info!(customer.id = id, "customer cancelled");
     Ok(AppJson(Message { message: "Customer cancelled" }))
 }
@@ -373,6 +377,7 @@ async fn set_customer_password(
     check_new_password(&input.password).map_err(|reason| AppError::invalid_field("password", reason))?;
     let password_hash = hash_password(SecretString::from(input.password)).await?;
     let customer = customers::set_password_hash(&state.db, id, &password_hash).await?.ok_or_else(customer_not_found)?;
+    state.standings.forget(Role::Customer, id);
     Ok(AppJson(PortalAccess {
         message: "Portal password set",
         customer: PortalAccessCustomer {

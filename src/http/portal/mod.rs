@@ -226,6 +226,7 @@ async fn change_password(
     .bind(new_hash)
     .fetch_one(&state.db)
     .await?;
+    state.standings.forget(Role::Customer, user.id);
     tracing::info!(customer.id = user.id, "portal password changed");
     let access_token = state.jwt.issue(Principal { role: Role::Customer, id: user.id, generation })?;
     Ok(AppJson(PasswordChanged::new(access_token)))

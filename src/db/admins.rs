@@ -19,15 +19,6 @@ pub struct Admin {
     pub last_login: Option<DateTime<Utc>>,
 }
 
-/// Columns of [`Admin`], for `SELECT` and `RETURNING` (a macro so queries stay `concat!`ed
-/// static strings).
-macro_rules! admin_columns {
-    () => {
-        "id, email, name, created_at, last_login"
-    };
-}
-pub(crate) use admin_columns;
-
 /// The unique index on `lower(email)`; a violation means the email is taken.
 pub const EMAIL_UNIQUE_CONSTRAINT: &str = "admins_email_key";
 
@@ -39,15 +30,12 @@ pub async fn insert(
     name: Option<&str>,
     password_hash: &str,
 ) -> sqlx::Result<Admin> {
-    sqlx::query_as(concat!(
-        "INSERT INTO admins (email, name, password_hash) VALUES (lower($1), $2, $3) RETURNING ",
-        admin_columns!()
-    ))
-    .bind(email.trim())
-    .bind(name)
-    .bind(password_hash)
-    .fetch_one(db)
-    .await
+    sqlx::query_as("INSERT INTO admins (email, name, password_hash) VALUES (lower($1), $2, $3) RETURNING *")
+        .bind(email.trim())
+        .bind(name)
+        .bind(password_hash)
+        .fetch_one(db)
+        .await
 }
 
 /// Whether any admin exists (start-up creates the first one in development).

@@ -34,7 +34,9 @@ pub struct CallRecord {
     pub summary: Option<String>,
 }
 
-/// A call as queries read it: the record, its transcript and its business's name.
+/// A call as queries read it: the record, its transcript and its business's name, from
+/// `SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu
+/// ON cu.id = c.customer_id` (`FromRow` takes the columns it knows).
 #[derive(Debug, Clone, FromRow)]
 pub struct CallRow {
     #[sqlx(flatten)]
@@ -87,34 +89,6 @@ impl CallRow {
     }
 }
 
-/// Every [`CallRow`] column, of `calls c` joined with `customers cu`. A macro so queries stay
-/// `concat!`ed static strings.
-macro_rules! call_columns {
-    () => {
-        "c.id, c.customer_id, c.caller_phone, c.caller_name, c.twilio_call_sid, c.duration_seconds, \
-         c.status, c.direction, c.intent, c.callback_requested, c.handled, c.handled_at, c.archived, \
-         c.archived_at, c.twilio_cost, c.openai_cost, c.created_at, c.ended_at, c.summary, c.transcript, \
-         cu.business_name AS customer_business_name"
-    };
-}
-pub(crate) use call_columns;
-
-/// The join [`call_columns`] reads from.
-macro_rules! calls_with_business {
-    () => {
-        " FROM calls c JOIN customers cu ON cu.id = c.customer_id"
-    };
-}
-pub(crate) use calls_with_business;
-
-/// `SELECT <every Call column> FROM calls c JOIN customers cu`; queries append `WHERE ...`.
-macro_rules! select_calls {
-    () => {
-        concat!("SELECT ", $crate::db::calls::call_columns!(), $crate::db::calls::calls_with_business!())
-    };
-}
-pub(crate) use select_calls;
-
 /// One line spoken in a call.
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct CallLog {
@@ -139,7 +113,10 @@ pub async fn logs(db: impl PgExecutor<'_>, call_id: i64) -> sqlx::Result<Vec<Cal
 
 /// The newest calls of one customer.
 pub async fn recent_for_customer(db: impl PgExecutor<'_>, customer_id: i64, limit: i64) -> sqlx::Result<Vec<CallRow>> {
-    sqlx::query_as(concat!(select_calls!(), " WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2"))
+    sqlx::query_as(
+        "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+         WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
+    )
         .bind(customer_id)
         .bind(limit)
         .fetch_all(db)

@@ -9,7 +9,7 @@ use super::stored_json::StoredJson;
 use crate::profile::{AppointmentHandling, BusinessHours, Faq};
 
 /// A business, as the API shows it (never the password hash or Stripe ids).
-#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Customer {
     pub id: i64,
     pub business_name: String,
@@ -90,19 +90,6 @@ impl Setting {
     }
 }
 
-/// Columns of [`Customer`], for `SELECT` and `RETURNING` (a macro so queries stay
-/// `concat!`ed static strings).
-macro_rules! customer_columns {
-    () => {
-        "id, business_name, contact_name, email, phone, business_type, business_hours, holiday_hours, \
-         timezone, deskringer_number, forward_to_number, greeting_message, services_offered, faqs, \
-         appointment_handling, pricing_info, special_instructions, ai_instructions, notification_email, \
-         notification_phone, notification_instructions, subscription_status, subscription_tier, created_at, \
-         trial_ends_at, cancelled_at, past_due_since"
-    };
-}
-pub(crate) use customer_columns;
-
 /// Unique index on `lower(email)`.
 pub const EMAIL_UNIQUE_CONSTRAINT: &str = "customers_email_key";
 /// Unique index on `deskringer_number`.
@@ -130,192 +117,122 @@ pub const SUBSCRIPTION_TIERS: &[&str] = &["basic", "premium"];
 /// Default time zone of a new business.
 pub const DEFAULT_TIMEZONE: &str = "America/New_York";
 
-/// The editable state of a business: what create and update write. Handlers fill it from
-/// the current row (or defaults), apply the request, and save it whole.
-#[derive(Debug, Clone)]
-pub struct CustomerFields {
-    pub business_name: String,
-    pub contact_name: Option<String>,
-    pub email: String,
-    pub phone: Option<String>,
-    pub business_type: Option<String>,
-    pub business_hours: Option<BusinessHours>,
-    pub holiday_hours: Option<String>,
-    pub timezone: String,
-    pub deskringer_number: Option<String>,
-    pub forward_to_number: Option<String>,
-    pub greeting_message: Option<String>,
-    pub services_offered: Option<String>,
-    pub faqs: Option<Vec<Faq>>,
-    pub appointment_handling: AppointmentHandling,
-    pub pricing_info: Option<String>,
-    pub special_instructions: Option<String>,
-    pub ai_instructions: Option<String>,
-    pub notification_email: Option<String>,
-    pub notification_phone: Option<String>,
-    pub notification_instructions: Option<String>,
-    pub subscription_status: String,
-    pub subscription_tier: String,
-    pub trial_ends_at: Option<DateTime<Utc>>,
-}
-
-impl CustomerFields {
-    /// A new business with the defaults: trial, basic tier, New York time.
-    pub fn new(business_name: String, email: String) -> Self {
-        Self {
-            business_name,
-            contact_name: None,
-            email,
-            phone: None,
-            business_type: None,
-            business_hours: None,
-            holiday_hours: None,
+impl Customer {
+    /// A business not yet saved, with the defaults: a trial until `trial_ends_at`, the basic
+    /// tier, New York time, details collected for appointments.
+    pub fn new_business(trial_ends_at: DateTime<Utc>) -> Self {
+        Customer {
             timezone: DEFAULT_TIMEZONE.into(),
-            deskringer_number: None,
-            forward_to_number: None,
-            greeting_message: None,
-            services_offered: None,
-            faqs: None,
-            appointment_handling: AppointmentHandling::default(),
-            pricing_info: None,
-            special_instructions: None,
-            ai_instructions: None,
-            notification_email: None,
-            notification_phone: None,
-            notification_instructions: None,
+            appointment_handling: AppointmentHandling::default().as_str().into(),
             subscription_status: "trial".into(),
             subscription_tier: "basic".into(),
-            trial_ends_at: None,
-        }
-    }
-
-    /// Whether `setting` has a value.
-    pub fn has(&self, setting: Setting) -> bool {
-        match setting {
-            Setting::BusinessHours => self.business_hours.is_some(),
-            Setting::Faqs => self.faqs.is_some(),
+            created_at: Utc::now(),
+            trial_ends_at: Some(trial_ends_at),
+            ..Customer::default()
         }
     }
 }
 
-impl From<Customer> for CustomerFields {
-    fn from(c: Customer) -> Self {
-        Self {
-            business_name: c.business_name,
-            contact_name: c.contact_name,
-            email: c.email,
-            phone: c.phone,
-            business_type: c.business_type,
-            business_hours: c.business_hours.and_then(|hours| hours.parse()),
-            holiday_hours: c.holiday_hours,
-            timezone: c.timezone,
-            deskringer_number: c.deskringer_number,
-            forward_to_number: c.forward_to_number,
-            greeting_message: c.greeting_message,
-            services_offered: c.services_offered,
-            faqs: c.faqs.and_then(|faqs| faqs.parse()),
-            appointment_handling: AppointmentHandling::from_db(&c.appointment_handling),
-            pricing_info: c.pricing_info,
-            special_instructions: c.special_instructions,
-            ai_instructions: c.ai_instructions,
-            notification_email: c.notification_email,
-            notification_phone: c.notification_phone,
-            notification_instructions: c.notification_instructions,
-            subscription_status: c.subscription_status,
-            subscription_tier: c.subscription_tier,
-            trial_ends_at: c.trial_ends_at,
-        }
-    }
-}
+// Reads use `SELECT *`: `FromRow` takes the columns `Customer` has and leaves the rest
+// (password hash, Stripe ids), so a new column needs no edit here. Writes name every column
+// they set, once each, in `insert` and `update`.
 
-/// The 23 editable columns in the order [`bind_fields`] binds them ($1..$23).
-macro_rules! field_columns {
-    () => {
-        "business_name, contact_name, email, phone, business_type, business_hours, holiday_hours, timezone, \
-         deskringer_number, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, \
-         pricing_info, special_instructions, ai_instructions, notification_email, notification_phone, \
-         notification_instructions, subscription_status, subscription_tier, trial_ends_at"
-    };
-}
-
-type PgQueryAs<'q> = sqlx::query::QueryAs<'q, Postgres, Customer, sqlx::postgres::PgArguments>;
-
-fn bind_fields(query: PgQueryAs<'_>, f: CustomerFields) -> PgQueryAs<'_> {
-    query
-        .bind(f.business_name)
-        .bind(f.contact_name)
-        .bind(f.email.trim().to_lowercase())
-        .bind(f.phone)
-        .bind(f.business_type)
-        .bind(f.business_hours.as_ref().map(StoredJson::new))
-        .bind(f.holiday_hours)
-        .bind(f.timezone)
-        .bind(f.deskringer_number)
-        .bind(f.forward_to_number)
-        .bind(f.greeting_message)
-        .bind(f.services_offered)
-        .bind(f.faqs.as_ref().map(StoredJson::new))
-        .bind(f.appointment_handling.as_str())
-        .bind(f.pricing_info)
-        .bind(f.special_instructions)
-        .bind(f.ai_instructions)
-        .bind(f.notification_email)
-        .bind(f.notification_phone)
-        .bind(f.notification_instructions)
-        .bind(f.subscription_status)
-        .bind(f.subscription_tier)
-        .bind(f.trial_ends_at)
-}
-
-/// Inserts a business with its (already hashed) portal password. Unique violations come
+/// Saves a new business with its (already hashed) portal password. Unique violations come
 /// back as errors on [`EMAIL_UNIQUE_CONSTRAINT`] or [`NUMBER_UNIQUE_CONSTRAINT`].
-pub async fn insert(db: impl PgExecutor<'_>, fields: CustomerFields, password_hash: &str) -> sqlx::Result<Customer> {
-    let sql = concat!(
-        "INSERT INTO customers (",
-        field_columns!(),
-        ", password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24) RETURNING ",
-        customer_columns!()
-    );
-    bind_fields(sqlx::query_as(sql), fields).bind(password_hash).fetch_one(db).await
+pub async fn insert(db: impl PgExecutor<'_>, c: &Customer, password_hash: &str) -> sqlx::Result<Customer> {
+    sqlx::query_as(
+        "INSERT INTO customers (business_name, contact_name, email, phone, business_type, business_hours, \
+                holiday_hours, timezone, deskringer_number, forward_to_number, greeting_message, services_offered, \
+                faqs, appointment_handling, pricing_info, special_instructions, ai_instructions, notification_email, \
+                notification_phone, notification_instructions, subscription_status, subscription_tier, \
+                trial_ends_at, password_hash) \
+         VALUES ($1, $2, lower($3), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21, $22, $23, $24) \
+         RETURNING *",
+    )
+    .bind(&c.business_name)
+    .bind(&c.contact_name)
+    .bind(c.email.trim())
+    .bind(&c.phone)
+    .bind(&c.business_type)
+    .bind(&c.business_hours)
+    .bind(&c.holiday_hours)
+    .bind(&c.timezone)
+    .bind(&c.deskringer_number)
+    .bind(&c.forward_to_number)
+    .bind(&c.greeting_message)
+    .bind(&c.services_offered)
+    .bind(&c.faqs)
+    .bind(&c.appointment_handling)
+    .bind(&c.pricing_info)
+    .bind(&c.special_instructions)
+    .bind(&c.ai_instructions)
+    .bind(&c.notification_email)
+    .bind(&c.notification_phone)
+    .bind(&c.notification_instructions)
+    .bind(&c.subscription_status)
+    .bind(&c.subscription_tier)
+    .bind(c.trial_ends_at)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await
 }
 
-/// Overwrites a business's editable fields.
-pub async fn update(tx: &mut Transaction<'_, Postgres>, id: i64, fields: CustomerFields) -> sqlx::Result<Customer> {
-    let sql = concat!(
-        "UPDATE customers SET (",
-        field_columns!(),
-        ", updated_at, subscription_status_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19, $20, $21, $22, $23, now(), \
-         CASE WHEN subscription_status IS DISTINCT FROM $21 THEN now() ELSE subscription_status_at END) \
-         WHERE id = $24 RETURNING ",
-        customer_columns!()
-    );
-    bind_fields(sqlx::query_as(sql), fields).bind(id).fetch_one(&mut **tx).await
+/// Saves a business's editable fields.
+pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::Result<Customer> {
+    sqlx::query_as(
+        "UPDATE customers SET business_name = $2, contact_name = $3, email = lower($4), phone = $5, \
+                business_type = $6, business_hours = $7, holiday_hours = $8, timezone = $9, \
+                deskringer_number = $10, forward_to_number = $11, greeting_message = $12, services_offered = $13, \
+                faqs = $14, appointment_handling = $15, pricing_info = $16, special_instructions = $17, \
+                ai_instructions = $18, notification_email = $19, notification_phone = $20, \
+                notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
+                trial_ends_at = $24, updated_at = now(), \
+                subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
+                                              ELSE subscription_status_at END \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(c.id)
+    .bind(&c.business_name)
+    .bind(&c.contact_name)
+    .bind(c.email.trim())
+    .bind(&c.phone)
+    .bind(&c.business_type)
+    .bind(&c.business_hours)
+    .bind(&c.holiday_hours)
+    .bind(&c.timezone)
+    .bind(&c.deskringer_number)
+    .bind(&c.forward_to_number)
+    .bind(&c.greeting_message)
+    .bind(&c.services_offered)
+    .bind(&c.faqs)
+    .bind(&c.appointment_handling)
+    .bind(&c.pricing_info)
+    .bind(&c.special_instructions)
+    .bind(&c.ai_instructions)
+    .bind(&c.notification_email)
+    .bind(&c.notification_phone)
+    .bind(&c.notification_instructions)
+    .bind(&c.subscription_status)
+    .bind(&c.subscription_tier)
+    .bind(c.trial_ends_at)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// One business by id.
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as("SELECT * FROM customers WHERE id = $1").bind(id).fetch_optional(db).await
 }
 
 /// The business answering calls to `number` (its DeskRinger number).
 pub async fn find_by_number(db: impl PgExecutor<'_>, number: &str) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE deskringer_number = $1"))
-        .bind(number.trim())
-        .fetch_optional(db)
-        .await
+    sqlx::query_as("SELECT * FROM customers WHERE deskringer_number = $1").bind(number.trim()).fetch_optional(db).await
 }
 
 /// One business by id, locked until the transaction ends, for read-modify-write updates.
 pub async fn find_for_update(tx: &mut Transaction<'_, Postgres>, id: i64) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as("SELECT * FROM customers WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await
 }
 
 /// Replaces a business's portal password hash; `None` when the business does not exist.
@@ -324,12 +241,9 @@ pub async fn set_password_hash(
     id: i64,
     password_hash: &str,
 ) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(concat!(
-        "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING ",
-        customer_columns!()
-    ))
-    .bind(id)
-    .bind(password_hash)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as("UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING *")
+        .bind(id)
+        .bind(password_hash)
+        .fetch_optional(db)
+        .await
 }

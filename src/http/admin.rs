@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::auth::password::{check_new_password, hash_password, verify_password};
 use crate::auth::{Principal, Role};
-use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT, admin_columns};
+use crate::db::admins::{self, Admin, EMAIL_UNIQUE_CONSTRAINT};
 use crate::http::AppState;
 use crate::http::account::PasswordChanged;
 use crate::http::account::{ChangePassword, Credentials};
@@ -57,14 +57,10 @@ async fn login(
 ) -> Result<AppJson<AdminLogin>> {
     let (email, password) = credentials.required()?;
     state.login_limiter.check(address, &format!("admin:{email}"))?;
-    let found: Option<AdminWithHash> = sqlx::query_as(concat!(
-        "SELECT ",
-        admin_columns!(),
-        ", password_hash, token_generation FROM admins WHERE lower(email) = lower($1)"
-    ))
-    .bind(&email)
-    .fetch_optional(&state.db)
-    .await?;
+    let found: Option<AdminWithHash> = sqlx::query_as("SELECT * FROM admins WHERE lower(email) = lower($1)")
+        .bind(&email)
+        .fetch_optional(&state.db)
+        .await?;
     let (admin, hash, generation) = match found {
         Some(row) => (Some(row.admin), Some(row.password_hash), row.token_generation),
         None => (None, None, 0),
@@ -75,11 +71,10 @@ async fn login(
         return Err(AppError::Unauthorized("invalid email or password"));
     };
 
-    let admin: Admin =
-        sqlx::query_as(concat!("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING ", admin_columns!()))
-            .bind(admin.id)
-            .fetch_one(&state.db)
-            .await?;
+    let admin: Admin = sqlx::query_as("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING *")
+        .bind(admin.id)
+        .fetch_one(&state.db)
+        .await?;
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id, generation })?;
     tracing::info!(admin.id = admin.id, "admin logged in");
     Ok(AppJson(AdminLogin { access_token, admin }))
@@ -95,10 +90,8 @@ async fn login(
     security(("admin_token" = []))
 )]
 async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Result<AppJson<Admin>> {
-    let admin: Option<Admin> = sqlx::query_as(concat!("SELECT ", admin_columns!(), " FROM admins WHERE id = $1"))
-        .bind(user.id)
-        .fetch_optional(&state.db)
-        .await?;
+    let admin: Option<Admin> =
+        sqlx::query_as("SELECT * FROM admins WHERE id = $1").bind(user.id).fetch_optional(&state.db).await?;
     // A valid token for an admin that no longer exists is as good as no token.
     admin.map(AppJson).ok_or(AppError::Unauthorized("invalid or expired token"))
 }

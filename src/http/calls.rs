@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use crate::db::Counted;
 use crate::db::call_totals;
-use crate::db::calls::{self, CallInView, CallLog, CallRow, select_calls};
+use crate::db::calls::{self, CallInView, CallLog, CallRow};
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
@@ -85,34 +85,31 @@ async fn list_calls(
     // can then keep one plan per statement instead of planning every request. Each row
     // carries the total: of every business from the running totals (migration 5), of one
     // business from its own calls.
-    macro_rules! page_of_calls {
-        ($filter:literal, $total:literal) => {
-            concat!(
-                "SELECT ",
-                calls::call_columns!(),
-                ", ",
-                $total,
-                " AS total",
-                calls::calls_with_business!(),
-                " WHERE ",
-                $filter,
-                " ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
-            )
-        };
-    }
     let sql = match (query.customer_id, &status) {
-        (None, None) => page_of_calls!("true", "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals)"),
-        (Some(_), None) => {
-            page_of_calls!("c.customer_id = $3", "(SELECT count(*) FROM calls WHERE customer_id = $3)")
+        (None, None) => {
+            "SELECT c.*, cu.business_name AS customer_business_name, \
+                    (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals) AS total \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
         }
-        (None, Some(_)) => page_of_calls!(
-            "c.status = $3",
-            "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3)"
-        ),
-        (Some(_), Some(_)) => page_of_calls!(
-            "c.customer_id = $3 AND c.status = $4",
-            "(SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4)"
-        ),
+        (Some(_), None) => {
+            "SELECT c.*, cu.business_name AS customer_business_name, \
+                    (SELECT count(*) FROM calls WHERE customer_id = $3) AS total \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
+        }
+        (None, Some(_)) => {
+            "SELECT c.*, cu.business_name AS customer_business_name, \
+                    (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3) AS total \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.status = $3 \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
+        }
+        (Some(_), Some(_)) => {
+            "SELECT c.*, cu.business_name AS customer_business_name, \
+                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4) AS total \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 AND c.status = $4 \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
+        }
     };
     let (rows, total) = page
         .rows_and_total(|limit, offset| {
@@ -200,7 +197,10 @@ async fn get_call_transcript(
 }
 
 async fn find_call(state: &AppState, id: i64) -> Result<CallRow> {
-    sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1"))
+    sqlx::query_as(
+        "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+         WHERE c.id = $1",
+    )
         .bind(id)
         .fetch_optional(&state.db)
         .await?
@@ -313,7 +313,10 @@ async fn list_recent_calls(
     let rows: Vec<CallRow> = match query.customer_id {
         Some(customer_id) => calls::recent_for_customer(&state.db, customer_id, limit).await?,
         None => {
-            sqlx::query_as(concat!(select_calls!(), " ORDER BY c.created_at DESC, c.id DESC LIMIT $1"))
+            sqlx::query_as(
+                "SELECT c.*, cu.business_name AS customer_business_name \
+                 FROM calls c JOIN customers cu ON cu.id = c.customer_id ORDER BY c.created_at DESC, c.id DESC LIMIT $1",
+            )
                 .bind(limit)
                 .fetch_all(&state.db)
                 .await?

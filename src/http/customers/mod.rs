@@ -15,7 +15,7 @@ use crate::auth::Role;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::db::Counted;
 use crate::db::calls::{self, Call, CallRow};
-use crate::db::customers::{self, Customer, CustomerFields, EMAIL_UNIQUE_CONSTRAINT, NUMBER_UNIQUE_CONSTRAINT};
+use crate::db::customers::{self, Customer, EMAIL_UNIQUE_CONSTRAINT, NUMBER_UNIQUE_CONSTRAINT};
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, NotFound, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
@@ -83,22 +83,15 @@ async fn list_customers(
     };
     // One statement per filter (no `$n IS NULL OR ...`, so its plan is kept), its rows
     // carrying the total.
-    macro_rules! page_of_customers {
-        ($filter:literal) => {
-            concat!(
-                "SELECT ",
-                customers::customer_columns!(),
-                ", (SELECT count(*) FROM customers",
-                $filter,
-                ") AS total FROM customers",
-                $filter,
-                " ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
-            )
-        };
-    }
     let sql = match status {
-        None => page_of_customers!(""),
-        Some(_) => page_of_customers!(" WHERE subscription_status = $3"),
+        None => {
+            "SELECT *, (SELECT count(*) FROM customers) AS total FROM customers \
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        }
+        Some(_) => {
+            "SELECT *, (SELECT count(*) FROM customers WHERE subscription_status = $3) AS total FROM customers \
+             WHERE subscription_status = $3 ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        }
     };
     let (items, total) = page
         .rows_and_total(|limit, offset| {
@@ -210,14 +203,13 @@ async fn create_customer(
             return Err(AppError::invalid_field(field, "is required"));
         }
     }
-    let mut fields = CustomerFields::new(String::new(), String::new());
-    fields.trial_ends_at = Some(Utc::now() + TRIAL_LENGTH);
-    patch.apply(&mut fields, true)?;
+    let mut customer = Customer::new_business(Utc::now() + TRIAL_LENGTH);
+    patch.apply(&mut customer, true)?;
 
     let temporary_password = temporary_password();
     let password_hash = hash_password(SecretString::from(temporary_password.clone())).await?;
     let mut tx = state.db.begin().await?;
-    let customer = customers::insert(&mut *tx, fields, &password_hash)
+    let customer = customers::insert(&mut *tx, &customer, &password_hash)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;
@@ -281,17 +273,15 @@ async fn update_customer_settings(
 /// would be dropped.
 pub(crate) async fn apply_patch(state: &AppState, id: i64, patch: CustomerPatch, recompile: bool) -> Result<Customer> {
     let mut tx = state.db.begin().await?;
-    let current = customers::find_for_update(&mut tx, id).await?.ok_or_else(customer_not_found)?;
-    let unreadable = current.unreadable_settings();
-    let mut fields = CustomerFields::from(current);
-    patch.apply(&mut fields, recompile)?;
-    if let Some(setting) = unreadable.into_iter().find(|setting| !fields.has(*setting)) {
+    let mut customer = customers::find_for_update(&mut tx, id).await?.ok_or_else(customer_not_found)?;
+    if let Some(setting) = customer.unreadable_settings().into_iter().find(|setting| !patch.replaces(*setting)) {
         return Err(AppError::invalid_field(
             setting.name(),
             "the stored value no longer passes validation: send a new one with this change",
         ));
     }
-    let customer = customers::update(&mut tx, id, fields)
+    patch.apply(&mut customer, recompile)?;
+    let customer = customers::update(&mut tx, &customer)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;

@@ -1,5 +1,5 @@
 //! A partial change to a business: which fields a request sets (or clears), validated and
-//! applied to [`CustomerFields`]. Admin create/update/settings and the portal's settings all
+//! applied to a [`Customer`]. Admin create/update/settings and the portal's settings all
 //! go through here, so the rules are the same everywhere; which fields each may set is
 //! stated once, in [`Settable`].
 
@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::db::customers::{CustomerFields, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS};
+use crate::db::customers::{Customer, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS, Setting};
+use crate::db::stored_json::StoredJson;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
@@ -174,11 +175,19 @@ impl CustomerPatch {
             || self.forward_to_number.is_some()
     }
 
+    /// Whether the request sends a new value for `setting`.
+    pub fn replaces(&self, setting: Setting) -> bool {
+        match setting {
+            Setting::BusinessHours => self.business_hours.is_some(),
+            Setting::Faqs => self.faqs.is_some(),
+        }
+    }
+
     /// Validates every field the request sends and writes it into `fields`. Then
     /// `ai_instructions` is taken from the request if it sets them, else recompiled when
     /// an input of theirs changed (or `always_compile` is set, for a new business).
     /// On error `fields` may be half-changed; callers then save nothing.
-    pub fn apply(self, fields: &mut CustomerFields, always_compile: bool) -> Result<()> {
+    pub fn apply(self, fields: &mut Customer, always_compile: bool) -> Result<()> {
         let recompile = always_compile || self.touches_instruction_inputs();
 
         if let Some(v) = self.business_name {
@@ -197,7 +206,7 @@ impl CustomerPatch {
             fields.subscription_tier = validate::one_of("subscription_tier", &v, SUBSCRIPTION_TIERS)?;
         }
         if let Some(v) = self.appointment_handling {
-            fields.appointment_handling = v;
+            fields.appointment_handling = v.as_str().to_owned();
         }
 
         let text = |field: &str, value: Option<String>, max: usize| match value {
@@ -233,11 +242,14 @@ impl CustomerPatch {
             Some(v) => validate::email("notification_email", v).map(Some),
         })?;
 
-        set(&mut fields.business_hours, self.business_hours, |v| Ok(v.filter(|h| !h.is_empty())))?;
+        if let Some(hours) = self.business_hours {
+            fields.business_hours = hours.filter(|h| !h.is_empty()).map(|h| StoredJson::new(&h));
+        }
         set(&mut fields.holiday_hours, self.holiday_hours, |v| text("holiday_hours", v, MAX_TEXT_LEN))?;
         if let Some(rows) = self.faqs {
             // No rows left (none sent, or only blank ones) is no FAQs.
-            fields.faqs = rows.map(|FaqRows(faqs)| faqs).filter(|faqs| !faqs.is_empty());
+            fields.faqs =
+                rows.map(|FaqRows(faqs)| faqs).filter(|faqs| !faqs.is_empty()).map(|faqs| StoredJson::new(&faqs));
         }
         set(&mut fields.trial_ends_at, self.trial_ends_at, Ok)?;
 
@@ -251,16 +263,18 @@ impl CustomerPatch {
 }
 
 /// Compiles `ai_instructions` from the business's structured fields.
-fn recompile_instructions(fields: &mut CustomerFields) {
+fn recompile_instructions(fields: &mut Customer) {
+    let hours = fields.business_hours.as_ref().and_then(StoredJson::parse);
+    let faqs = fields.faqs.as_ref().and_then(StoredJson::parse).unwrap_or_default();
     let profile = BusinessProfile {
         business_name: &fields.business_name,
         business_type: fields.business_type.as_deref(),
         services_offered: fields.services_offered.as_deref(),
-        business_hours: fields.business_hours.as_ref(),
+        business_hours: hours.as_ref(),
         holiday_hours: fields.holiday_hours.as_deref(),
         timezone: &fields.timezone,
-        faqs: fields.faqs.as_deref().unwrap_or_default(),
-        appointment_handling: fields.appointment_handling,
+        faqs: &faqs,
+        appointment_handling: AppointmentHandling::from_db(&fields.appointment_handling),
         pricing_info: fields.pricing_info.as_deref(),
         special_instructions: fields.special_instructions.as_deref(),
         forward_to_number: fields.forward_to_number.as_deref(),
@@ -285,8 +299,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fields() -> CustomerFields {
-        let mut fields = CustomerFields::new("Bella Hair".into(), "owner@bella.example".into());
+    fn fields() -> Customer {
+        let mut fields = Customer::new_business(Utc::now());
+        fields.business_name = "Bella Hair".into();
+        fields.email = "owner@bella.example".into();
         fields.phone = Some("+14155550100".into());
         fields
     }

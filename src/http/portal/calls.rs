@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::calls::{self, Call, CallRecord, CallRow, select_calls};
+use crate::db::calls::{self, Call, CallRecord, CallRow};
 use crate::db::customers;
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
@@ -105,21 +105,18 @@ async fn list_calls(
         return Err(AppError::invalid_field("offset", "must be 0 or more"));
     }
     let handled = query.status.handled();
-    macro_rules! filter {
-        () => {
-            " WHERE c.customer_id = $1 AND NOT c.archived AND ($2::boolean IS NULL OR c.handled = $2)"
-        };
-    }
-    let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) FROM calls c", filter!()))
-        .bind(user.id)
-        .bind(handled)
-        .fetch_one(&state.db)
-        .await?;
-    let rows: Vec<CallRow> = sqlx::query_as(concat!(
-        select_calls!(),
-        filter!(),
-        " ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4"
-    ))
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM calls WHERE customer_id = $1 AND NOT archived AND ($2::boolean IS NULL OR handled = $2)",
+    )
+    .bind(user.id)
+    .bind(handled)
+    .fetch_one(&state.db)
+    .await?;
+    let rows: Vec<CallRow> = sqlx::query_as(
+        "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+         WHERE c.customer_id = $1 AND NOT c.archived AND ($2::boolean IS NULL OR c.handled = $2) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4",
+    )
     .bind(user.id)
     .bind(handled)
     .bind(limit)
@@ -132,7 +129,10 @@ async fn list_calls(
 
 /// One of the business's calls; another business's is "not found".
 async fn own_call(state: &AppState, user: CustomerUser, id: i64) -> Result<CallRow> {
-    sqlx::query_as(concat!(select_calls!(), " WHERE c.id = $1 AND c.customer_id = $2"))
+    sqlx::query_as(
+        "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+         WHERE c.id = $1 AND c.customer_id = $2",
+    )
         .bind(id)
         .bind(user.id)
         .fetch_optional(&state.db)

@@ -17,7 +17,7 @@ use super::customers::patch::{CustomerPatch, Settable};
 use super::customers::{CustomerMessage, apply_patch};
 use crate::auth::password::verify_password;
 use crate::auth::{Principal, Role};
-use crate::db::customers::{self, Customer, customer_columns};
+use crate::db::customers::{self, Customer};
 use crate::http::AppState;
 use crate::http::account::PasswordChanged;
 use crate::http::account::{ChangePassword, Credentials};
@@ -70,14 +70,10 @@ async fn login(
 ) -> Result<AppJson<CustomerLogin>> {
     let (email, password) = credentials.required()?;
     state.login_limiter.check(address, &format!("customer:{email}"))?;
-    let found: Option<CustomerWithHash> = sqlx::query_as(concat!(
-        "SELECT ",
-        customer_columns!(),
-        ", password_hash, token_generation FROM customers WHERE lower(email) = lower($1)"
-    ))
-    .bind(&email)
-    .fetch_optional(&state.db)
-    .await?;
+    let found: Option<CustomerWithHash> = sqlx::query_as("SELECT * FROM customers WHERE lower(email) = lower($1)")
+        .bind(&email)
+        .fetch_optional(&state.db)
+        .await?;
     let (customer, hash, generation) = match found {
         Some(row) => (Some(row.customer), row.password_hash, row.token_generation),
         None => (None, None, 0),

@@ -10,16 +10,6 @@ use crate::http::error::Result;
 use crate::jobs;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
 
-/// `WITH call AS (INSERT ... RETURNING id)`: the call, unless its `CallSid` is already
-/// recorded (Twilio retrying the same call). Binds `$1` customer, `$2` from, `$3` caller
-/// name, `$4` CallSid.
-macro_rules! insert_call {
-    () => {
-        "WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
-         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id)"
-    };
-}
-
 /// Finds the business by the number called, records the call (once per `CallSid`), and
 /// greets the caller, or says the line is not in service.
 #[utoipa::path(
@@ -45,14 +35,18 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
 
     if !customer.is_in_service(Utc::now(), state.config.stripe.past_due_grace) {
         let mut tx = state.db.begin().await?;
-        // Recorded all the same, so the business sees the calls it missed.
-        sqlx::query(concat!(insert_call!(), " SELECT id FROM call"))
-            .bind(customer.id)
-            .bind(from)
-            .bind(caller_name)
-            .bind(call_sid)
-            .execute(&mut *tx)
-            .await?;
+        // Recorded all the same (once per CallSid: Twilio may retry), so the business sees
+        // the calls it missed.
+        sqlx::query(
+            "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
+             VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING",
+        )
+        .bind(customer.id)
+        .bind(from)
+        .bind(caller_name)
+        .bind(call_sid)
+        .execute(&mut *tx)
+        .await?;
         if customer.subscription_status == "trial" {
             // The trial ended since the daily expiry job last ran: record it now.
             jobs::billing::expire_trial(&mut *tx, customer.id).await?;
@@ -65,10 +59,14 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     let greeting = greeting(&customer.business_name, customer.greeting_message.as_deref());
     // The call and its greeting line in one statement: the running call totals it updates
     // (migration 5) stay locked only for that statement and its commit.
-    let inserted: Option<i64> = sqlx::query_scalar(concat!(
-        insert_call!(),
-        ", line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call) SELECT id FROM call"
-    ))
+    // Once per CallSid: a retry of the same call inserts nothing.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
+                       VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') \
+                       ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id), \
+              line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call) \
+         SELECT id FROM call",
+    )
     .bind(customer.id)
     .bind(from)
     .bind(caller_name)

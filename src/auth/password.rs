@@ -57,28 +57,25 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
 /// Hashes `password` into a PHC string (`$argon2id$v=19$m=7168,t=5,p=1$...`) with a
 /// random salt.
 pub async fn hash_password(password: SecretString) -> Result<String, HashError> {
-    run_on_pool(move |memory| {
-        let salt: [u8; SALT_LEN] = rand::random();
-        let params = params();
-        let mut output = [0u8; OUTPUT_LEN];
-        argon2id(params.clone())
-            .hash_password_into_with_memory(
-                password.expose_secret().as_bytes(),
-                &salt,
-                &mut output,
-                memory.blocks(&params),
-            )
-            .map_err(|e| anyhow!("hashing the password failed: {e}"))?;
-        Ok(format!(
-            "$argon2id$v=19$m={},t={},p={}${}${}",
-            params.m_cost(),
-            params.t_cost(),
-            params.p_cost(),
-            STANDARD_NO_PAD.encode(salt),
-            STANDARD_NO_PAD.encode(output)
-        ))
-    })
-    .await
+    run_on_pool(move |memory| new_hash(password.expose_secret().as_bytes(), memory)).await
+}
+
+/// A PHC string of `password` at [`params`], with a random salt.
+fn new_hash(password: &[u8], memory: &mut Memory) -> anyhow::Result<String> {
+    let salt: [u8; SALT_LEN] = rand::random();
+    let params = params();
+    let mut output = [0u8; OUTPUT_LEN];
+    argon2id(params.clone())
+        .hash_password_into_with_memory(password, &salt, &mut output, memory.blocks(&params))
+        .map_err(|e| anyhow!("hashing the password failed: {e}"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(output)
+    ))
 }
 
 /// Whether `password` matches `hash`. When no account exists pass `None`: a hash is still
@@ -115,22 +112,8 @@ fn argon2id(params: Params) -> Argon2<'static> {
 
 /// A hash of a random password, checked when the account does not exist.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let params = params();
-    let mut memory = Memory::default();
-    let salt: [u8; SALT_LEN] = rand::random();
     let password: [u8; 16] = rand::random();
-    let mut output = [0u8; OUTPUT_LEN];
-    argon2id(params.clone())
-        .hash_password_into_with_memory(&password, &salt, &mut output, memory.blocks(&params))
-        .expect("hashing random bytes cannot fail");
-    format!(
-        "$argon2id$v=19$m={},t={},p={}${}${}",
-        params.m_cost(),
-        params.t_cost(),
-        params.p_cost(),
-        STANDARD_NO_PAD.encode(salt),
-        STANDARD_NO_PAD.encode(output)
-    )
+    new_hash(&password, &mut Memory::default()).expect("hashing random bytes cannot fail")
 });
 
 /// A hashing thread's Argon2 memory, grown once to the size a hash needs and reused.

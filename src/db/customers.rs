@@ -137,45 +137,20 @@ impl Customer {
 // (password hash, Stripe ids), so a new column needs no edit here. Writes name every column
 // they set, once each, in `insert` and `update`.
 
-/// Saves a new business with its (already hashed) portal password. Unique violations come
-/// back as errors on [`EMAIL_UNIQUE_CONSTRAINT`] or [`NUMBER_UNIQUE_CONSTRAINT`].
-pub async fn insert(db: impl PgExecutor<'_>, c: &Customer, password_hash: &str) -> sqlx::Result<Customer> {
-    sqlx::query_as(
-        "INSERT INTO customers (business_name, contact_name, email, phone, business_type, business_hours, \
-                holiday_hours, timezone, deskringer_number, forward_to_number, greeting_message, services_offered, \
-                faqs, appointment_handling, pricing_info, special_instructions, ai_instructions, notification_email, \
-                notification_phone, notification_instructions, subscription_status, subscription_tier, \
-                trial_ends_at, password_hash) \
-         VALUES ($1, $2, lower($3), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, $24) \
-         RETURNING *",
+/// Saves a new business with its (already hashed) portal password: the row, then its
+/// fields through [`update`], so the editable columns are written in one statement only.
+/// Unique violations come back as errors on [`EMAIL_UNIQUE_CONSTRAINT`] or
+/// [`NUMBER_UNIQUE_CONSTRAINT`].
+pub async fn insert(tx: &mut Transaction<'_, Postgres>, c: &Customer, password_hash: &str) -> sqlx::Result<Customer> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (business_name, email, password_hash) VALUES ($1, lower($2), $3) RETURNING id",
     )
     .bind(&c.business_name)
-    .bind(&c.contact_name)
     .bind(c.email.trim())
-    .bind(&c.phone)
-    .bind(&c.business_type)
-    .bind(&c.business_hours)
-    .bind(&c.holiday_hours)
-    .bind(&c.timezone)
-    .bind(&c.deskringer_number)
-    .bind(&c.forward_to_number)
-    .bind(&c.greeting_message)
-    .bind(&c.services_offered)
-    .bind(&c.faqs)
-    .bind(&c.appointment_handling)
-    .bind(&c.pricing_info)
-    .bind(&c.special_instructions)
-    .bind(&c.ai_instructions)
-    .bind(&c.notification_email)
-    .bind(&c.notification_phone)
-    .bind(&c.notification_instructions)
-    .bind(&c.subscription_status)
-    .bind(&c.subscription_tier)
-    .bind(c.trial_ends_at)
     .bind(password_hash)
-    .fetch_one(db)
-    .await
+    .fetch_one(&mut **tx)
+    .await?;
+    update(tx, &Customer { id, ..c.clone() }).await
 }
 
 /// Saves a business's editable fields.

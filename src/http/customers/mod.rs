@@ -209,7 +209,7 @@ async fn create_customer(
     let temporary_password = temporary_password();
     let password_hash = hash_password(SecretString::from(temporary_password.clone())).await?;
     let mut tx = state.db.begin().await?;
-    let customer = customers::insert(&mut *tx, &customer, &password_hash)
+    let customer = customers::insert(&mut tx, &customer, &password_hash)
         .await
         .on_unique(EMAIL_UNIQUE_CONSTRAINT, "a customer with this email already exists")
         .on_unique(NUMBER_UNIQUE_CONSTRAINT, "this DeskRinger number is already assigned to another customer")?;

@@ -4,6 +4,7 @@
 //! and changes its own rows; another business's call answers 404, so ids cannot be probed.
 
 mod calls;
+mod export;
 
 use axum::extract::State;
 use chrono::Utc;
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_settings))
         .routes(routes!(change_password))
         .merge(calls::router())
+        .merge(export::router())
 }
 
 #[derive(FromRow)]

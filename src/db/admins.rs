@@ -30,15 +30,19 @@ pub async fn insert(
     name: Option<&str>,
     password_hash: &str,
 ) -> sqlx::Result<Admin> {
-    sqlx::query_as("INSERT INTO admins (email, name, password_hash) VALUES (lower($1), $2, $3) RETURNING *")
-        .bind(email.trim())
-        .bind(name)
-        .bind(password_hash)
-        .fetch_one(db)
-        .await
+    sqlx::query_as!(
+        Admin,
+        "INSERT INTO admins (email, name, password_hash) VALUES (lower($1), $2, $3) \
+         RETURNING id, email, name, created_at, last_login",
+        email.trim(),
+        name,
+        password_hash
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Whether any admin exists (start-up creates the first one in development).
 pub async fn any_exists(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM admins)").fetch_one(db).await
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM admins) AS "exists!""#).fetch_one(db).await
 }

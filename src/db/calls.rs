@@ -102,11 +102,11 @@ pub struct CallLog {
 
 /// A call's lines in the order they were spoken.
 pub async fn logs(db: impl PgExecutor<'_>, call_id: i64) -> sqlx::Result<Vec<CallLog>> {
-    sqlx::query_as(
-        "SELECT id, call_id, speaker, message, timestamp FROM call_logs \
-         WHERE call_id = $1 ORDER BY timestamp, id",
+    sqlx::query_as!(
+        CallLog,
+        "SELECT id, call_id, speaker, message, timestamp FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id",
+        call_id
     )
-    .bind(call_id)
     .fetch_all(db)
     .await
 }

@@ -71,10 +71,13 @@ async fn login(
         return Err(AppError::Unauthorized("invalid email or password"));
     };
 
-    let admin: Admin = sqlx::query_as("UPDATE admins SET last_login = now() WHERE id = $1 RETURNING *")
-        .bind(admin.id)
-        .fetch_one(&state.db)
-        .await?;
+    let admin = sqlx::query_as!(
+        Admin,
+        "UPDATE admins SET last_login = now() WHERE id = $1 RETURNING id, email, name, created_at, last_login",
+        admin.id
+    )
+    .fetch_one(&state.db)
+    .await?;
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: admin.id, generation })?;
     tracing::info!(admin.id = admin.id, "admin logged in");
     Ok(AppJson(AdminLogin { access_token, admin }))
@@ -90,8 +93,10 @@ async fn login(
     security(("admin_token" = []))
 )]
 async fn get_current_admin(user: AdminUser, State(state): State<AppState>) -> Result<AppJson<Admin>> {
-    let admin: Option<Admin> =
-        sqlx::query_as("SELECT * FROM admins WHERE id = $1").bind(user.id).fetch_optional(&state.db).await?;
+    let admin =
+        sqlx::query_as!(Admin, "SELECT id, email, name, created_at, last_login FROM admins WHERE id = $1", user.id)
+            .fetch_optional(&state.db)
+            .await?;
     // A valid token for an admin that no longer exists is as good as no token.
     admin.map(AppJson).ok_or(AppError::Unauthorized("invalid or expired token"))
 }
@@ -171,8 +176,7 @@ async fn change_password(
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<PasswordChanged>> {
-    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
-        .bind(user.id)
+    let hash = sqlx::query_scalar!("SELECT password_hash FROM admins WHERE id = $1", user.id)
         .fetch_optional(&state.db)
         .await?;
     let Some(hash) = hash else {
@@ -180,12 +184,13 @@ async fn change_password(
     };
     let new_hash = input.new_hash(Some(hash)).await?;
     // The trigger moves the account to a new token generation: every older token ends.
-    let generation: i32 =
-        sqlx::query_scalar("UPDATE admins SET password_hash = $2 WHERE id = $1 RETURNING token_generation")
-            .bind(user.id)
-            .bind(new_hash)
-            .fetch_one(&state.db)
-            .await?;
+    let generation = sqlx::query_scalar!(
+        "UPDATE admins SET password_hash = $2 WHERE id = $1 RETURNING token_generation",
+        user.id,
+        new_hash
+    )
+    .fetch_one(&state.db)
+    .await?;
     state.standings.forget(Role::Admin, user.id);
     tracing::info!(admin.id = user.id, "admin password changed");
     let access_token = state.jwt.issue(Principal { role: Role::Admin, id: user.id, generation })?;
@@ -310,9 +315,10 @@ pub struct TrialCustomers {
     security(("admin_token" = []))
 )]
 async fn list_trial_customers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<TrialCustomers>> {
-    let rows: Vec<TrialRow> = sqlx::query_as(
+    let rows = sqlx::query_as!(
+        TrialRow,
         "SELECT id, business_name, contact_name, email, created_at, trial_ends_at, last_login FROM customers \
-         WHERE subscription_status IN ('trial', 'trial_expired') ORDER BY trial_ends_at ASC NULLS LAST, id",
+         WHERE subscription_status IN ('trial', 'trial_expired') ORDER BY trial_ends_at ASC NULLS LAST, id"
     )
     .fetch_all(&state.db)
     .await?;

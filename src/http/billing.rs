@@ -57,11 +57,12 @@ struct BillingRow {
 }
 
 async fn billing_row(state: &AppState, id: i64) -> Result<BillingRow> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        BillingRow,
         "SELECT email, business_name, stripe_customer_id, stripe_subscription_id, subscription_status \
          FROM customers WHERE id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| AppError::NotFound("customer not found".into()))
@@ -74,12 +75,12 @@ async fn ensure_stripe_customer(state: &AppState, stripe: &Stripe, id: i64, row:
         return Ok(existing.clone());
     }
     let created = stripe.create_customer(id, &row.email, &row.business_name).await?;
-    let stored: String = sqlx::query_scalar(
-        "UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2), updated_at = now() \
-         WHERE id = $1 RETURNING stripe_customer_id",
+    let stored = sqlx::query_scalar!(
+        r#"UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2), updated_at = now()
+           WHERE id = $1 RETURNING stripe_customer_id AS "stripe_customer_id!""#,
+        id,
+        created.id
     )
-    .bind(id)
-    .bind(&created.id)
     .fetch_one(&state.db)
     .await?;
     Ok(stored)
@@ -243,11 +244,11 @@ async fn cancel_subscription(
         return Err(AppError::BadRequest("this customer has no Stripe subscription".into()));
     };
     let subscription = stripe.cancel_at_period_end(subscription_id).await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE customers SET subscription_status = 'cancelling', subscription_status_at = now(), updated_at = now() \
          WHERE id = $1",
+        id
     )
-    .bind(id)
     .execute(&state.db)
     .await?;
     let cancel_at = subscription

@@ -46,26 +46,23 @@ impl Standings {
         if let Some(standing) = self.recent.get(&(role, id)) {
             return Ok(standing);
         }
-        let row: Option<(i32, bool)> = match role {
+        let generation = match role {
             Role::Admin => {
-                sqlx::query_as("SELECT token_generation, false FROM admins WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(db)
-                    .await?
+                sqlx::query_scalar!("SELECT token_generation FROM admins WHERE id = $1", id).fetch_optional(db).await?
             }
             Role::Customer => {
-                sqlx::query_as(
-                    "SELECT token_generation, subscription_status IN ('cancelled', 'canceled') FROM customers \
-                     WHERE id = $1",
+                sqlx::query_scalar!(
+                    "SELECT token_generation FROM customers \
+                     WHERE id = $1 AND subscription_status NOT IN ('cancelled', 'canceled')",
+                    id
                 )
-                .bind(id)
                 .fetch_optional(db)
                 .await?
             }
         };
-        let standing = match row {
-            Some((generation, false)) => Standing::Active { generation },
-            _ => Standing::Closed,
+        let standing = match generation {
+            Some(generation) => Standing::Active { generation },
+            None => Standing::Closed,
         };
         self.recent.insert((role, id), standing);
         Ok(standing)

@@ -25,19 +25,23 @@ impl TaskHandler for ExpireTrials {
 
 /// Expires every ended trial; returns how many.
 pub async fn expire_trials(db: impl PgExecutor<'_>) -> anyhow::Result<u64> {
-    let sql = concat!(
-        "UPDATE customers SET subscription_status = 'trial_expired', subscription_status_at = now(), updated_at = now() ",
-        "WHERE subscription_status = 'trial' AND trial_ends_at <= now() AND stripe_subscription_id IS NULL"
-    );
-    Ok(sqlx::query(sql).execute(db).await?.rows_affected())
+    let expired = sqlx::query!(
+        "UPDATE customers SET subscription_status = 'trial_expired', subscription_status_at = now(), updated_at = now() \
+         WHERE subscription_status = 'trial' AND trial_ends_at <= now() AND stripe_subscription_id IS NULL"
+    )
+    .execute(db)
+    .await?;
+    Ok(expired.rows_affected())
 }
 
 /// Expires one business's trial if it has ended (checked when a call arrives).
 pub async fn expire_trial(db: impl PgExecutor<'_>, customer_id: i64) -> anyhow::Result<()> {
-    let sql = concat!(
-        "UPDATE customers SET subscription_status = 'trial_expired', subscription_status_at = now(), updated_at = now() ",
-        "WHERE id = $1 AND subscription_status = 'trial' AND trial_ends_at <= now() AND stripe_subscription_id IS NULL"
-    );
-    sqlx::query(sql).bind(customer_id).execute(db).await?;
+    sqlx::query!(
+        "UPDATE customers SET subscription_status = 'trial_expired', subscription_status_at = now(), updated_at = now() \
+         WHERE id = $1 AND subscription_status = 'trial' AND trial_ends_at <= now() AND stripe_subscription_id IS NULL",
+        customer_id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

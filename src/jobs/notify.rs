@@ -103,24 +103,23 @@ impl TaskHandler for WelcomeOwner {
 /// Sends a new business its welcome email, once; not at all if its password has already
 /// been changed (the temporary one would no longer work).
 pub async fn welcome_owner(job: &JobContext, customer_id: i64, temporary_password: &str) -> anyhow::Result<()> {
-    let row: Option<(String, String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT email, business_name, token_generation, welcome_email_sent_at FROM customers WHERE id = $1",
+        customer_id
     )
-    .bind(customer_id)
     .fetch_optional(&job.db)
     .await?;
-    let Some((to, business_name, generation, sent_at)) = row else { return Ok(()) };
-    if sent_at.is_some() {
+    let Some(row) = row else { return Ok(()) };
+    if row.welcome_email_sent_at.is_some() {
         return Ok(());
     }
-    if generation != 0 {
+    if row.token_generation != 0 {
         tracing::info!(customer.id = customer_id, "password already changed; welcome email not sent");
         return Ok(());
     }
-    let delivery =
-        job.clients.sendgrid.send(&welcome_email(&to, &business_name, temporary_password, &job.config)).await?;
-    sqlx::query("UPDATE customers SET welcome_email_sent_at = now() WHERE id = $1")
-        .bind(customer_id)
+    let email = welcome_email(&row.email, &row.business_name, temporary_password, &job.config);
+    let delivery = job.clients.sendgrid.send(&email).await?;
+    sqlx::query!("UPDATE customers SET welcome_email_sent_at = now() WHERE id = $1", customer_id)
         .execute(&job.db)
         .await?;
     tracing::info!(customer.id = customer_id, sent = (delivery == Delivery::Sent), "welcome email handled");
@@ -147,23 +146,26 @@ pub struct CallReport {
 }
 
 async fn load_report(job: &JobContext, call_id: i64) -> anyhow::Result<Option<CallReport>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        CallReport,
         "SELECT c.id AS call_id, cu.business_name, cu.timezone, cu.deskringer_number, cu.notification_email, \
                 cu.notification_phone, c.caller_phone, c.caller_name, c.duration_seconds, c.created_at, c.summary, \
                 c.intent, c.callback_requested, c.transcript \
          FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
+        call_id
     )
-    .bind(call_id)
     .fetch_optional(&job.db)
     .await?)
 }
 
 async fn already_sent(job: &JobContext, call_id: i64, channel: &str) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM call_notifications WHERE call_id = $1 AND channel = $2)")
-        .bind(call_id)
-        .bind(channel)
-        .fetch_one(&job.db)
-        .await?)
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM call_notifications WHERE call_id = $1 AND channel = $2) AS "sent!""#,
+        call_id,
+        channel
+    )
+    .fetch_one(&job.db)
+    .await?)
 }
 
 async fn record_sent(
@@ -173,14 +175,14 @@ async fn record_sent(
     recipient: &str,
     provider_id: Option<&str>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO call_notifications (call_id, channel, recipient, provider_id) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (call_id, channel) DO NOTHING",
+        call_id,
+        channel,
+        recipient,
+        provider_id
     )
-    .bind(call_id)
-    .bind(channel)
-    .bind(recipient)
-    .bind(provider_id)
     .execute(&job.db)
     .await?;
     Ok(())

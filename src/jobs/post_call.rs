@@ -50,11 +50,12 @@ struct LogLine {
 
 /// Runs the job. Re-running it after it committed changes nothing.
 pub async fn summarize_call(job: &JobContext, call_id: i64) -> anyhow::Result<()> {
-    let call: Option<CallToSummarize> = sqlx::query_as(
+    let call = sqlx::query_as!(
+        CallToSummarize,
         "SELECT c.caller_phone, c.summary, cu.notification_email, cu.notification_phone \
          FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
+        call_id
     )
-    .bind(call_id)
     .fetch_optional(&job.db)
     .await?;
     let Some(call) = call else {
@@ -65,11 +66,13 @@ pub async fn summarize_call(job: &JobContext, call_id: i64) -> anyhow::Result<()
         return Ok(());
     }
 
-    let logs: Vec<LogLine> =
-        sqlx::query_as("SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id")
-            .bind(call_id)
-            .fetch_all(&job.db)
-            .await?;
+    let logs = sqlx::query_as!(
+        LogLine,
+        "SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id",
+        call_id
+    )
+    .fetch_all(&job.db)
+    .await?;
     let lines: Vec<Line> = logs
         .into_iter()
         .map(|log| if log.speaker == "caller" { Line::Caller(log.message) } else { Line::Receptionist(log.message) })
@@ -78,15 +81,15 @@ pub async fn summarize_call(job: &JobContext, call_id: i64) -> anyhow::Result<()
     let result = summary::summarize(job.clients.openai.as_ref(), call.caller_phone.as_deref(), &lines).await;
 
     let mut tx = job.db.begin().await?;
-    let saved = sqlx::query(
+    let saved = sqlx::query!(
         "UPDATE calls SET summary = $2, intent = $3, callback_requested = callback_requested OR $4, \
          openai_cost = openai_cost + $5 WHERE id = $1 AND summary IS NULL",
+        call_id,
+        result.summary,
+        result.intent,
+        result.callback_requested,
+        result.cost
     )
-    .bind(call_id)
-    .bind(&result.summary)
-    .bind(&result.intent)
-    .bind(result.callback_requested)
-    .bind(result.cost)
     .execute(&mut *tx)
     .await?;
     if saved.rows_affected() == 0 {

@@ -307,11 +307,11 @@ async fn cancel_customer(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Message>> {
-    let cancelled = sqlx::query(
+    let cancelled = sqlx::query!(
         "UPDATE customers SET subscription_status = 'cancelled', subscription_status_at = now(), \
          cancelled_at = coalesce(cancelled_at, now()), updated_at = now() WHERE id = $1",
+        id
     )
-    .bind(id)
     .execute(&state.db)
     .await?;
     if cancelled.rows_affected() == 0 {

@@ -97,11 +97,12 @@ async fn list_calls(
         return Err(AppError::invalid_field("offset", "must be 0 or more"));
     }
     let handled = query.status.handled();
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM calls WHERE customer_id = $1 AND NOT archived AND ($2::boolean IS NULL OR handled = $2)",
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "total!" FROM calls
+           WHERE customer_id = $1 AND NOT archived AND ($2::boolean IS NULL OR handled = $2)"#,
+        user.id,
+        handled
     )
-    .bind(user.id)
-    .bind(handled)
     .fetch_one(&state.db)
     .await?;
     let rows: Vec<CallRow> = sqlx::query_as(
@@ -180,16 +181,15 @@ pub struct PortalCallMessage {
     pub call: Call,
 }
 
-/// Runs `update` (with `$1` the call id, `$2` the business id) on one of the business's
-/// calls and answers `{message, call}`.
-async fn change_call(
+/// Answers `{message, call}` after an update of one of the business's calls (404 when the
+/// update matched no call of the business).
+async fn changed_call(
     state: &AppState,
     user: CustomerUser,
     id: i64,
-    update: &'static str,
+    changed: sqlx::postgres::PgQueryResult,
     message: &'static str,
 ) -> Result<AppJson<PortalCallMessage>> {
-    let changed = sqlx::query(update).bind(id).bind(user.id).execute(&state.db).await?;
     if changed.rows_affected() == 0 {
         return Err(AppError::NotFound("call not found".into()));
     }
@@ -212,9 +212,14 @@ async fn mark_handled(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<PortalCallMessage>> {
-    let sql =
-        "UPDATE calls SET handled = true, handled_at = coalesce(handled_at, now()) WHERE id = $1 AND customer_id = $2";
-    change_call(&state, user, id, sql, "Call marked as handled").await
+    let changed = sqlx::query!(
+        "UPDATE calls SET handled = true, handled_at = coalesce(handled_at, now()) WHERE id = $1 AND customer_id = $2",
+        id,
+        user.id
+    )
+    .execute(&state.db)
+    .await?;
+    changed_call(&state, user, id, changed, "Call marked as handled").await
 }
 
 /// `POST /api/portal/calls/{id}/mark-unhandled`.
@@ -232,8 +237,14 @@ async fn mark_unhandled(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<PortalCallMessage>> {
-    let sql = "UPDATE calls SET handled = false, handled_at = NULL WHERE id = $1 AND customer_id = $2";
-    change_call(&state, user, id, sql, "Call marked as unhandled").await
+    let changed = sqlx::query!(
+        "UPDATE calls SET handled = false, handled_at = NULL WHERE id = $1 AND customer_id = $2",
+        id,
+        user.id
+    )
+    .execute(&state.db)
+    .await?;
+    changed_call(&state, user, id, changed, "Call marked as unhandled").await
 }
 
 /// `POST /api/portal/calls/{id}/archive`.
@@ -251,8 +262,14 @@ async fn archive_call(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<PortalCallMessage>> {
-    let sql = "UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = $1 AND customer_id = $2";
-    change_call(&state, user, id, sql, "Call archived").await
+    let changed = sqlx::query!(
+        "UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = $1 AND customer_id = $2",
+        id,
+        user.id
+    )
+    .execute(&state.db)
+    .await?;
+    changed_call(&state, user, id, changed, "Call archived").await
 }
 
 /// Calls to archive together.
@@ -295,18 +312,19 @@ async fn bulk_archive(
         return Err(AppError::invalid_field("call_ids", format!("must list at most {MAX_BULK} ids")));
     }
     let mut tx = state.db.begin().await?;
-    let owned: Vec<i64> = sqlx::query_scalar("SELECT id FROM calls WHERE id = ANY($1) AND customer_id = $2 FOR UPDATE")
-        .bind(&ids)
-        .bind(user.id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let owned =
+        sqlx::query_scalar!("SELECT id FROM calls WHERE id = ANY($1) AND customer_id = $2 FOR UPDATE", &ids, user.id)
+            .fetch_all(&mut *tx)
+            .await?;
     if owned.len() != ids.len() {
         return Err(AppError::NotFound("one or more calls were not found; nothing was archived".into()));
     }
-    sqlx::query("UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE calls SET archived = true, archived_at = coalesce(archived_at, now()) WHERE id = ANY($1)",
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(AppJson(BulkArchived { message: format!("{} calls archived", ids.len()), archived_count: ids.len() }))
 }

@@ -208,8 +208,7 @@ async fn change_password(
     State(state): State<AppState>,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<PasswordChanged>> {
-    let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
-        .bind(user.id)
+    let hash = sqlx::query_scalar!("SELECT password_hash FROM customers WHERE id = $1", user.id)
         .fetch_optional(&state.db)
         .await?;
     let Some(hash) = hash else {
@@ -217,11 +216,11 @@ async fn change_password(
     };
     let new_hash = input.new_hash(hash).await?;
     // The trigger moves the account to a new token generation: every older token ends.
-    let generation: i32 = sqlx::query_scalar(
+    let generation = sqlx::query_scalar!(
         "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING token_generation",
+        user.id,
+        new_hash
     )
-    .bind(user.id)
-    .bind(new_hash)
     .fetch_one(&state.db)
     .await?;
     state.standings.forget(Role::Customer, user.id);

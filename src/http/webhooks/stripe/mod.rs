@@ -118,15 +118,16 @@ async fn receive_event(
         .ok_or_else(|| AppError::BadRequest("Stripe event `created` is out of range".into()))?;
 
     let mut tx = state.db.begin().await?;
-    let first_delivery =
-        sqlx::query("INSERT INTO stripe_events (id, type, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(&event.id)
-            .bind(&event.kind)
-            .bind(created)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
+    let first_delivery = sqlx::query!(
+        "INSERT INTO stripe_events (id, type, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        event.id,
+        event.kind,
+        created
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
     if !first_delivery {
         tracing::info!(kind = %event.kind, "Stripe event already processed");
         return Ok(AppJson(WebhookReceived { received: true, duplicate: Some(true) }));
@@ -149,13 +150,13 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             let Some(id) = find_customer(tx, reference, None, session.customer.as_deref()).await? else {
                 return unmatched(event);
             };
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2), \
                  stripe_subscription_id = coalesce($3, stripe_subscription_id), updated_at = now() WHERE id = $1",
+                id,
+                session.customer,
+                session.subscription
             )
-            .bind(id)
-            .bind(&session.customer)
-            .bind(&session.subscription)
             .execute(&mut **tx)
             .await?;
             match session.payment_status.as_deref() {
@@ -188,16 +189,16 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
                 local_status(&subscription.status, subscription.cancel_at_period_end)
             };
             // The id is written under the same ordering rule as the status (deletions aside).
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE customers SET stripe_subscription_id = $2, \
                  stripe_customer_id = coalesce(stripe_customer_id, $3) \
                  WHERE id = $1 AND ($5 OR subscription_status_at IS NULL OR subscription_status_at <= $4)",
+                id,
+                subscription.id,
+                subscription.customer,
+                created,
+                deleted
             )
-            .bind(id)
-            .bind(&subscription.id)
-            .bind(&subscription.customer)
-            .bind(created)
-            .bind(deleted)
             .execute(&mut **tx)
             .await?;
             if deleted { end_subscription(tx, id, created).await } else { set_status(tx, id, status, created).await }
@@ -260,18 +261,17 @@ async fn find_customer(
     stripe_customer: Option<&str>,
 ) -> Result<Option<i64>> {
     if let Some(id) = reference.and_then(|r| r.parse::<i64>().ok()) {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        let found = sqlx::query_scalar!("SELECT id FROM customers WHERE id = $1", id).fetch_optional(&mut **tx).await?;
         if found.is_some() {
             return Ok(found);
         }
     }
-    let found: Option<i64> = sqlx::query_scalar(
+    let found = sqlx::query_scalar!(
         "SELECT id FROM customers WHERE ($1::text IS NOT NULL AND stripe_subscription_id = $1) \
          OR ($2::text IS NOT NULL AND stripe_customer_id = $2) ORDER BY (stripe_subscription_id = $1) DESC NULLS LAST LIMIT 1",
+        subscription,
+        stripe_customer
     )
-    .bind(subscription)
-    .bind(stripe_customer)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(found)
@@ -279,10 +279,10 @@ async fn find_customer(
 
 /// The business's current Stripe subscription id and its status.
 async fn subscription_of(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(Option<String>, String)> {
-    Ok(sqlx::query_as("SELECT stripe_subscription_id, subscription_status FROM customers WHERE id = $1")
-        .bind(id)
+    let row = sqlx::query!("SELECT stripe_subscription_id, subscription_status FROM customers WHERE id = $1", id)
         .fetch_one(&mut **tx)
-        .await?)
+        .await?;
+    Ok((row.stripe_subscription_id, row.subscription_status))
 }
 
 /// Whether a status means the subscription is over.
@@ -294,14 +294,14 @@ fn has_ended(status: &str) -> bool {
 /// the event was created (an admin's cancel-at-period-end, say). Later events still order
 /// after the newest of the two.
 async fn end_subscription(tx: &mut Transaction<'_, Postgres>, id: i64, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE customers SET subscription_status = 'cancelled', past_due_since = NULL, \
                 cancelled_at = coalesce(cancelled_at, $2), \
                 subscription_status_at = greatest(subscription_status_at, $2), updated_at = now() \
          WHERE id = $1",
+        id,
+        at
     )
-    .bind(id)
-    .bind(at)
     .execute(&mut **tx)
     .await?;
     tracing::info!(customer.id = id, "subscription deleted at Stripe; business cancelled");
@@ -310,16 +310,16 @@ async fn end_subscription(tx: &mut Transaction<'_, Postgres>, id: i64, at: DateT
 
 /// Writes `status` unless a newer event or local change already wrote one.
 async fn set_status(tx: &mut Transaction<'_, Postgres>, id: i64, status: &str, at: DateTime<Utc>) -> Result<()> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE customers SET subscription_status = $2, subscription_status_at = $3, \
                 past_due_since = CASE WHEN $2 = 'past_due' THEN coalesce(past_due_since, $3) ELSE NULL END, \
                 cancelled_at = CASE WHEN $2 = 'cancelled' THEN coalesce(cancelled_at, $3) ELSE cancelled_at END, \
                 updated_at = now() \
          WHERE id = $1 AND (subscription_status_at IS NULL OR subscription_status_at <= $3)",
+        id,
+        status,
+        at
     )
-    .bind(id)
-    .bind(status)
-    .bind(at)
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() == 0 {

@@ -56,12 +56,12 @@ const RETRY_WAIT: Duration = Duration::from_secs(12);
 async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result<TwiMl> {
     let waited_since = tokio::time::Instant::now();
     loop {
-        let claimed = sqlx::query(
+        let claimed = sqlx::query!(
             "INSERT INTO gather_replies (idempotency_token, call_id) \
              SELECT $1, id FROM calls WHERE twilio_call_sid = $2 ON CONFLICT DO NOTHING",
+            token,
+            form.require("CallSid")?
         )
-        .bind(token)
-        .bind(form.require("CallSid")?)
         .execute(&state.db)
         .await?
         .rows_affected()
@@ -69,28 +69,23 @@ async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result
         if claimed {
             return match take_caller_turn(state, form).await {
                 Ok(answer) => {
-                    sqlx::query("UPDATE gather_replies SET twiml = $2 WHERE idempotency_token = $1")
-                        .bind(token)
-                        .bind(&answer.0)
+                    sqlx::query!("UPDATE gather_replies SET twiml = $2 WHERE idempotency_token = $1", token, answer.0)
                         .execute(&state.db)
                         .await?;
                     Ok(answer)
                 }
                 Err(error) => {
                     // Give the claim up so that Twilio's retry can take the turn.
-                    let _ = sqlx::query("DELETE FROM gather_replies WHERE idempotency_token = $1")
-                        .bind(token)
+                    let _ = sqlx::query!("DELETE FROM gather_replies WHERE idempotency_token = $1", token)
                         .execute(&state.db)
                         .await;
                     Err(error)
                 }
             };
         }
-        let kept: Option<Option<String>> =
-            sqlx::query_scalar("SELECT twiml FROM gather_replies WHERE idempotency_token = $1")
-                .bind(token)
-                .fetch_optional(&state.db)
-                .await?;
+        let kept = sqlx::query_scalar!("SELECT twiml FROM gather_replies WHERE idempotency_token = $1", token)
+            .fetch_optional(&state.db)
+            .await?;
         match kept {
             Some(Some(twiml)) => {
                 tracing::info!("repeated gather answered with the first answer");
@@ -109,20 +104,21 @@ async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result
 }
 
 async fn call_exists(state: &AppState, form: &TwilioForm) -> Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1)")
-        .bind(form.require("CallSid")?)
-        .fetch_one(&state.db)
-        .await?)
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "exists!""#,
+        form.require("CallSid")?
+    )
+    .fetch_one(&state.db)
+    .await?)
 }
 
 /// One turn: stores the caller's line, asks for the answer, stores it, answers TwiML.
 async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;
-    let call: Option<(i64, i64)> = sqlx::query_as("SELECT id, customer_id FROM calls WHERE twilio_call_sid = $1")
-        .bind(call_sid)
+    let call = sqlx::query!("SELECT id, customer_id FROM calls WHERE twilio_call_sid = $1", call_sid)
         .fetch_optional(&state.db)
         .await?;
-    let Some((call_id, customer_id)) = call else {
+    let Some((call_id, customer_id)) = call.map(|call| (call.id, call.customer_id)) else {
         tracing::warn!("gather for an unknown call");
         return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
     };
@@ -143,9 +139,7 @@ async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> 
         return Ok(TwiMl::from(speak_and_listen(state, speech).await));
     }
     let said = truncate(said, MAX_UTTERANCE_CHARS);
-    sqlx::query("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'caller', $2)")
-        .bind(call_id)
-        .bind(&said)
+    sqlx::query!("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'caller', $2)", call_id, said)
         .execute(&state.db)
         .await?;
 
@@ -178,27 +172,26 @@ async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> 
 
 /// The call's lines so far, in order.
 async fn history(state: &AppState, call_id: i64) -> Result<Vec<Line>> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id")
-            .bind(call_id)
+    let rows =
+        sqlx::query!("SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id", call_id)
             .fetch_all(&state.db)
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(speaker, message)| if speaker == "caller" { Line::Caller(message) } else { Line::Receptionist(message) })
+        .map(|row| if row.speaker == "caller" { Line::Caller(row.message) } else { Line::Receptionist(row.message) })
         .collect())
 }
 
 /// Stores the receptionist's line and what producing it cost, in one statement (the cost
 /// updates the running call totals, which stay locked only for that statement).
 async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "WITH line AS (INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)) \
-         UPDATE calls SET openai_cost = openai_cost + $3 WHERE id = $1 AND $3 > 0",
+         UPDATE calls SET openai_cost = openai_cost + $3::float8 WHERE id = $1 AND $3::float8 > 0",
+        call_id,
+        reply,
+        cost
     )
-    .bind(call_id)
-    .bind(reply)
-    .bind(cost)
     .execute(&state.db)
     .await?;
     Ok(())

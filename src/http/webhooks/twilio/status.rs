@@ -48,27 +48,29 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     };
 
     let mut tx = state.db.begin().await?;
-    let updated: Option<(i64, bool)> = sqlx::query_as(
-        "UPDATE calls c SET status = $2, duration_seconds = $3, ended_at = now(), \
-                twilio_cost = ceil($3 / 60.0) * $4, \
-                transcript = (SELECT string_agg(CASE l.speaker WHEN 'caller' THEN 'Caller' ELSE 'AI' END || ': ' || l.message, \
-                                                E'\\n' ORDER BY l.timestamp, l.id) \
-                              FROM call_logs l WHERE l.call_id = c.id) \
-         WHERE c.twilio_call_sid = $1 AND c.status IN ('in_progress', 'queued', 'ringing') \
-         RETURNING c.id, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller')",
+    let updated = sqlx::query!(
+        r#"UPDATE calls c SET status = $2, duration_seconds = $3::int4, ended_at = now(),
+                twilio_cost = ceil($3::int4 / 60.0) * $4::float8,
+                transcript = (SELECT string_agg(CASE l.speaker WHEN 'caller' THEN 'Caller' ELSE 'AI' END || ': ' || l.message,
+                                                E'\n' ORDER BY l.timestamp, l.id)
+                              FROM call_logs l WHERE l.call_id = c.id)
+         WHERE c.twilio_call_sid = $1 AND c.status IN ('in_progress', 'queued', 'ringing')
+         RETURNING c.id, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller') AS "caller_spoke!""#,
+        call_sid,
+        status,
+        duration,
+        state.config.twilio.cost_per_minute
     )
-    .bind(call_sid)
-    .bind(status)
-    .bind(duration)
-    .bind(state.config.twilio.cost_per_minute)
     .fetch_optional(&mut *tx)
     .await?;
 
-    let Some((call_id, caller_spoke)) = updated else {
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1)")
-            .bind(call_sid)
-            .fetch_one(&mut *tx)
-            .await?;
+    let Some((call_id, caller_spoke)) = updated.map(|row| (row.id, row.caller_spoke)) else {
+        let known = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "known!""#,
+            call_sid
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         return if known {
             Ok(AppJson(StatusRecorded { status: "already recorded" }))
         } else {
@@ -77,7 +79,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     };
     tracing::Span::current().record("call.id", call_id);
     // The call is over: no more retried turns to answer.
-    sqlx::query("DELETE FROM gather_replies WHERE call_id = $1").bind(call_id).execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM gather_replies WHERE call_id = $1", call_id).execute(&mut *tx).await?;
     let summarize = status == "completed" && caller_spoke;
     if summarize {
         jobs::enqueue(&state.db, &mut tx, SummarizeCall { call_id }, format!("summarize-call-{call_id}")).await?;

@@ -37,14 +37,14 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
         let mut tx = state.db.begin().await?;
         // Recorded all the same (once per CallSid: Twilio may retry), so the business sees
         // the calls it missed.
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
              VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING",
+            customer.id,
+            from,
+            caller_name,
+            call_sid
         )
-        .bind(customer.id)
-        .bind(from)
-        .bind(caller_name)
-        .bind(call_sid)
         .execute(&mut *tx)
         .await?;
         if customer.subscription_status == "trial" {
@@ -60,18 +60,18 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     // The call and its greeting line in one statement: the running call totals it updates
     // (migration 5) stay locked only for that statement and its commit.
     // Once per CallSid: a retry of the same call inserts nothing.
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
-                       VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') \
-                       ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id), \
-              line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call) \
-         SELECT id FROM call",
+    let inserted = sqlx::query_scalar!(
+        r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction)
+                         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound')
+                         ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id),
+                line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call)
+           SELECT id AS "id!" FROM call"#,
+        customer.id,
+        from,
+        caller_name,
+        call_sid,
+        greeting
     )
-    .bind(customer.id)
-    .bind(from)
-    .bind(caller_name)
-    .bind(call_sid)
-    .bind(&greeting)
     .fetch_optional(&state.db)
     .await?;
     if let Some(call_id) = inserted {

@@ -27,25 +27,27 @@ pub async fn period_figures(
 ) -> sqlx::Result<PeriodFigures> {
     match customer_id {
         Some(customer_id) => {
-            sqlx::query_as(
-                "SELECT count(*) AS total_calls, \
-                    count(*) FILTER (WHERE status = 'completed') AS completed_calls, \
-                    count(*) FILTER (WHERE status = 'failed') AS failed_calls, \
-                    avg(duration_seconds)::float8 AS avg_duration_seconds, \
-                    count(*) FILTER (WHERE callback_requested) AS callback_requests, \
-                    coalesce(sum(twilio_cost), 0)::float8 AS twilio_cost, \
-                    coalesce(sum(openai_cost), 0)::float8 AS openai_cost \
+            sqlx::query_as!(
+                PeriodFigures,
+                "SELECT count(*) AS \"total_calls!\", \
+                    count(*) FILTER (WHERE status = 'completed') AS \"completed_calls!\", \
+                    count(*) FILTER (WHERE status = 'failed') AS \"failed_calls!\", \
+                    avg(duration_seconds)::float8 AS \"avg_duration_seconds?\", \
+                    count(*) FILTER (WHERE callback_requested) AS \"callback_requests!\", \
+                    coalesce(sum(twilio_cost), 0)::float8 AS \"twilio_cost!\", \
+                    coalesce(sum(openai_cost), 0)::float8 AS \"openai_cost!\" \
              FROM calls WHERE customer_id = $2 AND created_at >= now() - make_interval(days => $1)",
+                days,
+                customer_id
             )
-            .bind(days)
-            .bind(customer_id)
             .fetch_one(db)
             .await
         }
         // The whole days after the period's first day come from the daily totals; the part
         // of that first day inside the period comes from the calls themselves.
         None => {
-            sqlx::query_as(
+            sqlx::query_as!(
+                PeriodFigures,
                 "WITH start AS (SELECT now() - make_interval(days => $1) AS since), \
              period AS ( \
                  SELECT since, (since AT TIME ZONE 'UTC')::date + 1 AS next_day, \
@@ -61,16 +63,16 @@ pub async fn period_figures(
                         coalesce(sum(c.duration_seconds), 0), count(c.duration_seconds), \
                         coalesce(sum(c.twilio_cost::numeric), 0), coalesce(sum(c.openai_cost::numeric), 0) \
                  FROM calls c, period WHERE c.created_at >= period.since AND c.created_at < period.next_midnight) \
-             SELECT coalesce(sum(calls), 0)::int8 AS total_calls, \
-                    coalesce(sum(completed), 0)::int8 AS completed_calls, \
-                    coalesce(sum(failed), 0)::int8 AS failed_calls, \
-                    (sum(duration_sum) / nullif(sum(duration_count), 0))::float8 AS avg_duration_seconds, \
-                    coalesce(sum(callbacks), 0)::int8 AS callback_requests, \
-                    coalesce(sum(twilio_cost), 0)::float8 AS twilio_cost, \
-                    coalesce(sum(openai_cost), 0)::float8 AS openai_cost \
+             SELECT coalesce(sum(calls), 0)::int8 AS \"total_calls!\", \
+                    coalesce(sum(completed), 0)::int8 AS \"completed_calls!\", \
+                    coalesce(sum(failed), 0)::int8 AS \"failed_calls!\", \
+                    (sum(duration_sum) / nullif(sum(duration_count), 0))::float8 AS \"avg_duration_seconds?\", \
+                    coalesce(sum(callbacks), 0)::int8 AS \"callback_requests!\", \
+                    coalesce(sum(twilio_cost), 0)::float8 AS \"twilio_cost!\", \
+                    coalesce(sum(openai_cost), 0)::float8 AS \"openai_cost!\" \
              FROM parts",
+                days
             )
-            .bind(days)
             .fetch_one(db)
             .await
         }

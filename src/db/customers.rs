@@ -142,12 +142,12 @@ impl Customer {
 /// Unique violations come back as errors on [`EMAIL_UNIQUE_CONSTRAINT`] or
 /// [`NUMBER_UNIQUE_CONSTRAINT`].
 pub async fn insert(tx: &mut Transaction<'_, Postgres>, c: &Customer, password_hash: &str) -> sqlx::Result<Customer> {
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "INSERT INTO customers (business_name, email, password_hash) VALUES ($1, lower($2), $3) RETURNING id",
+        c.business_name,
+        c.email.trim(),
+        password_hash
     )
-    .bind(&c.business_name)
-    .bind(c.email.trim())
-    .bind(password_hash)
     .fetch_one(&mut **tx)
     .await?;
     update(tx, &Customer { id, ..c.clone() }).await

@@ -243,9 +243,10 @@ struct DashboardFigures {
     security(("admin_token" = []))
 )]
 async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<AdminStats>> {
-    let figures: DashboardFigures = sqlx::query_as(
-        "SELECT cu.total AS customers_total, cu.active AS customers_active, cu.trial AS customers_trial, \
-                st.total AS calls_total, td.today AS calls_today, st.avg_duration AS avg_duration_seconds \
+    let figures: DashboardFigures = sqlx::query_as!(
+        DashboardFigures,
+        "SELECT cu.total AS \"customers_total!\", cu.active AS \"customers_active!\", cu.trial AS \"customers_trial!\", \
+                st.total AS \"calls_total!\", td.today AS \"calls_today!\", st.avg_duration AS \"avg_duration_seconds?\" \
          FROM (SELECT count(*) AS total, \
                       count(*) FILTER (WHERE subscription_status = 'active') AS active, \
                       count(*) FILTER (WHERE subscription_status = 'trial') AS trial \
@@ -254,7 +255,7 @@ async fn get_stats(_admin: AdminUser, State(state): State<AppState>) -> Result<A
                       (sum(duration_sum) / nullif(sum(duration_count), 0))::float8 AS avg_duration \
                FROM call_status_totals) st, \
               (SELECT coalesce(sum(calls), 0)::int8 AS today FROM call_daily_totals \
-               WHERE day = (now() AT TIME ZONE 'UTC')::date) td",
+               WHERE day = (now() AT TIME ZONE 'UTC')::date) td"
     )
     .fetch_one(&state.db)
     .await?;

@@ -108,14 +108,16 @@ pub async fn get_metrics(State(state): State<AppState>, headers: axum::http::Hea
     metrics::gauge!("db_pool_connections").set(f64::from(state.db.size()));
     metrics::gauge!("db_pool_idle_connections").set(state.db.num_idle() as f64);
     // Queue and call figures are read at scrape time; a database outage leaves them stale.
-    let figures: Result<(i64, i64, i64), sqlx::Error> = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts), \
-                (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts \
-                    OR (attempts > 0 AND last_error IS NOT NULL)), \
-                (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')",
+    let figures = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts) AS "queued!",
+                  (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts
+                      OR (attempts > 0 AND last_error IS NOT NULL)) AS "failing!",
+                  (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')
+                      AS "active_calls!""#
     )
     .fetch_one(&state.db)
-    .await;
+    .await
+    .map(|row| (row.queued, row.failing, row.active_calls));
     match figures {
         Ok((queued, failing, active_calls)) => {
             metrics::gauge!("job_queue_depth").set(queued as f64);

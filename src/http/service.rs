@@ -79,7 +79,7 @@ async fn health() -> AppJson<Health> {
     responses((status = 200, body = Ready), (status = 503, description = "Database unavailable", body = Ready))
 )]
 async fn ready(State(state): State<AppState>) -> (StatusCode, AppJson<Ready>) {
-    let ping = tokio::time::timeout(READY_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db)).await;
+    let ping = tokio::time::timeout(READY_TIMEOUT, sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&state.db)).await;
     match ping {
         Ok(Ok(_)) => (StatusCode::OK, AppJson(Ready { status: "ready", database: "ok" })),
         Ok(Err(error)) => {

@@ -91,21 +91,22 @@ async fn export_calls(
         // downloads cannot starve Twilio's webhooks.
         let mut after: Option<(DateTime<Utc>, i64)> = None;
         loop {
-            let page = sqlx::query_as::<_, ExportRow>(
+            let page = sqlx::query_as!(
+                ExportRow,
                 "SELECT id, created_at, caller_phone, caller_name, duration_seconds, status, intent, summary, handled, \
                         archived \
                  FROM calls WHERE customer_id = $1 AND ($2::boolean IS NULL OR handled = $2) \
                  AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4) \
-                 AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6)) \
+                 AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::int8)) \
                  ORDER BY created_at DESC, id DESC LIMIT $7",
+                user.id,
+                handled,
+                from,
+                to,
+                after.map(|(at, _)| at),
+                after.map(|(_, id)| id),
+                EXPORT_PAGE
             )
-            .bind(user.id)
-            .bind(handled)
-            .bind(from)
-            .bind(to)
-            .bind(after.map(|(at, _)| at))
-            .bind(after.map(|(_, id)| id))
-            .bind(EXPORT_PAGE)
             .fetch_all(&db)
             .await;
             let rows = match page {

@@ -91,7 +91,7 @@ async fn login(
             "this business's DeskRinger account is cancelled; contact DeskRinger to reactivate it".into(),
         ));
     }
-    sqlx::query("UPDATE customers SET last_login = now() WHERE id = $1").bind(customer.id).execute(&state.db).await?;
+    sqlx::query!("UPDATE customers SET last_login = now() WHERE id = $1", customer.id).execute(&state.db).await?;
     let access_token = state.jwt.issue(Principal { role: Role::Customer, id: customer.id, generation })?;
     tracing::info!(customer.id = customer.id, "portal login");
     Ok(AppJson(CustomerLogin { access_token, customer }))
@@ -150,14 +150,15 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     let customer = current(&state, user).await?;
     let zone = time_zone(&customer.timezone);
     let start_of_day = start_of_local_day(zone, Utc::now().with_timezone(&zone).date_naive());
-    let figures: PortalFigures = sqlx::query_as(
-        "SELECT count(*) AS total_calls, count(*) FILTER (WHERE handled) AS handled_calls, \
-                count(*) FILTER (WHERE created_at >= $2) AS calls_today, \
-                avg(duration_seconds)::float8 AS avg_duration_seconds \
+    let figures: PortalFigures = sqlx::query_as!(
+        PortalFigures,
+        "SELECT count(*) AS \"total_calls!\", count(*) FILTER (WHERE handled) AS \"handled_calls!\", \
+                count(*) FILTER (WHERE created_at >= $2) AS \"calls_today!\", \
+                avg(duration_seconds)::float8 AS \"avg_duration_seconds?\" \
          FROM calls WHERE customer_id = $1 AND NOT archived",
+        customer.id,
+        start_of_day
     )
-    .bind(customer.id)
-    .bind(start_of_day)
     .fetch_one(&state.db)
     .await?;
     Ok(AppJson(PortalStats {

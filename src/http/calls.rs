@@ -254,10 +254,7 @@ async fn get_call_stats(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<StatsQuery>,
 ) -> Result<AppJson<CallStats>> {
-    let days = query.days.unwrap_or(DEFAULT_STATS_DAYS);
-    if !(1..=MAX_STATS_DAYS).contains(&days) {
-        return Err(AppError::invalid_field("days", format!("must be between 1 and {MAX_STATS_DAYS}")));
-    }
+    let days = validate::count("days", query.days, DEFAULT_STATS_DAYS, MAX_STATS_DAYS)?;
     let figures = call_totals::period_figures(&state.db, days as i32, query.customer_id).await?;
     Ok(AppJson(CallStats {
         period_days: days,
@@ -306,10 +303,7 @@ async fn list_recent_calls(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<RecentQuery>,
 ) -> Result<AppJson<CallList>> {
-    let limit = query.limit.unwrap_or(DEFAULT_RECENT_LIMIT);
-    if !(1..=MAX_RECENT_LIMIT).contains(&limit) {
-        return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_RECENT_LIMIT}")));
-    }
+    let limit = validate::count("limit", query.limit, DEFAULT_RECENT_LIMIT, MAX_RECENT_LIMIT)?;
     let rows: Vec<CallRow> = match query.customer_id {
         Some(customer_id) => calls::recent_for_customer(&state.db, customer_id, limit).await?,
         None => {

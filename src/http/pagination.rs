@@ -23,13 +23,10 @@ impl Page {
     /// Validates the raw query values: `page >= 1`, `1 <= per_page <= 200`.
     pub fn from_query(page: Option<i64>, per_page: Option<i64>) -> Result<Self> {
         let page = page.unwrap_or(1);
-        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
         if page < 1 {
             return Err(AppError::invalid_field("page", "must be 1 or more"));
         }
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(AppError::invalid_field("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
-        }
+        let per_page = super::validate::count("per_page", per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
         Ok(Page { page, per_page })
     }
 

@@ -52,6 +52,15 @@ pub fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
     }
 }
 
+/// A count a query asks for: `sent`, or `default` when not sent, from 1 to `max`.
+pub fn count(field: &str, sent: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    let value = sent.unwrap_or(default);
+    if !(1..=max).contains(&value) {
+        return Err(AppError::invalid_field(field, format!("must be between 1 and {max}")));
+    }
+    Ok(value)
+}
+
 /// Required text: trimmed, non-empty, at most `max` characters.
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String> {
     match optional_text(field, raw, max)? {
@@ -93,6 +102,14 @@ mod tests {
     fn time_zones() {
         assert!(timezone("timezone", "Europe/Paris").is_ok());
         assert!(timezone("timezone", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count("limit", None, 10, 100).unwrap(), 10);
+        assert_eq!(count("limit", Some(100), 10, 100).unwrap(), 100);
+        assert!(count("limit", Some(0), 10, 100).is_err());
+        assert!(count("limit", Some(101), 10, 100).unwrap_err().to_string().contains("between 1 and 100"));
     }
 
     #[test]

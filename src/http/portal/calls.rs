@@ -88,10 +88,7 @@ async fn list_calls(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<PortalCallList>> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AppError::invalid_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = crate::http::validate::count("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let offset = query.offset.unwrap_or(0);
     if offset < 0 {
         return Err(AppError::invalid_field("offset", "must be 0 or more"));

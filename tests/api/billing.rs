@@ -47,6 +47,14 @@ async fn status_of(app: &TestApp, id: i64) -> String {
         .unwrap()
 }
 
+async fn subscription_of(app: &TestApp, id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT stripe_subscription_id FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
 /// Posts `event` to the webhook, signed with `secret` at `timestamp`.
 async fn deliver(app: &TestApp, event: &Value, secret: &str, timestamp: i64) -> crate::helpers::TestResponse {
     let body = event.to_string();
@@ -150,12 +158,7 @@ async fn a_checkout_then_stripe_payment_makes_the_business_active() {
 
     // Assert: the business is active and linked to its subscription.
     assert_eq!(status_of(&app, id).await, "active");
-    let subscription: Option<String> = sqlx::query_scalar("SELECT stripe_subscription_id FROM customers WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(subscription.as_deref(), Some("sub_new"));
+    assert_eq!(subscription_of(&app, id).await.as_deref(), Some("sub_new"));
 }
 
 #[tokio::test]
@@ -539,12 +542,7 @@ async fn events_about_another_subscription_change_nothing() {
 
     // Assert
     assert_eq!(status_of(&app, id).await, "active");
-    let stored: Option<String> = sqlx::query_scalar("SELECT stripe_subscription_id FROM customers WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(stored.as_deref(), Some("sub_2"));
+    assert_eq!(subscription_of(&app, id).await.as_deref(), Some("sub_2"));
 }
 
 #[tokio::test]

@@ -557,6 +557,15 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Runs the jobs waiting for a retry, twice over (a retry, then a check that nothing
+    /// more is due), without waiting for their backoff.
+    pub async fn run_retries(&self) {
+        for _ in 0..2 {
+            self.make_retries_due().await;
+            self.run_jobs().await;
+        }
+    }
+
     /// Jobs still in the queue, by task identifier.
     pub async fn queued_jobs(&self) -> Vec<String> {
         sqlx::query_scalar(

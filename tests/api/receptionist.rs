@@ -621,10 +621,7 @@ async fn a_sendgrid_outage_delays_the_email_which_then_arrives_exactly_once() {
     assert_eq!(app.queued_jobs().await, ["email_owner"]);
 
     // The retry succeeds; later runs send nothing more.
-    app.make_retries_due().await;
-    app.run_jobs().await;
-    app.make_retries_due().await;
-    app.run_jobs().await;
+    app.run_retries().await;
     assert_eq!(mocks.sendgrid.received_requests().await.unwrap().len(), 2);
     assert!(app.queued_jobs().await.is_empty());
     let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM call_notifications WHERE channel = 'email'")
@@ -879,10 +876,7 @@ async fn a_welcome_email_survives_a_sendgrid_outage_and_is_sent_once() {
     // Act: the worker runs while SendGrid is down, then again after the backoff.
     app.run_jobs().await;
     assert_eq!(app.queued_jobs().await, ["welcome_owner"], "kept for a retry");
-    app.make_retries_due().await;
-    app.run_jobs().await;
-    app.make_retries_due().await;
-    app.run_jobs().await;
+    app.run_retries().await;
 
     // Assert: two attempts reached SendGrid, one email went out, and nothing is left to do.
     assert_eq!(mocks.sendgrid.received_requests().await.unwrap().len(), 2);

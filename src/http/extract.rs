@@ -10,6 +10,7 @@ use super::error::AppError;
 use super::field_error;
 use super::standing::Standing;
 use crate::auth::{Principal, Role};
+use crate::profile::ObjectOnly;
 
 /// A JSON object body; malformed or mistyped bodies answer 400/422 in our error shape.
 /// Every body this API takes is an object: an array is refused even where serde's derive
@@ -36,13 +37,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<
                 AppError::BadRequest(rejection.body_text())
             }
         })?;
-        let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|b| *b != b'{') {
-            // Malformed JSON is still reported as such (400).
-            from_json_bytes::<serde::de::IgnoredAny>(&body)?;
-            return Err(AppError::Unprocessable { message: "the JSON body must be an object".into(), details: None });
-        }
-        Ok(AppJson(from_json_bytes(&body)?))
+        // Through `ObjectOnly`, as every nested object is: serde's derive would also read an
+        // array of the fields in order, which no client means.
+        let ObjectOnly(value) = from_json_bytes(&body)?;
+        Ok(AppJson(value))
     }
 }
 
@@ -57,11 +55,16 @@ impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
 fn from_json_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let not_json = || AppError::BadRequest("the request body is not valid JSON".into());
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| match error.inner().classify() {
-            serde_json::error::Category::Data => field_problem(&error.path().to_string(), &error.inner().to_string()),
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        // A wrong type can be met before a syntax error further on: malformed JSON is 400.
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        match error.inner().classify() {
+            serde_json::error::Category::Data if is_json => {
+                field_problem(&error.path().to_string(), &error.inner().to_string())
+            }
             _ => not_json(),
-        })?;
+        }
+    })?;
     deserializer.end().map_err(|_| not_json())?;
     Ok(value)
 }
@@ -75,8 +78,8 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value)
 
 /// 422 with a sentence for the person at the form, and the field it is about in `details`.
 fn field_problem(path: &str, message: &str) -> AppError {
-    let message = field_error::describe(path, message);
-    let details = (!path.is_empty() && path != ".").then(|| serde_json::json!({ path: message.clone() }));
+    let (field, message) = field_error::locate(path, message);
+    let details = (!field.is_empty()).then(|| serde_json::json!({ field: message.clone() }));
     AppError::Unprocessable { message, details }
 }
 

@@ -9,6 +9,11 @@
 /// The sentence for a problem serde reported at `path` (`.` or empty for the whole body,
 /// `faqs[1].question` inside it). `message` is serde's (or our own validation's) text.
 pub fn describe(path: &str, message: &str) -> String {
+    locate(path, message).1
+}
+
+/// The field a problem is about (its full path; empty for the whole body) and the sentence.
+pub fn locate(path: &str, message: &str) -> (String, String) {
     let mut path = if path == "." { String::new() } else { path.to_owned() };
     let mut core = strip_position(message).trim();
     // Errors from nested documents carry their own path ("monday.open: ..."): join them.
@@ -19,6 +24,13 @@ pub fn describe(path: &str, message: &str) -> String {
         path = join(&path, prefix);
         core = rest.trim();
     }
+    let sentence = sentence(&path, core);
+    (path, sentence)
+}
+
+/// The sentence for `core`, serde's words about the field at `path`.
+fn sentence(path: &str, core: &str) -> String {
+    let path = path.to_owned();
     let subject = if path.is_empty() { "the request body".to_owned() } else { path.clone() };
 
     if let Some(rest) = core.strip_prefix("invalid type: ").or_else(|| core.strip_prefix("invalid value: ")) {

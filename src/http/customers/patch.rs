@@ -137,7 +137,10 @@ impl CustomerPatch {
     /// Reads a request body as the fields `who` may set.
     pub fn from_body(body: Value, who: Settable) -> Result<Self> {
         let Value::Object(mut fields) = body else {
-            return Err(AppError::Unprocessable { message: "the JSON body must be an object".into(), details: None });
+            return Err(AppError::Unprocessable {
+                message: "the request body must be an object".into(),
+                details: None,
+            });
         };
         match who {
             Settable::Everything => {}

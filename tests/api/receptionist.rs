@@ -885,3 +885,39 @@ async fn a_welcome_email_survives_a_sendgrid_outage_and_is_sent_once() {
         sqlx::query_scalar("SELECT welcome_email_sent_at IS NOT NULL FROM customers").fetch_one(&app.db).await.unwrap();
     assert!(sent);
 }
+
+#[tokio::test]
+async fn a_retry_arriving_while_the_first_gather_works_waits_for_its_answer() {
+    // Arrange: the model takes a moment, and answers only once.
+    let mocks = Mocks::start().await;
+    mount_summary_and_speech(&mocks).await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(chat_reply("We open at nine.").set_delay(Duration::from_millis(600)))
+        .expect(1)
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    business(&app, "Bella Hair", None).await;
+    voice(&app, "CA301").await;
+    let turn = [("CallSid", "CA301"), ("SpeechResult", "When do you open?"), ("Confidence", "0.9")];
+    let token = [("I-Twilio-Idempotency-Token", "idem-concurrent")];
+
+    // Act: the retry arrives while the first request still waits for the model.
+    let first = app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &token);
+    let retry = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &token).await
+    };
+    let (first, retry) = tokio::join!(first, retry);
+
+    // Assert: one answer, given twice; one model call (mock `expect(1)`), one line each.
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(retry.text, first.text);
+    let expected = [
+        ("ai", "Thank you for calling Bella Hair. How can I help you today?"),
+        ("caller", "When do you open?"),
+        ("ai", "We open at nine."),
+    ];
+    assert_eq!(lines(&app, "CA301").await, pairs(&expected));
+}

@@ -47,6 +47,10 @@ async fn status_of(app: &TestApp, id: i64) -> String {
         .unwrap()
 }
 
+async fn cancelled_at(app: &TestApp, id: i64) -> Option<chrono::DateTime<Utc>> {
+    sqlx::query_scalar("SELECT cancelled_at FROM customers WHERE id = $1").bind(id).fetch_one(&app.db).await.unwrap()
+}
+
 async fn subscription_of(app: &TestApp, id: i64) -> Option<String> {
     sqlx::query_scalar("SELECT stripe_subscription_id FROM customers WHERE id = $1")
         .bind(id)
@@ -305,13 +309,7 @@ async fn each_event_type_moves_the_status() {
         deliver_now(&app, &event).await.assert_ok(StatusCode::OK);
         assert_eq!(status_of(&app, id).await, expected, "after {}", event["type"]);
     }
-    let cancelled_at: Option<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("SELECT cancelled_at FROM customers WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert!(cancelled_at.is_some());
+    assert!(cancelled_at(&app, id).await.is_some());
     // A payment after the subscription ended does not revive it.
     deliver_now(&app, &next("invoice.payment_succeeded", json!({"customer": "cus_1", "subscription": "sub_1"}))).await;
     assert_eq!(status_of(&app, id).await, "cancelled");
@@ -506,13 +504,7 @@ async fn a_deletion_at_stripe_ends_the_subscription_even_after_a_later_local_cha
 
     // Assert: cancelled, with the time it ended.
     assert_eq!(status_of(&app, id).await, "cancelled");
-    let cancelled_at: Option<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("SELECT cancelled_at FROM customers WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert!(cancelled_at.is_some());
+    assert!(cancelled_at(&app, id).await.is_some());
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::profile::VoiceMode;
+
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
 /// What production refuses to start without (also listed in `render.yaml`).
@@ -68,6 +70,23 @@ impl OpenAiConfig {
     pub fn is_enabled(&self) -> bool {
         self.api_key.is_some()
     }
+}
+
+/// Realtime voice settings: the OpenAI Realtime session a `realtime` business's calls use.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    /// WebSocket URL of the Realtime API, without the `?model=` query.
+    pub url: String,
+    /// Realtime model.
+    pub model: String,
+    /// The receptionist's voice.
+    pub voice: String,
+    /// Caller silence before the receptionist checks in (and, a second time, says goodbye).
+    pub idle: Duration,
+    /// Longest call; then the receptionist closes it politely.
+    pub max_call: Duration,
+    /// Voice mode of a new business.
+    pub default_voice_mode: VoiceMode,
 }
 
 /// Twilio settings: REST API access and the webhook signing token.
@@ -137,6 +156,8 @@ pub struct Config {
     pub twilio: TwilioConfig,
     /// OpenAI settings.
     pub openai: OpenAiConfig,
+    /// Realtime voice settings (used when OpenAI is on).
+    pub realtime: RealtimeConfig,
     /// Email settings.
     pub email: EmailConfig,
     /// Stripe settings.
@@ -259,6 +280,8 @@ impl Config {
         };
         let reply_deadline = number("OPENAI_REPLY_DEADLINE_SECONDS", 8.0, |v| v > 0.0 && v <= 13.0);
         let cost_per_minute = number("TWILIO_COST_PER_MINUTE", 0.0085, |v| v >= 0.0 && v.is_finite());
+        let idle_seconds = number("REALTIME_IDLE_SECONDS", 8.0, |v| v > 0.0 && v <= 600.0);
+        let max_call_minutes = number("MAX_CALL_MINUTES", 20.0, |v| v > 0.0 && v <= 24.0 * 60.0);
         let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
         let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
             None | Some("false" | "0" | "no") => false,
@@ -280,6 +303,27 @@ impl Config {
         let twilio_base = base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
         let stripe_base = base_url("STRIPE_API_BASE_URL", "https://api.stripe.com");
         let sendgrid_base = base_url("SENDGRID_API_BASE_URL", "https://api.sendgrid.com");
+
+        // `OPENAI_BASE_URL` as a WebSocket URL: https -> wss, http -> ws.
+        let realtime_url = match get("OPENAI_REALTIME_URL") {
+            Some(url)
+                if (url.starts_with("wss://") || url.starts_with("ws://")) && !url.contains(char::is_whitespace) =>
+            {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                problem(format!("OPENAI_REALTIME_URL must be a ws(s):// URL, not `{url}`"));
+                url
+            }
+            None => format!("{}/realtime", websocket_url(&openai_base)),
+        };
+        let default_voice_mode = match get("DEFAULT_VOICE_MODE") {
+            None => VoiceMode::Standard,
+            Some(raw) => VoiceMode::parse(&raw).unwrap_or_else(|| {
+                problem(format!("DEFAULT_VOICE_MODE must be `standard` or `realtime`, not `{raw}`"));
+                VoiceMode::Standard
+            }),
+        };
 
         let bootstrap_admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) if !production => Some((email, SecretString::from(password))),
@@ -319,6 +363,14 @@ impl Config {
                 tts_model: get("OPENAI_TTS_MODEL").unwrap_or_else(|| "tts-1".into()),
                 tts_voice: get("OPENAI_TTS_VOICE").unwrap_or_else(|| "alloy".into()),
                 reply_deadline: Duration::from_secs_f64(reply_deadline),
+            },
+            realtime: RealtimeConfig {
+                url: realtime_url,
+                model: get("OPENAI_REALTIME_MODEL").unwrap_or_else(|| "gpt-realtime-mini".into()),
+                voice: get("OPENAI_REALTIME_VOICE").unwrap_or_else(|| "marin".into()),
+                idle: Duration::from_secs_f64(idle_seconds),
+                max_call: Duration::from_secs_f64(max_call_minutes * 60.0),
+                default_voice_mode,
             },
             email: EmailConfig {
                 sendgrid: ServiceConfig { base_url: sendgrid_base, api_key: secret("SENDGRID_API_KEY") },
@@ -417,6 +469,17 @@ fn parse_base_url(raw: &str) -> Option<String> {
     Some(raw.trim_end_matches('/').to_owned())
 }
 
+/// An `http(s)://` URL as the matching WebSocket URL (`ws(s)://`).
+pub fn websocket_url(http_url: &str) -> String {
+    if let Some(rest) = http_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = http_url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        http_url.to_owned()
+    }
+}
+
 /// A random 256-bit secret, hex encoded, for development when none is configured.
 fn random_secret() -> String {
     let bytes: [u8; 32] = rand::random();
@@ -445,6 +508,29 @@ mod tests {
         assert_eq!(config.openai.reply_deadline, Duration::from_secs(8));
         assert_eq!(config.twilio.cost_per_minute, 0.0085);
         assert_eq!(config.twilio.auth_token.unwrap().expose_secret(), DEVELOPMENT_TWILIO_AUTH_TOKEN);
+        assert_eq!(config.realtime.url, "wss://api.openai.com/v1/realtime");
+        assert_eq!(config.realtime.model, "gpt-realtime-mini");
+        assert_eq!(config.realtime.voice, "marin");
+        assert_eq!(config.realtime.idle, Duration::from_secs(8));
+        assert_eq!(config.realtime.max_call, Duration::from_secs(20 * 60));
+        assert_eq!(config.realtime.default_voice_mode, VoiceMode::Standard);
+    }
+
+    #[test]
+    fn the_realtime_url_follows_the_openai_base_url() {
+        let config = read(&[("OPENAI_BASE_URL", "http://127.0.0.1:9000/v1/")]).unwrap();
+        assert_eq!(config.realtime.url, "ws://127.0.0.1:9000/v1/realtime");
+        let config = read(&[("OPENAI_REALTIME_URL", "wss://proxy.example.com/rt"), ("DEFAULT_VOICE_MODE", "realtime")]);
+        let config = config.unwrap();
+        assert_eq!(config.realtime.url, "wss://proxy.example.com/rt");
+        assert_eq!(config.realtime.default_voice_mode, VoiceMode::Realtime);
+        let msg =
+            read(&[("OPENAI_REALTIME_URL", "https://x"), ("DEFAULT_VOICE_MODE", "fast"), ("MAX_CALL_MINUTES", "0")])
+                .unwrap_err()
+                .to_string();
+        for name in ["OPENAI_REALTIME_URL", "DEFAULT_VOICE_MODE", "MAX_CALL_MINUTES"] {
+            assert!(msg.contains(name), "{name}: {msg}");
+        }
     }
 
     #[test]

@@ -305,6 +305,38 @@ impl AppointmentHandling {
     }
 }
 
+/// Which conversation a business's callers get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceMode {
+    /// Twilio listens for a whole sentence (`<Gather>`), the chat model answers, the reply
+    /// is synthesised and played: a few seconds a turn.
+    #[default]
+    Standard,
+    /// The caller's audio streams to the OpenAI Realtime API and its voice streams back:
+    /// replies start within the model's latency and the caller can interrupt.
+    Realtime,
+}
+
+impl VoiceMode {
+    /// The database spelling, as in the CHECK constraint.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Realtime => "realtime",
+        }
+    }
+
+    /// Reads the database (or environment) spelling; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "standard" => Some(Self::Standard),
+            "realtime" => Some(Self::Realtime),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +429,8 @@ mod tests {
         assert_eq!(serde_json::to_value(AppointmentHandling::CallBackLater).unwrap(), json!("call_back_later"));
         assert_eq!(AppointmentHandling::from_db("booking_link"), AppointmentHandling::BookingLink);
         assert!(serde_json::from_value::<AppointmentHandling>(json!("whenever")).is_err());
+        assert_eq!(VoiceMode::parse(VoiceMode::Realtime.as_str()), Some(VoiceMode::Realtime));
+        assert_eq!(serde_json::to_value(VoiceMode::Standard).unwrap(), json!("standard"));
+        assert_eq!(VoiceMode::parse("fast"), None);
     }
 }

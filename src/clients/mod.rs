@@ -3,6 +3,7 @@
 //! database.
 
 pub mod openai;
+pub mod realtime;
 pub mod sendgrid;
 pub mod stripe;
 pub mod twilio;
@@ -16,6 +17,8 @@ use crate::config::Config;
 pub struct Clients {
     /// Chat completions and text to speech; `None` when no key is configured.
     pub openai: Option<openai::OpenAi>,
+    /// Realtime voice sessions; `None` when no OpenAI key is configured.
+    pub realtime: Option<realtime::Realtime>,
     /// Email.
     pub sendgrid: sendgrid::SendGrid,
     /// SMS.
@@ -29,6 +32,7 @@ impl Clients {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             openai: config.openai.is_enabled().then(|| openai::OpenAi::new(&config.openai)).transpose()?,
+            realtime: realtime::Realtime::new(&config.openai, &config.realtime),
             sendgrid: sendgrid::SendGrid::new(&config.email)?,
             twilio: twilio::Twilio::new(&config.twilio)?,
             stripe: stripe::Stripe::new(&config.stripe)?,

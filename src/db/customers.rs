@@ -6,7 +6,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 
 use super::stored_json::StoredJson;
 
-use crate::profile::{AppointmentHandling, BusinessHours, Faq};
+use crate::profile::{AppointmentHandling, BusinessHours, Faq, VoiceMode};
 
 /// A business, as the API shows it (never the password hash or Stripe ids).
 #[derive(Debug, Clone, Default, Serialize, FromRow, utoipa::ToSchema)]
@@ -35,6 +35,8 @@ pub struct Customer {
     pub notification_email: Option<String>,
     pub notification_phone: Option<String>,
     pub notification_instructions: Option<String>,
+    /// `standard` (Gather turns) or `realtime` (streamed, interruptible conversation).
+    pub voice_mode: String,
     pub subscription_status: String,
     pub subscription_tier: String,
     pub created_at: DateTime<Utc>,
@@ -124,6 +126,7 @@ impl Customer {
         Customer {
             timezone: DEFAULT_TIMEZONE.into(),
             appointment_handling: AppointmentHandling::default().as_str().into(),
+            voice_mode: VoiceMode::default().as_str().into(),
             subscription_status: "trial".into(),
             subscription_tier: "basic".into(),
             created_at: Utc::now(),
@@ -162,7 +165,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
                 faqs = $14, appointment_handling = $15, pricing_info = $16, special_instructions = $17, \
                 ai_instructions = $18, notification_email = $19, notification_phone = $20, \
                 notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
-                trial_ends_at = $24, updated_at = now(), \
+                trial_ends_at = $24, voice_mode = $25, updated_at = now(), \
                 subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
                                               ELSE subscription_status_at END \
          WHERE id = $1 RETURNING *",
@@ -191,6 +194,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
     .bind(&c.subscription_status)
     .bind(&c.subscription_tier)
     .bind(c.trial_ends_at)
+    .bind(&c.voice_mode)
     .fetch_one(&mut **tx)
     .await
 }

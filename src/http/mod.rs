@@ -67,6 +67,8 @@ pub struct AppState {
     pub login_limiter: Arc<login_limit::LoginLimiter>,
     /// Whether the accounts behind tokens still stand.
     pub standings: Arc<standing::Standings>,
+    /// Realtime model sessions opened while answering `voice`, waiting for their stream.
+    pub model_sessions: Arc<webhooks::twilio::media_stream::prepared::PreparedSessions>,
 }
 
 impl AppState {
@@ -78,7 +80,8 @@ impl AppState {
         let audio_url = format!("{}{}", config.api_base_url, webhooks::twilio::tts::TTS_PATH);
         let speech = Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &audio_url));
         let (login_limiter, standings) = (Arc::default(), Arc::default());
-        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter, standings })
+        let model_sessions = Arc::default();
+        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter, standings, model_sessions })
     }
 
     /// What background jobs need from the state.

@@ -5,6 +5,7 @@
 pub mod conversation;
 pub mod hours;
 pub mod instructions;
+pub mod realtime;
 pub mod summary;
 pub mod twiml;
 

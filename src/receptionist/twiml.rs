@@ -46,11 +46,25 @@ pub struct Dial {
     pub number: String,
 }
 
+/// A `<Connect><Stream>`: Twilio opens a WebSocket to `stream_url` and streams the call's
+/// audio both ways; when the stream ends it requests `action` for what comes next.
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// Absolute URL Twilio posts to when the stream ends.
+    pub action: String,
+    /// `wss://` URL of the media stream. Twilio drops query strings here: per-call values
+    /// go in `parameters`.
+    pub stream_url: String,
+    /// `<Parameter>`s, delivered in the stream's `start` message.
+    pub parameters: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone)]
 enum Verb {
     Speech(Speech),
     Gather(Gather),
     Dial(Dial),
+    Connect(Connect),
     Pause(u32),
     Redirect(String),
     Hangup,
@@ -90,6 +104,12 @@ impl Response {
     /// Rings a number.
     pub fn dial(mut self, dial: Dial) -> Self {
         self.verbs.push(Verb::Dial(dial));
+        self
+    }
+
+    /// Streams the call's audio to a WebSocket.
+    pub fn connect(mut self, connect: Connect) -> Self {
+        self.verbs.push(Verb::Connect(connect));
         self
     }
 
@@ -160,6 +180,18 @@ fn write_verb(xml: &mut String, verb: &Verb) {
             let _ =
                 write!(xml, " timeout=\"{}\"><Number>{}</Number></Dial>", dial.timeout_seconds, escape(&dial.number));
         }
+        Verb::Connect(connect) => {
+            let _ = write!(
+                xml,
+                "<Connect action=\"{}\" method=\"POST\"><Stream url=\"{}\">",
+                escape(&connect.action),
+                escape(&connect.stream_url)
+            );
+            for (name, value) in &connect.parameters {
+                let _ = write!(xml, "<Parameter name=\"{}\" value=\"{}\"/>", escape(name), escape(value));
+            }
+            xml.push_str("</Stream></Connect>");
+        }
         Verb::Pause(seconds) => {
             let _ = write!(xml, "<Pause length=\"{seconds}\"/>");
         }
@@ -204,6 +236,24 @@ mod tests {
         assert_eq!(dial.attribute("action"), Some("https://x.test/gather?x=1&y=2"));
         assert_eq!(dial.children().find(|n| n.has_tag_name("Number")).unwrap().text(), Some("+1&2"));
         assert!(xml.ends_with("<Hangup/></Response>"));
+    }
+
+    #[test]
+    fn a_connect_carries_its_stream_and_parameters() {
+        let xml = Response::new()
+            .connect(Connect {
+                action: "https://x.test/stream-ended".into(),
+                stream_url: "wss://x.test/media-stream".into(),
+                parameters: vec![("token".into(), "a&b\"c".into())],
+            })
+            .to_xml();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let connect = doc.descendants().find(|n| n.has_tag_name("Connect")).unwrap();
+        assert_eq!(connect.attribute("action"), Some("https://x.test/stream-ended"));
+        let stream = connect.children().find(|n| n.has_tag_name("Stream")).unwrap();
+        assert_eq!(stream.attribute("url"), Some("wss://x.test/media-stream"));
+        let parameter = stream.children().find(|n| n.has_tag_name("Parameter")).unwrap();
+        assert_eq!((parameter.attribute("name"), parameter.attribute("value")), (Some("token"), Some("a&b\"c")));
     }
 
     #[test]

@@ -423,6 +423,7 @@ pub const CUSTOMER_KEYS: &[&str] = &[
     "subscription_tier",
     "timezone",
     "trial_ends_at",
+    "voice_mode",
 ];
 
 /// The keys of a full call object, sorted.

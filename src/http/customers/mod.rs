@@ -204,6 +204,7 @@ async fn create_customer(
         }
     }
     let mut customer = Customer::new_business(Utc::now() + TRIAL_LENGTH);
+    customer.voice_mode = state.config.realtime.default_voice_mode.as_str().to_owned();
     patch.apply(&mut customer, true)?;
 
     let temporary_password = temporary_password();
@@ -252,7 +253,7 @@ async fn update_customer(
     path = "/{id}/settings",
     tag = "customers",
     summary = "Change a business's receptionist settings",
-    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, pricing_info, special_instructions, forward_to_number, notification_instructions"),
+    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, pricing_info, special_instructions, forward_to_number, notification_instructions, voice_mode"),
     params(("id" = i64, Path, description = "Row id")),
     responses((status = 200, body = CustomerMessage), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))

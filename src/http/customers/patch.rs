@@ -12,7 +12,7 @@ use crate::db::stored_json::StoredJson;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
-use crate::profile::{AppointmentHandling, BusinessHours, FaqRows};
+use crate::profile::{AppointmentHandling, BusinessHours, FaqRows, VoiceMode};
 use crate::receptionist::{BusinessProfile, compile_instructions};
 
 /// Longest `ai_instructions` accepted (the compiled text of a large business fits easily).
@@ -57,6 +57,7 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<Vec<crate::profile::Faq>>)]
     pub faqs: Option<Option<FaqRows>>,
     pub appointment_handling: Option<AppointmentHandling>,
+    pub voice_mode: Option<VoiceMode>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub pricing_info: Option<Option<String>>,
@@ -110,6 +111,7 @@ pub const RECEPTIONIST_SETTINGS: &[&str] = &[
     "special_instructions",
     "forward_to_number",
     "notification_instructions",
+    "voice_mode",
 ];
 
 /// What a business may change about itself.
@@ -131,6 +133,7 @@ pub const PORTAL_SETTINGS: &[&str] = &[
     "notification_email",
     "notification_phone",
     "notification_instructions",
+    "voice_mode",
 ];
 
 impl CustomerPatch {
@@ -210,6 +213,9 @@ impl CustomerPatch {
         }
         if let Some(v) = self.appointment_handling {
             fields.appointment_handling = v.as_str().to_owned();
+        }
+        if let Some(v) = self.voice_mode {
+            fields.voice_mode = v.as_str().to_owned();
         }
 
         let text = |field: &str, value: Option<String>, max: usize| match value {

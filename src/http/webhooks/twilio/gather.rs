@@ -156,10 +156,10 @@ async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> 
             Ok(TwiMl::from(speak_and_listen(state, speech).await))
         }
         TurnReply::Transfer { .. } => match &customer.forward_to_number {
-            Some(number) => {
+            Some(_) => {
                 record_reply(state, call_id, TRANSFERRING, outcome.cost).await?;
                 tracing::info!("transferring the caller");
-                Ok(TwiMl::from(transfer(state, &customer, number).await))
+                Ok(TwiMl::from(transfer(state, &customer).await))
             }
             None => {
                 record_reply(state, call_id, NO_TRANSFER, outcome.cost).await?;
@@ -184,7 +184,7 @@ async fn history(state: &AppState, call_id: i64) -> Result<Vec<Line>> {
 
 /// Stores the receptionist's line and what producing it cost, in one statement (the cost
 /// updates the running call totals, which stay locked only for that statement).
-async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
+pub async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
     sqlx::query!(
         "WITH line AS (INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)) \
          UPDATE calls SET openai_cost = openai_cost + $3::float8 WHERE id = $1 AND $3::float8 > 0",
@@ -197,14 +197,25 @@ async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) ->
     Ok(())
 }
 
-/// A short line, then the forward number rings with the business's number as caller id;
-/// Twilio posts the outcome back to `/gather`.
-async fn transfer(state: &AppState, customer: &Customer, number: &str) -> twiml::Response {
-    twiml::Response::new().speak(state.speech.speak(TRANSFERRING).await).dial(twiml::Dial {
+/// A short line, then the forward number rings (see [`transfer_without_notice`]).
+async fn transfer(state: &AppState, customer: &Customer) -> twiml::Response {
+    let notice = twiml::Response::new().speak(state.speech.speak(TRANSFERRING).await);
+    dial_forward_number(state, customer, notice)
+}
+
+/// The forward number rings with the business's number as caller id; Twilio posts the
+/// outcome back to `/gather`, which offers to take a message if nobody answered. For a
+/// realtime call, whose receptionist already said it is transferring.
+pub fn transfer_without_notice(state: &AppState, customer: &Customer) -> twiml::Response {
+    dial_forward_number(state, customer, twiml::Response::new())
+}
+
+fn dial_forward_number(state: &AppState, customer: &Customer, before: twiml::Response) -> twiml::Response {
+    before.dial(twiml::Dial {
         action: Some(gather_url(state)),
         caller_id: customer.deskringer_number.clone(),
         timeout_seconds: TRANSFER_RING_SECONDS,
-        number: number.to_owned(),
+        number: customer.forward_to_number.clone().unwrap_or_default(),
     })
 }
 

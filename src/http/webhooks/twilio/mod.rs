@@ -6,8 +6,10 @@
 //! own Host header or scheme, which a proxy may have rewritten.
 
 pub mod gather;
+pub mod media_stream;
 pub mod signature;
 pub mod status;
+pub mod stream_ended;
 pub mod tts;
 pub mod voice;
 
@@ -38,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(gather::continue_call))
         .routes(routes!(status::record_call_status))
         .routes(routes!(tts::get_audio))
+        .routes(routes!(media_stream::open_media_stream))
+        .routes(routes!(stream_ended::after_stream))
 }
 
 /// The fields of Twilio's voice webhooks that the server reads, for the OpenAPI document.

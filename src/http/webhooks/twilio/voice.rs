@@ -3,12 +3,19 @@
 use axum::extract::State;
 use chrono::Utc;
 
-use super::{TwiMl, TwilioForm, say_and_hang_up, speak_and_listen};
-use crate::db::customers;
+use super::media_stream::{CALL_PARAMETER, TOKEN_PARAMETER, stream_url};
+use super::stream_ended::STREAM_ENDED_PATH;
+use super::{TwiMl, TwilioForm, business_context, say_and_hang_up, speak_and_listen};
+use crate::auth::stream_token;
+use crate::clients::realtime::Realtime;
+use crate::db::customers::{self, Customer};
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::jobs;
+use crate::profile::VoiceMode;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
+use crate::receptionist::realtime::{session_instructions, tools};
+use crate::receptionist::twiml;
 
 /// Finds the business by the number called, records the call (once per `CallSid`), and
 /// greets the caller, or says the line is not in service.
@@ -78,6 +85,31 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
         tracing::Span::current().record("call.id", call_id);
     }
     tracing::info!(customer.id = customer.id, "call answered");
+    if let Some(realtime) = realtime_for(&state, &customer) {
+        // The model's handshake starts now, while Twilio reads the TwiML and opens the
+        // stream; the greeting goes to the model, which says it.
+        let instructions = session_instructions(&business_context(&customer), Utc::now());
+        state.model_sessions.prepare(call_sid, realtime.clone(), instructions, tools());
+        return Ok(TwiMl::from(connect_stream(&state, call_sid)));
+    }
     let speech = state.speech.speak(&greeting).await;
     Ok(TwiMl::from(speak_and_listen(&state, speech).await))
+}
+
+/// The Realtime client, when this business's calls are in realtime mode and OpenAI is on.
+fn realtime_for<'a>(state: &'a AppState, customer: &Customer) -> Option<&'a Realtime> {
+    let realtime = VoiceMode::parse(&customer.voice_mode) == Some(VoiceMode::Realtime);
+    state.clients.realtime.as_ref().filter(|_| realtime)
+}
+
+/// `<Connect><Stream>` to the media stream, with the call and its signed token as
+/// parameters; `stream-ended` says what follows the stream.
+fn connect_stream(state: &AppState, call_sid: &str) -> twiml::Response {
+    let token =
+        stream_token::sign(state.config.jwt_secret_bytes(), call_sid, Utc::now() + stream_token::STREAM_TOKEN_LIFETIME);
+    twiml::Response::new().connect(twiml::Connect {
+        action: format!("{}{STREAM_ENDED_PATH}", state.config.api_base_url),
+        stream_url: stream_url(state),
+        parameters: vec![(CALL_PARAMETER.into(), call_sid.into()), (TOKEN_PARAMETER.into(), token)],
+    })
 }

@@ -1,0 +1,578 @@
+//! One realtime call: the caller's audio to the model, the model's audio to the caller, and
+//! everything in between (barge-in, transcript, tools, silence, length, faults).
+//!
+//! One task per call, no queues: each message is forwarded as it is read, so a slow peer
+//! slows only its own call, through its own socket's buffers. Database writes that the
+//! audio need not wait for (transcript lines, costs) run in their own small tasks, and carry
+//! the time the words were spoken so the transcript keeps its order.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chrono::{DateTime, Utc};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::{Instant as Deadline, sleep_until};
+
+use super::StreamCall;
+use super::playback::{Playback, base64_len};
+use super::twilio_events::{Inbound, Outbound, OutboundMark, OutboundMedia};
+use crate::clients::realtime::{ClientEvent, Item, ModelSession, Received, ResponseParams, ServerEvent};
+use crate::http::AppState;
+use crate::http::webhooks::twilio::business_context;
+use crate::receptionist::conversation::greeting;
+use crate::receptionist::realtime::{
+    CHECK_IN_LINE, END_CALL_TOOL, NO_TRANSFER_OUTPUT, SILENCE_GOODBYE_LINE, TIME_LIMIT_LINE, TRANSFER_LINE,
+    TRANSFER_TOOL, response_cost, say_exactly, session_instructions, tools,
+};
+
+/// Longest wait for a session prepared by `voice` (its handshake is usually long done).
+const PREPARED_WAIT: Duration = Duration::from_secs(5);
+/// Mark sent after the last words of a call; its echo closes the stream.
+const ENDING_MARK: &str = "end";
+/// Longest wait for the last words to play before the stream is closed anyway.
+const ENDING_GRACE: Duration = Duration::from_secs(20);
+/// Caller items waiting for their transcript, at most (their speech start times).
+const MAX_PENDING_CALLER_ITEMS: usize = 16;
+
+/// How the stream ends, as `stream-ended` will read it from `calls.stream_outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Ring the forward number.
+    Transfer,
+    /// Hang up.
+    Hangup,
+    /// Continue in the standard (Gather) flow.
+    Fallback,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Transfer => "transfer",
+            Outcome::Hangup => "hangup",
+            Outcome::Fallback => "fallback",
+        }
+    }
+}
+
+/// Why the bridge stopped.
+enum Stop {
+    /// The stream is handed back to Twilio with this outcome (`reason` for logs and metrics).
+    Close(Outcome, &'static str),
+    /// Twilio ended the stream: the caller hung up.
+    CallerLeft,
+}
+
+/// Bridges the call until it ends.
+pub async fn run(state: AppState, socket: WebSocket, call: StreamCall) {
+    let (twilio_out, twilio_in) = socket.split();
+    let started = Instant::now();
+    let model = match open_model(&state, &call).await {
+        Ok(model) => model,
+        Err(error) => {
+            tracing::warn!(call.id = call.id, error = format!("{error:#}"), "no model session; standard flow");
+            let mut out = twilio_out;
+            close_stream(&state, &call, &mut out, Outcome::Fallback, "model_unavailable").await;
+            return;
+        }
+    };
+    let mut bridge = Bridge::new(state, call, twilio_out, model, started);
+    let stop = match bridge.greet().await {
+        Ok(()) => bridge.relay(twilio_in).await,
+        Err(_) => Stop::Close(Outcome::Fallback, "model_failed"),
+    };
+    bridge.finish(stop).await;
+}
+
+/// The session `voice` prepared for this call, or a new one.
+async fn open_model(state: &AppState, call: &StreamCall) -> anyhow::Result<ModelSession> {
+    if let Some(opening) = state.model_sessions.take(&call.sid) {
+        match tokio::time::timeout(PREPARED_WAIT, opening).await {
+            Ok(Ok(Ok(session))) => return Ok(session),
+            Ok(Ok(Err(error))) => {
+                tracing::info!(error = format!("{error:#}"), "the prepared session failed; opening one")
+            }
+            _ => tracing::info!("the prepared session is not ready; opening one"),
+        }
+    }
+    open_new(state, call).await
+}
+
+async fn open_new(state: &AppState, call: &StreamCall) -> anyhow::Result<ModelSession> {
+    let realtime = state.clients.realtime.as_ref().ok_or_else(|| anyhow::anyhow!("OpenAI is not configured"))?;
+    let instructions = session_instructions(&business_context(&call.customer), Utc::now());
+    realtime.open(instructions, tools()).await
+}
+
+/// Stores the outcome (before closing, so `stream-ended` finds it), then closes the stream.
+async fn close_stream(
+    state: &AppState,
+    call: &StreamCall,
+    twilio: &mut SplitSink<WebSocket, Message>,
+    outcome: Outcome,
+    reason: &'static str,
+) {
+    if outcome == Outcome::Fallback {
+        metrics::counter!("realtime_fallbacks_total", "reason" => reason).increment(1);
+    }
+    tracing::info!(call.id = call.id, outcome = outcome.as_str(), reason, "closing the media stream");
+    let stored = sqlx::query!("UPDATE calls SET stream_outcome = $2 WHERE id = $1", call.id, outcome.as_str())
+        .execute(&state.db)
+        .await;
+    if let Err(error) = stored {
+        // `stream-ended` reads a missing outcome as fallback: the caller still gets an answer.
+        tracing::warn!(%error, "cannot store the stream outcome");
+    }
+    let frame = CloseFrame { code: 1000, reason: Utf8Bytes::from_static("") };
+    let _ = twilio.send(Message::Close(Some(frame))).await;
+    let _ = twilio.close().await;
+}
+
+struct Bridge {
+    state: AppState,
+    call: StreamCall,
+    twilio: SplitSink<WebSocket, Message>,
+    model: ModelSession,
+    /// Whether the model session was already reopened once.
+    reopened: bool,
+    playback: Playback,
+    /// The response in progress, and whether it has sent audio.
+    response: Option<(String, bool)>,
+    /// A response interrupted by the caller: its late audio is dropped.
+    silenced: Option<String>,
+    /// When each recent response started (its transcript line's time).
+    response_started: VecDeque<(String, DateTime<Utc>)>,
+    /// When each caller item's speech started (its transcript line's time).
+    caller_started: VecDeque<(String, DateTime<Utc>)>,
+    /// The greeting's response, once created (its words are already stored by `voice`).
+    greeting_response: Option<String>,
+    awaiting_greeting: bool,
+    /// A response to ask for once the one in progress is done.
+    queued: Option<ResponseParams>,
+    /// How the call will end once its last words are heard.
+    ending: Option<Outcome>,
+    /// The response carrying the last words; `None` while it is still to be created.
+    ending_response: Option<String>,
+    awaiting_ending_response: bool,
+    ending_deadline: Option<Deadline>,
+    caller_speaking: bool,
+    /// Silences in a row the receptionist has checked in on.
+    idle_strikes: u8,
+    last_activity: Deadline,
+    call_deadline: Deadline,
+    started: Instant,
+    first_audio: bool,
+}
+
+impl Bridge {
+    fn new(
+        state: AppState,
+        call: StreamCall,
+        twilio: SplitSink<WebSocket, Message>,
+        model: ModelSession,
+        started: Instant,
+    ) -> Self {
+        let now = Deadline::now();
+        let call_deadline = now + state.config.realtime.max_call;
+        Bridge {
+            state,
+            call,
+            twilio,
+            model,
+            reopened: false,
+            playback: Playback::default(),
+            response: None,
+            silenced: None,
+            response_started: VecDeque::new(),
+            caller_started: VecDeque::new(),
+            greeting_response: None,
+            awaiting_greeting: false,
+            queued: None,
+            ending: None,
+            ending_response: None,
+            awaiting_ending_response: false,
+            ending_deadline: None,
+            caller_speaking: false,
+            idle_strikes: 0,
+            last_activity: now,
+            call_deadline,
+            started,
+            first_audio: false,
+        }
+    }
+
+    /// Asks the model to say the business's greeting.
+    async fn greet(&mut self) -> anyhow::Result<()> {
+        let words = greeting(&self.call.customer.business_name, self.call.customer.greeting_message.as_deref());
+        self.awaiting_greeting = true;
+        self.model.send(&create_response(Some(say_exactly(&words)))).await
+    }
+
+    /// Forwards both ways until the call ends or is handed on.
+    async fn relay(&mut self, mut twilio_in: SplitStream<WebSocket>) -> Stop {
+        loop {
+            let idle_at = self.idle_deadline();
+            let ending_at = self.ending_deadline;
+            let step = tokio::select! {
+                message = twilio_in.next() => self.on_twilio_message(message).await,
+                received = self.model.receive() => self.on_model_message(received).await,
+                () = sleep_until(idle_at.unwrap_or(self.call_deadline)), if idle_at.is_some() => self.on_silence().await,
+                () = sleep_until(self.call_deadline), if self.ending.is_none() => {
+                    self.end_with(Outcome::Hangup, TIME_LIMIT_LINE).await
+                }
+                () = sleep_until(ending_at.unwrap_or(self.call_deadline)), if ending_at.is_some() => {
+                    Err(Stop::Close(self.ending.unwrap_or(Outcome::Hangup), "last_words_timeout"))
+                }
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    /// When the caller will have been silent long enough to check in, if the line is quiet.
+    fn idle_deadline(&self) -> Option<Deadline> {
+        let quiet =
+            self.ending.is_none() && self.response.is_none() && !self.caller_speaking && !self.playback.is_playing();
+        quiet.then(|| self.last_activity + self.state.config.realtime.idle)
+    }
+
+    async fn on_twilio_message(&mut self, message: Option<Result<Message, axum::Error>>) -> Result<(), Stop> {
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Stop::CallerLeft),
+            Some(Ok(_)) => return Ok(()),
+        };
+        match serde_json::from_str::<Inbound>(&text) {
+            Ok(Inbound::Media { media }) => {
+                self.send_model(&ClientEvent::AppendAudio { audio: &media.payload }).await?;
+            }
+            Ok(Inbound::Mark { mark }) => {
+                if mark.name == ENDING_MARK && self.ending_response.is_some() {
+                    return Err(Stop::Close(self.ending.unwrap_or(Outcome::Hangup), "ended"));
+                }
+                if self.playback.echoed(&mark.name, Instant::now()) {
+                    self.last_activity = Deadline::now();
+                }
+            }
+            Ok(Inbound::Stop) => return Err(Stop::CallerLeft),
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "unreadable Twilio message skipped"),
+        }
+        Ok(())
+    }
+
+    async fn on_model_message(&mut self, received: Received) -> Result<(), Stop> {
+        let event = match received {
+            Received::Event(event) => event,
+            Received::Malformed(what) => {
+                tracing::warn!(call.id = self.call.id, what, "malformed message from the model");
+                return Err(Stop::Close(Outcome::Fallback, "model_malformed"));
+            }
+            Received::Closed => return self.reopen().await,
+        };
+        match event {
+            ServerEvent::AudioDelta { response_id, item_id, delta } => {
+                self.play(&response_id, &item_id, &delta).await?
+            }
+            ServerEvent::SpeechStarted { item_id } => self.caller_starts(item_id).await?,
+            ServerEvent::SpeechStopped { .. } => {
+                self.caller_speaking = false;
+                self.last_activity = Deadline::now();
+            }
+            ServerEvent::ResponseCreated { response } => {
+                if self.awaiting_greeting {
+                    self.awaiting_greeting = false;
+                    self.greeting_response = Some(response.id.clone());
+                } else if self.awaiting_ending_response {
+                    self.awaiting_ending_response = false;
+                    self.ending_response = Some(response.id.clone());
+                }
+                remember(&mut self.response_started, response.id.clone(), Utc::now());
+                self.response = Some((response.id, false));
+            }
+            ServerEvent::ResponseDone { response } => {
+                if let Some(usage) = response.usage {
+                    let model = self.state.clients.realtime.as_ref().map(|r| r.model.as_str()).unwrap_or_default();
+                    self.record_cost(response_cost(model, &usage));
+                }
+                if self.response.as_ref().is_some_and(|(id, _)| *id == response.id) {
+                    self.response = None;
+                }
+                self.last_activity = Deadline::now();
+                if self.ending_response.as_deref() == Some(&response.id) {
+                    // Twilio echoes this once the last words have played.
+                    let mark =
+                        Outbound::Mark { stream_sid: &self.call.stream_sid, mark: OutboundMark { name: ENDING_MARK } };
+                    self.send_twilio(text(&mark)).await?;
+                }
+                if let Some(queued) = self.queued.take() {
+                    self.send_model(&ClientEvent::CreateResponse { response: queued }).await?;
+                }
+            }
+            ServerEvent::CallerTranscript { item_id, transcript } => {
+                let spoken_at = take(&mut self.caller_started, &item_id).unwrap_or_else(Utc::now);
+                self.record_line("caller", transcript, spoken_at);
+            }
+            ServerEvent::ReplyTranscript { response_id, transcript, .. } => {
+                if self.greeting_response.as_deref() != Some(&response_id) {
+                    let spoken_at = take(&mut self.response_started, &response_id).unwrap_or_else(Utc::now);
+                    let interrupted = self.silenced.as_deref() == Some(&response_id);
+                    let line = if interrupted { format!("{transcript} (interrupted)") } else { transcript };
+                    self.record_line("ai", line, spoken_at);
+                }
+            }
+            ServerEvent::FunctionCall { response_id, call_id, name } => {
+                self.call_tool(&response_id, &call_id, &name).await?;
+            }
+            ServerEvent::Error { error } => {
+                tracing::info!(
+                    call.id = self.call.id,
+                    code = error.code.as_deref().unwrap_or_default(),
+                    message = error.message.as_deref().unwrap_or_default(),
+                    "the model reported an error"
+                );
+            }
+            ServerEvent::Other => {}
+        }
+        Ok(())
+    }
+
+    /// Sends a reply's audio to the caller, with a mark after it.
+    async fn play(&mut self, response_id: &str, item_id: &str, delta: &str) -> Result<(), Stop> {
+        if self.silenced.as_deref() == Some(response_id) {
+            return Ok(());
+        }
+        if let Some((id, had_audio)) = &mut self.response
+            && id == response_id
+        {
+            *had_audio = true;
+        }
+        let media = Outbound::Media { stream_sid: &self.call.stream_sid, media: OutboundMedia { payload: delta } };
+        self.send_twilio(text(&media)).await?;
+        let mark = self.playback.sent(item_id, base64_len(delta), Instant::now());
+        let mark = Outbound::Mark { stream_sid: &self.call.stream_sid, mark: OutboundMark { name: &mark } };
+        self.send_twilio(text(&mark)).await?;
+        if !self.first_audio {
+            self.first_audio = true;
+            metrics::histogram!("realtime_first_audio_duration_seconds").record(self.started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    /// The caller started speaking: if the receptionist is talking, it stops (barge-in).
+    async fn caller_starts(&mut self, item_id: Option<String>) -> Result<(), Stop> {
+        self.caller_speaking = true;
+        self.idle_strikes = 0;
+        self.last_activity = Deadline::now();
+        if let Some(item_id) = item_id {
+            remember(&mut self.caller_started, item_id, Utc::now());
+        }
+        if self.ending.is_some() {
+            // The last words play out; the call is ending.
+            return Ok(());
+        }
+        let playing = self.playback.is_playing();
+        if !playing && self.response.is_none() {
+            return Ok(());
+        }
+        metrics::counter!("realtime_barge_ins_total").increment(1);
+        if playing {
+            self.send_twilio(text(&Outbound::Clear { stream_sid: &self.call.stream_sid })).await?;
+            if let Some(heard) = self.playback.interrupt(Instant::now()) {
+                let truncate = ClientEvent::Truncate {
+                    item_id: &heard.item_id,
+                    content_index: 0,
+                    audio_end_ms: heard.audio_end_ms,
+                };
+                self.send_model(&truncate).await?;
+            }
+        }
+        if let Some((response_id, _)) = self.response.take() {
+            self.send_model(&ClientEvent::CancelResponse).await?;
+            self.silenced = Some(response_id);
+        }
+        self.queued = None;
+        Ok(())
+    }
+
+    async fn call_tool(&mut self, response_id: &str, call_id: &str, name: &str) -> Result<(), Stop> {
+        let spoke = self.response.as_ref().is_some_and(|(id, had_audio)| id == response_id && *had_audio);
+        let (output, ending) = match name {
+            TRANSFER_TOOL if self.call.customer.forward_to_number.is_some() => {
+                ("Transferring the caller now.", Some((Outcome::Transfer, TRANSFER_LINE)))
+            }
+            TRANSFER_TOOL => (NO_TRANSFER_OUTPUT, None),
+            END_CALL_TOOL => ("Ending the call.", Some((Outcome::Hangup, SILENCE_GOODBYE_LINE))),
+            _ => ("There is no such tool.", None),
+        };
+        self.send_model(&ClientEvent::CreateItem { item: Item::FunctionCallOutput { call_id, output } }).await?;
+        match ending {
+            // The model already spoke in this response (its own short line): the call ends
+            // once that has played.
+            Some((outcome, _)) if spoke => {
+                tracing::info!(call.id = self.call.id, tool = name, "the call ends after the words playing");
+                self.ending = Some(outcome);
+                self.ending_response = Some(response_id.to_owned());
+                self.ending_deadline = Some(Deadline::now() + ENDING_GRACE);
+                Ok(())
+            }
+            Some((outcome, line)) => self.end_with(outcome, line).await,
+            // The model answers the tool's output.
+            None => self.ask(ResponseParams::default()).await,
+        }
+    }
+
+    /// Says `line`, then ends the call with `outcome` once it has been heard.
+    async fn end_with(&mut self, outcome: Outcome, line: &str) -> Result<(), Stop> {
+        tracing::info!(call.id = self.call.id, outcome = outcome.as_str(), "the call is ending");
+        self.ending = Some(outcome);
+        self.ending_response = None;
+        self.awaiting_ending_response = true;
+        self.ending_deadline = Some(Deadline::now() + ENDING_GRACE);
+        self.ask(ResponseParams { instructions: Some(say_exactly(line)) }).await
+    }
+
+    /// Asks for a response now, or after the one in progress.
+    async fn ask(&mut self, params: ResponseParams) -> Result<(), Stop> {
+        if self.response.is_some() {
+            self.queued = Some(params);
+            Ok(())
+        } else {
+            self.send_model(&ClientEvent::CreateResponse { response: params }).await
+        }
+    }
+
+    /// The caller has been silent: check in once, then say goodbye.
+    async fn on_silence(&mut self) -> Result<(), Stop> {
+        self.idle_strikes += 1;
+        self.last_activity = Deadline::now();
+        if self.idle_strikes >= 2 {
+            return self.end_with(Outcome::Hangup, SILENCE_GOODBYE_LINE).await;
+        }
+        tracing::info!(call.id = self.call.id, "the caller is silent; checking in");
+        self.ask(ResponseParams { instructions: Some(say_exactly(CHECK_IN_LINE)) }).await
+    }
+
+    /// The model session closed: reopen it once, with the call so far; else fall back.
+    async fn reopen(&mut self) -> Result<(), Stop> {
+        if self.reopened {
+            return Err(Stop::Close(Outcome::Fallback, "model_dropped"));
+        }
+        self.reopened = true;
+        tracing::warn!(call.id = self.call.id, "the model session dropped; reopening it");
+        let lines = sqlx::query!(
+            "SELECT speaker, message FROM call_logs WHERE call_id = $1 ORDER BY timestamp, id",
+            self.call.id
+        )
+        .fetch_all(&self.state.db)
+        .await
+        .unwrap_or_default();
+        let Ok(mut model) = open_new(&self.state, &self.call).await else {
+            return Err(Stop::Close(Outcome::Fallback, "model_dropped"));
+        };
+        for line in &lines {
+            let item = if line.speaker == "caller" {
+                Item::caller_line(&line.message)
+            } else {
+                Item::receptionist_line(&line.message)
+            };
+            if model.send(&ClientEvent::CreateItem { item }).await.is_err() {
+                return Err(Stop::Close(Outcome::Fallback, "model_dropped"));
+            }
+        }
+        self.model = model;
+        self.response = None;
+        self.queued = None;
+        if self.awaiting_ending_response || self.ending_response.is_some() {
+            // The last words were lost with the session: end now.
+            return Err(Stop::Close(self.ending.unwrap_or(Outcome::Hangup), "ended"));
+        }
+        Ok(())
+    }
+
+    async fn send_model(&mut self, event: &ClientEvent<'_>) -> Result<(), Stop> {
+        if self.model.send(event).await.is_err() {
+            return self.reopen().await;
+        }
+        Ok(())
+    }
+
+    /// Sends a message to Twilio (serialized first, so it may borrow from `self`).
+    async fn send_twilio(&mut self, text: String) -> Result<(), Stop> {
+        self.twilio.send(Message::Text(Utf8Bytes::from(text))).await.map_err(|_| Stop::CallerLeft)
+    }
+
+    fn record_line(&self, speaker: &'static str, text: String, spoken_at: DateTime<Utc>) {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        let (db, call_id) = (self.state.db.clone(), self.call.id);
+        tokio::spawn(async move {
+            let stored = sqlx::query!(
+                "INSERT INTO call_logs (call_id, speaker, message, timestamp) VALUES ($1, $2, $3, $4)",
+                call_id,
+                speaker,
+                text,
+                spoken_at
+            )
+            .execute(&db)
+            .await;
+            if let Err(error) = stored {
+                tracing::warn!(call.id = call_id, %error, "cannot store a transcript line");
+            }
+        });
+    }
+
+    fn record_cost(&self, cost: f64) {
+        if cost <= 0.0 {
+            return;
+        }
+        let (db, call_id) = (self.state.db.clone(), self.call.id);
+        tokio::spawn(async move {
+            let stored =
+                sqlx::query!("UPDATE calls SET openai_cost = openai_cost + $2::float8 WHERE id = $1", call_id, cost)
+                    .execute(&db)
+                    .await;
+            if let Err(error) = stored {
+                tracing::warn!(call.id = call_id, %error, "cannot add the model's cost");
+            }
+        });
+    }
+
+    async fn finish(mut self, stop: Stop) {
+        match stop {
+            Stop::Close(outcome, reason) => {
+                close_stream(&self.state, &self.call, &mut self.twilio, outcome, reason).await;
+            }
+            Stop::CallerLeft => tracing::info!(call.id = self.call.id, "the caller hung up"),
+        }
+        self.model.close().await;
+    }
+}
+
+/// A message to Twilio as JSON text.
+fn text(message: &Outbound<'_>) -> String {
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+fn create_response(instructions: Option<String>) -> ClientEvent<'static> {
+    ClientEvent::CreateResponse { response: ResponseParams { instructions } }
+}
+
+/// Keeps `(id, time)`, forgetting the oldest beyond a few.
+fn remember(times: &mut VecDeque<(String, DateTime<Utc>)>, id: String, at: DateTime<Utc>) {
+    if times.len() == MAX_PENDING_CALLER_ITEMS {
+        times.pop_front();
+    }
+    times.push_back((id, at));
+}
+
+/// Takes the time kept for `id`.
+fn take(times: &mut VecDeque<(String, DateTime<Utc>)>, id: &str) -> Option<DateTime<Utc>> {
+    let position = times.iter().position(|(kept, _)| kept == id)?;
+    times.remove(position).map(|(_, at)| at)
+}

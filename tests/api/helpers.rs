@@ -138,6 +138,14 @@ impl TestApp {
         TestApp { app: http::app(state.clone()), db, state, database }
     }
 
+    /// Serves the app on a local port (for WebSocket clients), until the test ends.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(http::serve(listener, self.app.clone(), std::future::pending()));
+        addr
+    }
+
     /// A `DATABASE_URL` for this test's database, for running the binary against it.
     /// (Test-only: it carries no password, and socket paths have no characters to escape.)
     pub fn database_url(&self) -> String {

@@ -12,5 +12,6 @@ mod helpers;
 mod openapi;
 mod outage;
 mod portal;
+mod realtime;
 mod receptionist;
 mod service;

@@ -29,6 +29,9 @@ use crate::config::{OpenAiConfig, RealtimeConfig};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest message accepted from the model (audio deltas are a few KB).
 const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// Socket read buffer: a few deltas' worth instead of tungstenite's 128 KiB per session
+/// (memory per call, bench/RESULTS.md); a larger message still reads.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Twilio's audio: 8 kHz mu-law, passed through untouched.
 pub const AUDIO_FORMAT: &str = "audio/pcmu";
 /// Transcribes the caller for the call's transcript.
@@ -89,7 +92,10 @@ impl Realtime {
         let bearer = HeaderValue::from_str(&format!("Bearer {}", self.api_key.expose_secret()))
             .context("the OpenAI key is not a valid header value")?;
         request.headers_mut().insert("authorization", bearer);
-        let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE_BYTES));
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .write_buffer_size(0);
         let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
             .await

@@ -172,8 +172,17 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     // With the peer address, for per-client login limits.
     let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
+    // No Nagle delay: a media stream writes small messages (audio, then its mark) that must
+    // leave at once; with Nagle, a write waiting on the peer's delayed ACK held a frame up to
+    // 40 ms (bench/RESULTS.md, realtime).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 

@@ -35,6 +35,9 @@ pub const CALL_PARAMETER: &str = "call_sid";
 pub const TOKEN_PARAMETER: &str = "token";
 /// Largest message accepted from Twilio (a `media` message is well under 1 KB).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Socket read buffer. tungstenite's default (128 KiB) made each call cost about 300 KB of
+/// memory for messages under 1 KB (bench/RESULTS.md, realtime); larger messages still read.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Longest wait for Twilio's `start` message after the upgrade.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -76,7 +79,12 @@ pub async fn open_media_stream(
         return Err(AppError::Forbidden("invalid Twilio signature".into()));
     }
     let upgrade = upgrade.map_err(|_| AppError::BadRequest("this address takes a WebSocket upgrade".into()))?;
-    Ok(upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| run_stream(state, socket)))
+    let upgrade = upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is flushed as it is sent (audio cannot wait): nothing to gather.
+        .write_buffer_size(0);
+    Ok(upgrade.on_upgrade(move |socket| run_stream(state, socket)))
 }
 
 /// A call whose stream was accepted.

@@ -5,16 +5,22 @@
 //! cargo run --example simulate_call -- --to +14155550111 "What are your hours?" "Please call me back"
 //! ```
 //!
+//! With `--realtime`, the call is a media stream to a business in realtime voice mode, with a
+//! stand-in for the OpenAI Realtime API started by this example (see `realtime.rs`).
+//!
 //! `--base-url` must equal the server's `API_BASE_URL` (both default to
 //! `http://localhost:5000`) and `--auth-token` its `TWILIO_AUTH_TOKEN` (both default to the
 //! development token), because the signature covers them.
+
+mod realtime;
 
 use clap::Parser;
 use deskringer::config::DEVELOPMENT_TWILIO_AUTH_TOKEN;
 use deskringer::http::webhooks::twilio::signature;
 
+/// The command line.
 #[derive(Parser)]
-struct Args {
+pub struct Args {
     /// The business's DeskRinger number (the number called).
     #[arg(long)]
     to: String,
@@ -27,6 +33,13 @@ struct Args {
     /// The server's `TWILIO_AUTH_TOKEN`.
     #[arg(long, env = "TWILIO_AUTH_TOKEN", default_value = DEVELOPMENT_TWILIO_AUTH_TOKEN)]
     auth_token: String,
+    /// Realtime voice: stream the call, with a stand-in model on `--model-port`.
+    #[arg(long)]
+    realtime: bool,
+    /// Port of the stand-in Realtime model (the server's `OPENAI_BASE_URL` is
+    /// `http://127.0.0.1:<port>/v1`).
+    #[arg(long, default_value_t = 5099)]
+    model_port: u16,
     /// What the caller says, one turn each.
     lines: Vec<String>,
 }
@@ -46,17 +59,22 @@ async fn main() -> anyhow::Result<()> {
             let status = response.status();
             let body = response.text().await?;
             println!("<- {status}\n{body}\n");
-            anyhow::Ok(())
+            anyhow::Ok(body)
         }
     };
 
     println!("-> voice ({call_sid})");
-    post(
+    let twiml = post(
         "/api/webhooks/twilio/voice",
         vec![("CallSid", call_sid.clone()), ("From", args.from.clone()), ("To", args.to.clone())],
     )
     .await?;
-    for line in &args.lines {
+    if args.realtime {
+        realtime::stream_call(&args, &call_sid, &twiml).await?;
+        println!("-> stream-ended");
+        post("/api/webhooks/twilio/stream-ended", vec![("CallSid", call_sid.clone())]).await?;
+    }
+    for line in args.lines.iter().filter(|_| !args.realtime) {
         println!("-> gather: {line}");
         post("/api/webhooks/twilio/gather", vec![("CallSid", call_sid.clone()), ("SpeechResult", line.clone())])
             .await?;

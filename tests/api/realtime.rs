@@ -300,6 +300,31 @@ async fn start_call(app: &TestApp, addr: SocketAddr, model: &mut MockModel, sid:
     (twilio, session)
 }
 
+/// A business in realtime mode (with `forward`) and a call to it, up to the greeting request.
+async fn realtime_call(
+    mocks: &Mocks,
+    model: &mut MockModel,
+    sid: &str,
+    forward: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (TestApp, TwilioStream, ModelSession) {
+    let (app, addr) = realtime_app(mocks, model, extra).await;
+    realtime_business(&app, forward).await;
+    let (twilio, session) = start_call(&app, addr, model, sid).await;
+    (app, twilio, session)
+}
+
+/// The last words play (their chunks' marks in `marks`), the server sends the ending mark,
+/// Twilio echoes everything, and the server closes the stream.
+async fn hear_last_words(twilio: &mut TwilioStream, marks: &[String]) {
+    assert_eq!(twilio.next().await.unwrap()["mark"]["name"], "end");
+    for mark in marks {
+        twilio.echo(mark).await;
+    }
+    twilio.echo("end").await;
+    assert!(twilio.closed().await, "the stream closes once the last words were heard");
+}
+
 async fn call_logs(app: &TestApp, sid: &str) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT speaker, message FROM call_logs JOIN calls ON calls.id = call_id \
@@ -422,9 +447,7 @@ async fn streams_without_a_valid_signature_or_token_are_refused_and_no_audio_flo
 async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcript() {
     let mocks = Mocks::start().await;
     let mut model = MockModel::start().await;
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_flow").await;
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_flow", None, &[]).await;
 
     // The greeting: the model's audio reaches Twilio byte for byte, each chunk marked.
     let chunks: Vec<Vec<u8>> = (0..5).map(|seed| audio(seed, 160 + seed as usize)).collect();
@@ -493,9 +516,7 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
 async fn the_caller_interrupts_and_the_reply_stops_where_they_stopped_hearing_it() {
     let mocks = Mocks::start().await;
     let mut model = MockModel::start().await;
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_barge").await;
+    let (_app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_barge", None, &[]).await;
 
     // Three 200 ms chunks of a reply; Twilio has played two of them.
     session.send(response_created("resp_1")).await;
@@ -549,11 +570,7 @@ async fn a_transfer_ends_the_stream_after_its_line_and_stream_ended_dials_the_fo
     assert!(line["response"]["instructions"].as_str().unwrap().contains("transfer you"), "{line}");
     session.reply("resp_line", "item_line", &[audio(3, 800)], "Please hold while I transfer you.").await;
     let (_, marks) = twilio.audio(800).await;
-    let end = twilio.next().await.unwrap();
-    assert_eq!(end["mark"]["name"], "end");
-    twilio.echo(&marks[0]).await;
-    twilio.echo("end").await;
-    assert!(twilio.closed().await, "the stream closes once the line was heard");
+    hear_last_words(&mut twilio, &marks).await;
     assert!(session.closed().await);
 
     let dial = stream_ended(&app, "CA_xfer").await;
@@ -572,9 +589,7 @@ async fn a_transfer_ends_the_stream_after_its_line_and_stream_ended_dials_the_fo
 async fn without_a_forward_number_the_model_is_told_to_take_a_message_and_end_call_hangs_up() {
     let mocks = Mocks::start().await;
     let mut model = MockModel::start().await;
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_end").await;
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_end", None, &[]).await;
 
     session.send(response_created("resp_fc")).await;
     session.send(function_call("resp_fc", "transfer_to_human")).await;
@@ -591,10 +606,7 @@ async fn without_a_forward_number_the_model_is_told_to_take_a_message_and_end_ca
     session.expect("conversation.item.create").await;
     session.send(response_done("resp_bye", "completed")).await;
     let (_, marks) = twilio.audio(400).await;
-    assert_eq!(twilio.next().await.unwrap()["mark"]["name"], "end");
-    twilio.echo(&marks[0]).await;
-    twilio.echo("end").await;
-    assert!(twilio.closed().await);
+    hear_last_words(&mut twilio, &marks).await;
     assert_eq!(stream_ended(&app, "CA_end").await.verbs(), ["Hangup"]);
 }
 
@@ -602,9 +614,8 @@ async fn without_a_forward_number_the_model_is_told_to_take_a_message_and_end_ca
 async fn silence_gets_a_check_in_then_a_goodbye_and_long_calls_are_closed_politely() {
     let mocks = Mocks::start().await;
     let mut model = MockModel::start().await;
-    let (app, addr) = realtime_app(&mocks, &model, &[("REALTIME_IDLE_SECONDS", "0.3")]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_idle").await;
+    let (app, mut twilio, mut session) =
+        realtime_call(&mocks, &mut model, "CA_idle", None, &[("REALTIME_IDLE_SECONDS", "0.3")]).await;
     session.reply("resp_greet", "item_greet", &[audio(1, 160)], "Ciao! Bella Hair here.").await;
     let (_, marks) = twilio.audio(160).await;
     twilio.echo(&marks[0]).await;
@@ -619,16 +630,12 @@ async fn silence_gets_a_check_in_then_a_goodbye_and_long_calls_are_closed_polite
     assert!(goodbye["response"]["instructions"].as_str().unwrap().contains("Goodbye"), "{goodbye}");
     session.reply("resp_bye", "item_bye", &[audio(3, 160)], "Thank you for calling. Goodbye!").await;
     let (_, marks) = twilio.audio(160).await;
-    assert_eq!(twilio.next().await.unwrap()["mark"]["name"], "end");
-    twilio.echo(&marks[0]).await;
-    twilio.echo("end").await;
-    assert!(twilio.closed().await);
+    hear_last_words(&mut twilio, &marks).await;
     assert_eq!(stream_ended(&app, "CA_idle").await.verbs(), ["Hangup"]);
 
     // A call that reaches MAX_CALL_MINUTES hears the time limit line, then is closed.
-    let (app, addr) = realtime_app(&mocks, &model, &[("MAX_CALL_MINUTES", "0.01")]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_long").await;
+    let (app, mut twilio, mut session) =
+        realtime_call(&mocks, &mut model, "CA_long", None, &[("MAX_CALL_MINUTES", "0.01")]).await;
     session.reply("resp_greet", "item_greet", &[audio(1, 160)], "Ciao! Bella Hair here.").await;
     let limit = session.expect("response.create").await;
     assert!(limit["response"]["instructions"].as_str().unwrap().contains("time limit"), "{limit}");
@@ -665,18 +672,14 @@ async fn every_model_fault_falls_back_to_the_standard_flow_without_dropping_the_
     let mut model = MockModel::start().await;
 
     // Malformed messages from the model.
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, mut session) = start_call(&app, addr, &mut model, "CA_junk").await;
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_junk", None, &[]).await;
     session.send(json!({"type": "response.output_audio.delta", "delta": 42})).await;
     assert!(twilio.closed().await);
     assert!(session.closed().await);
     assert_standard_flow_continues(&app, "CA_junk").await;
 
     // The session drops and the one reconnect fails.
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, session) = start_call(&app, addr, &mut model, "CA_drop").await;
+    let (app, mut twilio, session) = realtime_call(&mocks, &mut model, "CA_drop", None, &[]).await;
     drop(session);
     let mut retry = model.session().await;
     retry.expect("session.update").await;
@@ -685,9 +688,7 @@ async fn every_model_fault_falls_back_to_the_standard_flow_without_dropping_the_
     assert_standard_flow_continues(&app, "CA_drop").await;
 
     // The session drops and the reconnect works: the call goes on with its history.
-    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
-    realtime_business(&app, None).await;
-    let (mut twilio, session) = start_call(&app, addr, &mut model, "CA_again").await;
+    let (_app, mut twilio, session) = realtime_call(&mocks, &mut model, "CA_again", None, &[]).await;
     drop(session);
     let mut second = model.session().await;
     second.expect("session.update").await;

@@ -64,16 +64,6 @@ impl PreparedSessions {
         }
     }
 
-    /// Calls with a session prepared.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no session is prepared.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Opening)>> {
         // A panic while holding the lock leaves the map consistent (single inserts/removes).
         self.by_call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -106,6 +106,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             let _ = stop.send(true);
         });
 
+        if state.config.is_production() && state.clients.twilio.is_configured() {
+            // Mis-wired numbers lose calls silently: say so in the log at every start.
+            let state = state.clone();
+            tokio::spawn(async move { http::phone_numbers::numbers(&state).log_audit().await });
+        }
         let worker = jobs::worker(state.job_context(), stop_requested()).await?;
         tracing::info!(%address, "DeskRinger API listening");
         let (served, worked) = tokio::join!(http::serve(listener, http::app(state), stop_requested()), worker.run());

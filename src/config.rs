@@ -102,6 +102,12 @@ pub struct TwilioConfig {
     pub phone_number: Option<String>,
     /// What a started minute of a call costs, in US dollars.
     pub cost_per_minute: f64,
+    /// How long a business stays cancelled before its number is released
+    /// (`RELEASE_NUMBER_AFTER_DAYS`, default 30).
+    pub release_number_after: chrono::Duration,
+    /// Whether a business that subscribes without a number gets one bought for it
+    /// (`AUTO_PROVISION_NUMBERS`, default off).
+    pub auto_provision_numbers: bool,
 }
 
 impl TwilioConfig {
@@ -283,14 +289,17 @@ impl Config {
         let idle_seconds = number("REALTIME_IDLE_SECONDS", 8.0, |v| v > 0.0 && v <= 600.0);
         let max_call_minutes = number("MAX_CALL_MINUTES", 20.0, |v| v > 0.0 && v <= 24.0 * 60.0);
         let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
-        let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
+        let release_after_days = number("RELEASE_NUMBER_AFTER_DAYS", 30.0, |v| (1.0..=3650.0).contains(&v));
+        let mut flag = |name: &str| match get(name).as_deref() {
             None | Some("false" | "0" | "no") => false,
             Some("true" | "1" | "yes") => true,
             Some(other) => {
-                problem(format!("TRUST_FORWARDED_FOR must be true or false, not `{other}`"));
+                problem(format!("{name} must be true or false, not `{other}`"));
                 false
             }
         };
+        let trust_forwarded_for = flag("TRUST_FORWARDED_FOR");
+        let auto_provision_numbers = flag("AUTO_PROVISION_NUMBERS");
 
         let mut base_url = |name: &str, default: &str| match get(name) {
             None => default.to_owned(),
@@ -355,6 +364,8 @@ impl Config {
                 auth_token: twilio_auth_token.map(SecretString::from),
                 phone_number: get("TWILIO_PHONE_NUMBER"),
                 cost_per_minute,
+                release_number_after: chrono::Duration::seconds((release_after_days * 86_400.0) as i64),
+                auto_provision_numbers,
             },
             openai: OpenAiConfig {
                 base_url: openai_base,

@@ -10,6 +10,7 @@ pub mod db;
 pub mod http;
 pub mod jobs;
 pub mod markup;
+pub mod numbers;
 pub mod profile;
 pub mod receptionist;
 pub mod speech;

@@ -36,7 +36,7 @@ pub async fn period_figures(
                     count(*) FILTER (WHERE callback_requested) AS \"callback_requests!\", \
                     coalesce(sum(twilio_cost), 0)::float8 AS \"twilio_cost!\", \
                     coalesce(sum(openai_cost), 0)::float8 AS \"openai_cost!\" \
-             FROM calls WHERE customer_id = $2 AND created_at >= now() - make_interval(days => $1)",
+             FROM calls WHERE customer_id = $2 AND NOT is_test AND created_at >= now() - make_interval(days => $1)",
                 days,
                 customer_id
             )
@@ -62,7 +62,8 @@ pub async fn period_figures(
                         count(*) FILTER (WHERE c.status = 'failed'), count(*) FILTER (WHERE c.callback_requested), \
                         coalesce(sum(c.duration_seconds), 0), count(c.duration_seconds), \
                         coalesce(sum(c.twilio_cost::numeric), 0), coalesce(sum(c.openai_cost::numeric), 0) \
-                 FROM calls c, period WHERE c.created_at >= period.since AND c.created_at < period.next_midnight) \
+                 FROM calls c, period WHERE c.created_at >= period.since AND c.created_at < period.next_midnight \
+                       AND NOT c.is_test) \
              SELECT coalesce(sum(calls), 0)::int8 AS \"total_calls!\", \
                     coalesce(sum(completed), 0)::int8 AS \"completed_calls!\", \
                     coalesce(sum(failed), 0)::int8 AS \"failed_calls!\", \

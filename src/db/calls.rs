@@ -115,7 +115,7 @@ pub async fn logs(db: impl PgExecutor<'_>, call_id: i64) -> sqlx::Result<Vec<Cal
 pub async fn recent_for_customer(db: impl PgExecutor<'_>, customer_id: i64, limit: i64) -> sqlx::Result<Vec<CallRow>> {
     sqlx::query_as(
         "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
-         WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
+         WHERE c.customer_id = $1 AND NOT c.is_test ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
     )
         .bind(customer_id)
         .bind(limit)

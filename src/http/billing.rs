@@ -180,11 +180,17 @@ async fn create_checkout_session(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<CheckoutSession>> {
-    let (stripe, price, stripe_customer_id) = billing_customer(&state, id).await?;
-    let (success_url, cancel_url) = return_urls(&state);
+    Ok(AppJson(checkout_session(&state, id).await?))
+}
+
+/// A subscription checkout for business `id` at `STRIPE_PRICE_ID`, tagged with the business
+/// (the admin's route and the business's own "subscribe" open the same checkout).
+pub async fn checkout_session(state: &AppState, id: i64) -> Result<CheckoutSession> {
+    let (stripe, price, stripe_customer_id) = billing_customer(state, id).await?;
+    let (success_url, cancel_url) = return_urls(state);
     let session = stripe.create_checkout_session(id, &stripe_customer_id, price, &success_url, &cancel_url).await?;
     tracing::info!(customer.id = id, "checkout session created");
-    Ok(AppJson(CheckoutSession { checkout_url: session.url, session_id: session.id }))
+    Ok(CheckoutSession { checkout_url: session.url, session_id: session.id })
 }
 
 /// `GET /api/stripe/subscription-status/{id}`: Stripe's view when there is a subscription,

@@ -89,25 +89,26 @@ async fn list_calls(
         (None, None) => {
             "SELECT c.*, cu.business_name AS customer_business_name, \
                     (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE NOT c.is_test \
              ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
         }
         (Some(_), None) => {
             "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT count(*) FROM calls WHERE customer_id = $3) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 \
+                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND NOT is_test) AS total \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 AND NOT c.is_test \
              ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
         }
         (None, Some(_)) => {
             "SELECT c.*, cu.business_name AS customer_business_name, \
                     (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.status = $3 \
+             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.status = $3 AND NOT c.is_test \
              ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
         }
         (Some(_), Some(_)) => {
             "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4) AS total \
+                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4 AND NOT is_test) AS total \
              FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 AND c.status = $4 \
+                   AND NOT c.is_test \
              ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
         }
     };
@@ -309,11 +310,12 @@ async fn list_recent_calls(
         None => {
             sqlx::query_as(
                 "SELECT c.*, cu.business_name AS customer_business_name \
-                 FROM calls c JOIN customers cu ON cu.id = c.customer_id ORDER BY c.created_at DESC, c.id DESC LIMIT $1",
+                 FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE NOT c.is_test \
+                 ORDER BY c.created_at DESC, c.id DESC LIMIT $1",
             )
-                .bind(limit)
-                .fetch_all(&state.db)
-                .await?
+            .bind(limit)
+            .fetch_all(&state.db)
+            .await?
         }
     };
     Ok(AppJson(CallList { calls: rows.into_iter().map(|call| call.in_view(query.admin_view)).collect() }))

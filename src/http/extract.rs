@@ -44,6 +44,28 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<
     }
 }
 
+/// A JSON object body that may be left out: an empty body reads as `T::default()` (for
+/// requests whose fields are all optional, such as buying a number with no preferences).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let has_body = request.headers().contains_key(axum::http::header::CONTENT_TYPE)
+            || request
+                .headers()
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_some_and(|length| length.as_bytes() != b"0");
+        if !has_body {
+            return Ok(OptionalJson(T::default()));
+        }
+        let AppJson(value) = AppJson::from_request(request, state).await?;
+        Ok(OptionalJson(value))
+    }
+}
+
 impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()

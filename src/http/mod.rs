@@ -13,6 +13,7 @@ pub mod login_limit;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod phone_numbers;
 pub mod portal;
 
 pub mod service;
@@ -152,8 +153,8 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa::OpenApi;
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(service::router())
-        .nest("/api/admin", admin::router())
-        .nest("/api/customers", customers::router())
+        .nest("/api/admin", admin::router().merge(phone_numbers::admin_router()))
+        .nest("/api/customers", customers::router().merge(phone_numbers::customer_router()))
         .nest("/api/calls", calls::router())
         .nest("/api/stripe", billing::router())
         .nest("/api/portal", portal::router())

@@ -8,6 +8,7 @@
 
 pub mod billing;
 pub mod notify;
+pub mod numbers;
 pub mod post_call;
 
 use std::sync::Arc;
@@ -71,9 +72,16 @@ pub async fn worker(
         .define_job::<notify::TextOwner>()
         .define_job::<notify::WelcomeOwner>()
         .define_job::<billing::ExpireTrials>()
+        .define_job::<numbers::ReleaseLapsedNumbers>()
+        .define_job::<numbers::ProvisionNumber>()
+        .define_job::<numbers::NumberNotice>()
         .with_cron(
             graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)
                 .context("the trial-expiry schedule is invalid")?,
+        )
+        .with_cron(
+            graphile_worker::Cron::daily_at::<numbers::ReleaseLapsedNumbers>(5, 0)
+                .context("the number-release schedule is invalid")?,
         )
         .add_extension(context)
         .listen_os_shutdown_signals(false)

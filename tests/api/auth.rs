@@ -34,6 +34,11 @@ fn admin_routes(customer_id: i64, call_id: i64) -> Vec<(Method, String)> {
         (Method::POST, format!("/api/stripe/create-checkout-session/{customer_id}")),
         (Method::GET, format!("/api/stripe/subscription-status/{customer_id}")),
         (Method::POST, format!("/api/stripe/cancel-subscription/{customer_id}")),
+        (Method::POST, format!("/api/customers/{customer_id}/phone-number")),
+        (Method::PUT, format!("/api/customers/{customer_id}/phone-number")),
+        (Method::DELETE, format!("/api/customers/{customer_id}/phone-number")),
+        (Method::GET, "/api/admin/phone-numbers".into()),
+        (Method::POST, "/api/admin/phone-numbers/sync".into()),
     ]
 }
 

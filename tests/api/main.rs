@@ -9,6 +9,8 @@ mod clients;
 
 mod customers;
 mod helpers;
+mod numbers;
+mod onboarding;
 mod openapi;
 mod outage;
 mod portal;

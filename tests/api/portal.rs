@@ -398,6 +398,9 @@ fn portal_routes(call_id: i64) -> Vec<(Method, String)> {
         (Method::POST, "/api/portal/calls/bulk-archive".to_owned()),
         (Method::PUT, "/api/portal/settings".to_owned()),
         (Method::POST, "/api/portal/change-password".to_owned()),
+        (Method::GET, "/api/portal/onboarding".to_owned()),
+        (Method::POST, "/api/portal/subscribe".to_owned()),
+        (Method::POST, "/api/portal/test-call".to_owned()),
     ];
     routes.extend(routes_on_call(call_id));
     routes

@@ -96,7 +96,7 @@ async fn list_calls(
     let handled = query.status.handled();
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "total!" FROM calls
-           WHERE customer_id = $1 AND NOT archived AND ($2::boolean IS NULL OR handled = $2)"#,
+           WHERE customer_id = $1 AND NOT archived AND NOT is_test AND ($2::boolean IS NULL OR handled = $2)"#,
         user.id,
         handled
     )
@@ -104,7 +104,7 @@ async fn list_calls(
     .await?;
     let rows: Vec<CallRow> = sqlx::query_as(
         "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
-         WHERE c.customer_id = $1 AND NOT c.archived AND ($2::boolean IS NULL OR c.handled = $2) \
+         WHERE c.customer_id = $1 AND NOT c.archived AND NOT c.is_test AND ($2::boolean IS NULL OR c.handled = $2) \
          ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4",
     )
     .bind(user.id)

@@ -95,7 +95,7 @@ async fn export_calls(
                 ExportRow,
                 "SELECT id, created_at, caller_phone, caller_name, duration_seconds, status, intent, summary, handled, \
                         archived \
-                 FROM calls WHERE customer_id = $1 AND ($2::boolean IS NULL OR handled = $2) \
+                 FROM calls WHERE customer_id = $1 AND NOT is_test AND ($2::boolean IS NULL OR handled = $2) \
                  AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4) \
                  AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::int8)) \
                  ORDER BY created_at DESC, id DESC LIMIT $7",

@@ -5,6 +5,8 @@
 
 mod calls;
 mod export;
+mod onboarding;
+mod test_call;
 
 use axum::extract::State;
 use chrono::Utc;
@@ -38,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .merge(calls::router())
         .merge(export::router())
+        .merge(onboarding::router())
+        .merge(test_call::router())
 }
 
 #[derive(FromRow)]
@@ -155,7 +159,7 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
         "SELECT count(*) AS \"total_calls!\", count(*) FILTER (WHERE handled) AS \"handled_calls!\", \
                 count(*) FILTER (WHERE created_at >= $2) AS \"calls_today!\", \
                 avg(duration_seconds)::float8 AS \"avg_duration_seconds?\" \
-         FROM calls WHERE customer_id = $1 AND NOT archived",
+         FROM calls WHERE customer_id = $1 AND NOT archived AND NOT is_test",
         customer.id,
         start_of_day
     )

@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::AppJson;
+use crate::jobs::{self, numbers::ProvisionNumber};
 
 /// Routes under `/api/webhooks/stripe`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -132,7 +133,7 @@ async fn receive_event(
         tracing::info!(kind = %event.kind, "Stripe event already processed");
         return Ok(AppJson(WebhookReceived { received: true, duplicate: Some(true) }));
     }
-    apply(&mut tx, &event, created).await?;
+    apply(&state, &mut tx, &event, created).await?;
     tx.commit().await?;
     Ok(AppJson(WebhookReceived { received: true, duplicate: None }))
 }
@@ -142,7 +143,12 @@ fn object<T: DeserializeOwned>(event: &Event) -> Result<T> {
         .map_err(|e| AppError::BadRequest(format!("unreadable `{}` object: {e}", event.kind)))
 }
 
-async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateTime<Utc>) -> Result<()> {
+async fn apply(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    event: &Event,
+    created: DateTime<Utc>,
+) -> Result<()> {
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             let session: CheckoutSession = object(event)?;
@@ -160,7 +166,10 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             .execute(&mut **tx)
             .await?;
             match session.payment_status.as_deref() {
-                Some("paid" | "no_payment_required") => set_status(tx, id, "active", created).await,
+                Some("paid" | "no_payment_required") => {
+                    set_status(tx, id, "active", created).await?;
+                    provision_number_if_none(state, tx, id).await
+                }
                 other => {
                     tracing::info!(customer.id = id, payment_status = ?other, "checkout completed, payment not yet made");
                     Ok(())
@@ -229,6 +238,26 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, event: &Event, created: DateT
             Ok(())
         }
     }
+}
+
+/// With `AUTO_PROVISION_NUMBERS`, a business that has just paid and has no number gets one
+/// bought by a job (enqueued in the event's transaction, so a redelivery adds nothing).
+async fn provision_number_if_none(state: &AppState, tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<()> {
+    if !state.config.twilio.auto_provision_numbers {
+        return Ok(());
+    }
+    let has_number = sqlx::query_scalar!(
+        r#"SELECT deskringer_number IS NOT NULL AS "has_number!" FROM customers WHERE id = $1"#,
+        id
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    if !has_number {
+        let job = ProvisionNumber { customer_id: id };
+        jobs::enqueue(&state.db, tx, job, format!("provision-number-{id}")).await?;
+        tracing::info!(customer.id = id, "a number will be bought for the new subscriber");
+    }
+    Ok(())
 }
 
 fn unmatched(event: &Event) -> Result<()> {

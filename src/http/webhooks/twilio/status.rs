@@ -55,7 +55,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
                                                 E'\n' ORDER BY l.timestamp, l.id)
                               FROM call_logs l WHERE l.call_id = c.id)
          WHERE c.twilio_call_sid = $1 AND c.status IN ('in_progress', 'queued', 'ringing')
-         RETURNING c.id, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller') AS "caller_spoke!""#,
+         RETURNING c.id, c.is_test, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller') AS "caller_spoke!""#,
         call_sid,
         status,
         duration,
@@ -64,7 +64,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     .fetch_optional(&mut *tx)
     .await?;
 
-    let Some((call_id, caller_spoke)) = updated.map(|row| (row.id, row.caller_spoke)) else {
+    let Some((call_id, is_test, caller_spoke)) = updated.map(|row| (row.id, row.is_test, row.caller_spoke)) else {
         let known = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "known!""#,
             call_sid
@@ -80,7 +80,8 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     tracing::Span::current().record("call.id", call_id);
     // The call is over: no more retried turns to answer.
     sqlx::query!("DELETE FROM gather_replies WHERE call_id = $1", call_id).execute(&mut *tx).await?;
-    let summarize = status == "completed" && caller_spoke;
+    // A test call is the owner hearing the receptionist: nothing to summarize or notify.
+    let summarize = status == "completed" && caller_spoke && !is_test;
     if summarize {
         jobs::enqueue(&state.db, &mut tx, SummarizeCall { call_id }, format!("summarize-call-{call_id}")).await?;
     }

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use chrono::Utc;
+use serde::Deserialize;
 
 use super::media_stream::{CALL_PARAMETER, TOKEN_PARAMETER, stream_url};
 use super::stream_ended::STREAM_ENDED_PATH;
@@ -11,6 +12,7 @@ use crate::clients::realtime::Realtime;
 use crate::db::customers::{self, Customer};
 use crate::http::AppState;
 use crate::http::error::Result;
+use crate::http::extract::AppQuery;
 use crate::jobs;
 use crate::profile::VoiceMode;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
@@ -25,17 +27,29 @@ use crate::receptionist::twiml;
     tag = "webhooks",
     summary = "Twilio: a call arrives",
     request_body(content = super::TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
-    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature"), VoiceQuery),
     responses((status = 200, description = "TwiML", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::error::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::error::ErrorBody))
 )]
 #[tracing::instrument(skip_all, fields(call.id))]
-pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
+pub async fn answer_call(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<VoiceQuery>,
+    form: TwilioForm,
+) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;
     let to = form.require("To")?;
     let from = form.get("From").map(str::trim).filter(|from| !from.is_empty());
     let caller_name = form.get("CallerName").map(str::trim).filter(|name| !name.is_empty());
 
-    let Some(customer) = customers::find_by_number(&state.db, to).await? else {
+    let is_test = query.test_call.is_some();
+    let customer = match query.test_call {
+        // The owner's phone answered a test call: the number called is the owner's own, so
+        // the business is the one that asked for the call (the query is covered by
+        // Twilio's signature).
+        Some(test_call) => test_call_business(&state, test_call, call_sid).await?,
+        None => customers::find_by_number(&state.db, to).await?,
+    };
+    let Some(customer) = customer else {
         tracing::info!("call to a number that belongs to no business");
         return Ok(say_and_hang_up(&state, UNKNOWN_NUMBER).await);
     };
@@ -45,12 +59,14 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
         // Recorded all the same (once per CallSid: Twilio may retry), so the business sees
         // the calls it missed.
         sqlx::query!(
-            "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction) \
-             VALUES ($1, $2, $3, $4, 'in_progress', 'inbound') ON CONFLICT (twilio_call_sid) DO NOTHING",
+            "INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction, is_test) \
+             VALUES ($1, $2, $3, $4, 'in_progress', CASE WHEN $5 THEN 'outbound' ELSE 'inbound' END, $5) \
+             ON CONFLICT (twilio_call_sid) DO NOTHING",
             customer.id,
             from,
             caller_name,
-            call_sid
+            call_sid,
+            is_test
         )
         .execute(&mut *tx)
         .await?;
@@ -68,8 +84,8 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     // (migration 5) stay locked only for that statement and its commit.
     // Once per CallSid: a retry of the same call inserts nothing.
     let inserted = sqlx::query_scalar!(
-        r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction)
-                         VALUES ($1, $2, $3, $4, 'in_progress', 'inbound')
+        r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction, is_test)
+                         VALUES ($1, $2, $3, $4, 'in_progress', CASE WHEN $6 THEN 'outbound' ELSE 'inbound' END, $6)
                          ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id),
                 line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call)
            SELECT id AS "id!" FROM call"#,
@@ -77,14 +93,15 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
         from,
         caller_name,
         call_sid,
-        greeting
+        greeting,
+        is_test
     )
     .fetch_optional(&state.db)
     .await?;
     if let Some(call_id) = inserted {
         tracing::Span::current().record("call.id", call_id);
     }
-    tracing::info!(customer.id = customer.id, "call answered");
+    tracing::info!(customer.id = customer.id, is_test, "call answered");
     if let Some(realtime) = realtime_for(&state, &customer) {
         // The model's handshake starts now, while Twilio reads the TwiML and opens the
         // stream; the greeting goes to the model, which says it.
@@ -94,6 +111,37 @@ pub async fn answer_call(State(state): State<AppState>, form: TwilioForm) -> Res
     }
     let speech = state.speech.speak(&greeting).await;
     Ok(TwiMl::from(speak_and_listen(&state, speech).await))
+}
+
+/// The query of a test call's voice URL.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VoiceQuery {
+    /// Set by the portal's test call: the test call's id (the call rings the owner's phone).
+    pub test_call: Option<i64>,
+}
+
+/// The business that asked for test call `test_call`, once the call is known to be that
+/// test call (its SID is recorded when Twilio accepts the call; a call answered before the
+/// SID was recorded claims the row).
+async fn test_call_business(state: &AppState, test_call: i64, call_sid: &str) -> Result<Option<Customer>> {
+    let customer_id = sqlx::query_scalar!(
+        "UPDATE test_calls SET twilio_call_sid = coalesce(twilio_call_sid, $2) WHERE id = $1 \
+         AND (twilio_call_sid = $2 OR (twilio_call_sid IS NULL \
+              AND NOT EXISTS (SELECT 1 FROM test_calls WHERE twilio_call_sid = $2))) \
+         RETURNING customer_id",
+        test_call,
+        call_sid
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    match customer_id {
+        Some(id) => Ok(customers::find(&state.db, id).await?),
+        None => {
+            tracing::warn!(test_call, "a test call URL used by another call; refused");
+            Ok(None)
+        }
+    }
 }
 
 /// The Realtime client, when this business's calls are in realtime mode and OpenAI is on.

@@ -1,0 +1,542 @@
+//! A business's DeskRinger number: bought, attached, audited, rewired and released at
+//! Twilio by the server itself, so nobody pastes webhook URLs into Twilio's console.
+//!
+//! Used by the admin routes, the portal's onboarding and the jobs; it knows the database and
+//! the Twilio client, nothing of HTTP.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::clients::twilio::numbers::{IncomingNumber, NumberSearch, Wiring};
+use crate::clients::twilio::{Twilio, TwilioError};
+use crate::db::customers::{self, Customer, NUMBER_UNIQUE_CONSTRAINT};
+
+/// Path of the voice webhook a number must call.
+pub const VOICE_PATH: &str = "/api/webhooks/twilio/voice";
+/// Path of the status webhook a number must report to.
+pub const STATUS_PATH: &str = "/api/webhooks/twilio/status";
+/// Longest label Twilio keeps for a number.
+const FRIENDLY_NAME_LEN: usize = 64;
+
+/// Why a number could not be bought, attached or released.
+#[derive(Debug, thiserror::Error)]
+pub enum NumberError {
+    /// No such business.
+    #[error("customer not found")]
+    NoSuchBusiness,
+    /// The business already has a number.
+    #[error("this business already has the number {0}; release it first")]
+    AlreadyHasNumber(String),
+    /// Another request is buying a number for the business right now.
+    #[error("a number is being bought for this business right now; try again in a minute")]
+    PurchaseInProgress,
+    /// Twilio has no number matching the search.
+    #[error("{0}")]
+    NoMatch(String),
+    /// The number to attach is not on the Twilio account.
+    #[error("{0} is not a number on DeskRinger's Twilio account")]
+    NotOnAccount(String),
+    /// Another business already answers on the number.
+    #[error("{0} already belongs to another business")]
+    Taken(String),
+    /// The business has no number to release.
+    #[error("this business has no DeskRinger number")]
+    NoNumber,
+    /// Twilio refused or could not be reached.
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The numbers desk: the database, the Twilio client and where numbers must point.
+#[derive(Debug, Clone, Copy)]
+pub struct Numbers<'a> {
+    db: &'a PgPool,
+    twilio: &'a Twilio,
+    api_base_url: &'a str,
+}
+
+/// A number on the Twilio account as the audit sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditedNumber {
+    /// E.164.
+    pub phone_number: String,
+    /// Twilio's `PN...`.
+    pub sid: String,
+    /// The business answering on it, if any.
+    pub customer_id: Option<i64>,
+    /// That business's name.
+    pub business_name: Option<String>,
+    /// Its voice URL is this server's voice webhook.
+    pub voice_url_ok: bool,
+    /// Its voice method is POST.
+    pub voice_method_ok: bool,
+    /// Its status callback is this server's status webhook, by POST.
+    pub status_callback_ok: bool,
+    /// All three are right.
+    pub wired: bool,
+    /// What is wrong, in words (empty when wired).
+    pub problems: Vec<String>,
+}
+
+/// A business whose `deskringer_number` is not on the Twilio account: its calls go nowhere.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MissingNumber {
+    pub customer_id: i64,
+    pub business_name: String,
+    pub deskringer_number: String,
+}
+
+/// Every number on the account and every business number missing from it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Audit {
+    /// Where numbers must point.
+    pub expected_voice_url: String,
+    /// Where numbers must report.
+    pub expected_status_callback: String,
+    pub numbers: Vec<AuditedNumber>,
+    pub missing: Vec<MissingNumber>,
+}
+
+/// A number the sync rewired (or failed to).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncedNumber {
+    pub phone_number: String,
+    pub customer_id: i64,
+    /// What was wrong before the sync.
+    pub fixed: Vec<String>,
+}
+
+/// A number the sync could not rewire.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncFailure {
+    pub phone_number: String,
+    pub customer_id: i64,
+    /// Twilio's reason.
+    pub error: String,
+}
+
+/// What the sync changed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncReport {
+    pub rewired: Vec<SyncedNumber>,
+    pub failed: Vec<SyncFailure>,
+    /// Numbers of businesses already wired right.
+    pub unchanged: usize,
+}
+
+struct Assigned {
+    id: i64,
+    business_name: String,
+    deskringer_number: String,
+}
+
+impl<'a> Numbers<'a> {
+    /// The desk over `db` and `twilio`, wiring numbers to `api_base_url`.
+    pub fn new(db: &'a PgPool, twilio: &'a Twilio, api_base_url: &'a str) -> Self {
+        Self { db, twilio, api_base_url }
+    }
+
+    /// Where every DeskRinger number must point.
+    pub fn wiring(&self) -> Wiring {
+        Wiring {
+            voice_url: format!("{}{VOICE_PATH}", self.api_base_url),
+            status_callback: format!("{}{STATUS_PATH}", self.api_base_url),
+        }
+    }
+
+    /// Buys a number matching `search` for business `customer_id`, wired to this server.
+    ///
+    /// Never buys twice: the chosen number is recorded before Twilio is asked, and a request
+    /// that finds such a record (an earlier one timed out or crashed) first asks Twilio
+    /// whether that number is on the account, and takes it if so.
+    pub async fn buy(&self, customer_id: i64, search: &NumberSearch) -> Result<Customer, NumberError> {
+        let customer = self.business(customer_id).await?;
+        if let Some(number) = customer.deskringer_number {
+            return Err(NumberError::AlreadyHasNumber(number));
+        }
+        let pending =
+            sqlx::query_scalar!("SELECT phone_number FROM number_purchases WHERE customer_id = $1", customer_id)
+                .fetch_optional(self.db)
+                .await?;
+        if let Some(pending) = pending {
+            if let Some(bought) = self.twilio.account_numbers(Some(&pending)).await?.into_iter().next() {
+                tracing::info!(customer.id = customer_id, "an earlier purchase went through; taking that number");
+                return self.adopt(&customer, &bought).await;
+            }
+            self.forget_purchase(customer_id, &pending).await?;
+        }
+
+        let offers = self.twilio.available_numbers(search).await?;
+        let Some(offer) = offers.into_iter().next() else {
+            return Err(NumberError::NoMatch(no_match_message(search)));
+        };
+        let claimed = sqlx::query!(
+            "INSERT INTO number_purchases (customer_id, phone_number) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            customer_id,
+            offer.phone_number
+        )
+        .execute(self.db)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            return Err(NumberError::PurchaseInProgress);
+        }
+        match self.twilio.buy_number(&offer.phone_number, &self.wiring(), &friendly_name(&customer)).await {
+            Ok(bought) => {
+                tracing::info!(customer.id = customer_id, number.sid = %bought.sid, "number bought");
+                self.assign(customer_id, &bought).await
+            }
+            Err(error) => {
+                // A timeout, or a 5xx followed by a retry told "not available", may hide a
+                // purchase that happened: look before giving up.
+                match self.twilio.account_numbers(Some(&offer.phone_number)).await {
+                    Ok(found) => match found.into_iter().next() {
+                        Some(bought) => return self.adopt(&customer, &bought).await,
+                        None => self.forget_purchase(customer_id, &offer.phone_number).await?,
+                    },
+                    // Cannot tell: the record stays, and the next attempt looks again.
+                    Err(lookup) => tracing::warn!(%lookup, "cannot tell whether the purchase happened"),
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Gives business `customer_id` a number already on the account, rewired to this server.
+    pub async fn attach(&self, customer_id: i64, phone_number: &str) -> Result<Customer, NumberError> {
+        let customer = self.business(customer_id).await?;
+        let owner = sqlx::query_scalar!(
+            "SELECT id FROM customers WHERE deskringer_number = $1 AND id <> $2",
+            phone_number,
+            customer_id
+        )
+        .fetch_optional(self.db)
+        .await?;
+        if owner.is_some() {
+            return Err(NumberError::Taken(phone_number.to_owned()));
+        }
+        let Some(found) = self.twilio.account_numbers(Some(phone_number)).await?.into_iter().next() else {
+            return Err(NumberError::NotOnAccount(phone_number.to_owned()));
+        };
+        self.adopt(&customer, &found).await
+    }
+
+    /// Releases business `customer_id`'s number at Twilio and clears it; returns the number.
+    /// A number no longer on the account is only cleared.
+    pub async fn release(&self, customer_id: i64) -> Result<String, NumberError> {
+        let row = sqlx::query!("SELECT deskringer_number, twilio_number_sid FROM customers WHERE id = $1", customer_id)
+            .fetch_optional(self.db)
+            .await?
+            .ok_or(NumberError::NoSuchBusiness)?;
+        let Some(number) = row.deskringer_number else { return Err(NumberError::NoNumber) };
+        let sid = match row.twilio_number_sid {
+            Some(sid) => Some(sid),
+            None => self.twilio.account_numbers(Some(&number)).await?.into_iter().next().map(|found| found.sid),
+        };
+        if let Some(sid) = &sid {
+            self.twilio.release_number(sid).await?;
+        }
+        // Only if the number is still the same (an admin may have changed it meanwhile);
+        // the migration-9 trigger clears the SID and the warning with it.
+        sqlx::query!(
+            "UPDATE customers SET deskringer_number = NULL, updated_at = now() WHERE id = $1 AND deskringer_number = $2",
+            customer_id,
+            number
+        )
+        .execute(self.db)
+        .await?;
+        tracing::info!(customer.id = customer_id, released_at_twilio = sid.is_some(), "number released");
+        Ok(number)
+    }
+
+    /// Every number on the account, whether it is wired to this server, and business
+    /// numbers the account does not have.
+    pub async fn audit(&self) -> Result<Audit, NumberError> {
+        let on_account = self.twilio.account_numbers(None).await?;
+        let assigned = sqlx::query_as!(
+            Assigned,
+            r#"SELECT id, business_name, deskringer_number AS "deskringer_number!" FROM customers
+               WHERE deskringer_number IS NOT NULL ORDER BY id"#
+        )
+        .fetch_all(self.db)
+        .await?;
+        let wiring = self.wiring();
+        let numbers = on_account
+            .iter()
+            .map(|number| {
+                let business = assigned.iter().find(|b| b.deskringer_number == number.phone_number);
+                audit_number(number, business, &wiring)
+            })
+            .collect();
+        let missing = assigned
+            .into_iter()
+            .filter(|business| !on_account.iter().any(|n| n.phone_number == business.deskringer_number))
+            .map(|business| MissingNumber {
+                customer_id: business.id,
+                business_name: business.business_name,
+                deskringer_number: business.deskringer_number,
+            })
+            .collect();
+        Ok(Audit {
+            expected_voice_url: wiring.voice_url,
+            expected_status_callback: wiring.status_callback,
+            numbers,
+            missing,
+        })
+    }
+
+    /// Rewires every number that belongs to a business and is not wired to this server, and
+    /// records Twilio's SID where it was not known.
+    pub async fn sync(&self) -> Result<SyncReport, NumberError> {
+        let audit = self.audit().await?;
+        let mut report = SyncReport { rewired: Vec::new(), failed: Vec::new(), unchanged: 0 };
+        for number in audit.numbers {
+            let (Some(customer_id), Some(business_name)) = (number.customer_id, &number.business_name) else {
+                continue;
+            };
+            sqlx::query!(
+                "UPDATE customers SET twilio_number_sid = $3 WHERE id = $1 AND deskringer_number = $2 \
+                 AND twilio_number_sid IS DISTINCT FROM $3",
+                customer_id,
+                number.phone_number,
+                number.sid
+            )
+            .execute(self.db)
+            .await?;
+            if number.wired {
+                report.unchanged += 1;
+                continue;
+            }
+            let label = label(customer_id, business_name);
+            match self.twilio.wire_number(&number.sid, &self.wiring(), &label).await {
+                Ok(_) => {
+                    tracing::info!(customer.id = customer_id, problems = ?number.problems, "number rewired");
+                    report.rewired.push(SyncedNumber {
+                        phone_number: number.phone_number,
+                        customer_id,
+                        fixed: number.problems,
+                    });
+                }
+                Err(error) => report.failed.push(SyncFailure {
+                    phone_number: number.phone_number,
+                    customer_id,
+                    error: error.to_string(),
+                }),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Audits the account and logs a warning per number not wired to this server and per
+    /// business number missing from the account (run at start-up in production).
+    pub async fn log_audit(&self) {
+        let audit = match self.audit().await {
+            Ok(audit) => audit,
+            Err(error) => {
+                tracing::warn!(%error, "cannot audit the Twilio numbers");
+                return;
+            }
+        };
+        for number in audit.numbers.iter().filter(|number| !number.wired) {
+            tracing::warn!(
+                number = %number.phone_number,
+                customer.id = number.customer_id,
+                problems = %number.problems.join("; "),
+                "a Twilio number is not wired to this server (POST /api/admin/phone-numbers/sync rewires business numbers)"
+            );
+        }
+        for missing in &audit.missing {
+            tracing::warn!(
+                number = %missing.deskringer_number,
+                customer.id = missing.customer_id,
+                "a business's number is not on the Twilio account: its calls never reach DeskRinger"
+            );
+        }
+        let wired = audit.numbers.iter().filter(|number| number.wired).count();
+        tracing::info!(numbers = audit.numbers.len(), wired, missing = audit.missing.len(), "Twilio numbers audited");
+    }
+
+    async fn business(&self, customer_id: i64) -> Result<Customer, NumberError> {
+        customers::find(self.db, customer_id).await?.ok_or(NumberError::NoSuchBusiness)
+    }
+
+    /// Wires `number` (already on the account) to this server when it is not, then assigns it.
+    async fn adopt(&self, customer: &Customer, number: &IncomingNumber) -> Result<Customer, NumberError> {
+        let wired = if is_wired(number, &self.wiring()) {
+            number.clone()
+        } else {
+            self.twilio.wire_number(&number.sid, &self.wiring(), &friendly_name(customer)).await?
+        };
+        self.assign(customer.id, &wired).await
+    }
+
+    /// Stores `number` as the business's, and ends its purchase record.
+    async fn assign(&self, customer_id: i64, number: &IncomingNumber) -> Result<Customer, NumberError> {
+        let mut tx = self.db.begin().await?;
+        let stored = sqlx::query!(
+            "UPDATE customers SET deskringer_number = $2, twilio_number_sid = $3, updated_at = now() \
+             WHERE id = $1 AND (deskringer_number IS NULL OR deskringer_number = $2)",
+            customer_id,
+            number.phone_number,
+            number.sid
+        )
+        .execute(&mut *tx)
+        .await;
+        let stored = match stored {
+            Err(sqlx::Error::Database(db))
+                if db.is_unique_violation() && db.constraint() == Some(NUMBER_UNIQUE_CONSTRAINT) =>
+            {
+                return Err(NumberError::Taken(number.phone_number.clone()));
+            }
+            other => other?.rows_affected() == 1,
+        };
+        sqlx::query!("DELETE FROM number_purchases WHERE customer_id = $1", customer_id).execute(&mut *tx).await?;
+        let customer = customers::find(&mut *tx, customer_id).await?.ok_or(NumberError::NoSuchBusiness)?;
+        tx.commit().await?;
+        if !stored {
+            // An admin gave the business another number meanwhile; the bought one shows as
+            // unassigned in the audit.
+            return Err(NumberError::AlreadyHasNumber(customer.deskringer_number.unwrap_or_default()));
+        }
+        Ok(customer)
+    }
+
+    async fn forget_purchase(&self, customer_id: i64, phone_number: &str) -> Result<(), NumberError> {
+        sqlx::query!(
+            "DELETE FROM number_purchases WHERE customer_id = $1 AND phone_number = $2",
+            customer_id,
+            phone_number
+        )
+        .execute(self.db)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The label a business's number carries in Twilio's console.
+fn friendly_name(customer: &Customer) -> String {
+    label(customer.id, &customer.business_name)
+}
+
+fn label(customer_id: i64, business_name: &str) -> String {
+    let suffix = format!(" (#{customer_id})");
+    let name: String = business_name.chars().take(FRIENDLY_NAME_LEN - suffix.chars().count() - 12).collect();
+    format!("DeskRinger: {name}{suffix}")
+}
+
+fn no_match_message(search: &NumberSearch) -> String {
+    let mut wanted = vec![format!("no {} numbers are available", search.country)];
+    if let Some(area_code) = &search.area_code {
+        wanted.push(format!("in area code {area_code}"));
+    }
+    if let Some(contains) = &search.contains {
+        wanted.push(format!("containing {contains}"));
+    }
+    format!("{}; try another search", wanted.join(" "))
+}
+
+fn is_wired(number: &IncomingNumber, wiring: &Wiring) -> bool {
+    problems(number, wiring).is_empty()
+}
+
+/// What is wrong with `number`'s wiring, in words.
+fn problems(number: &IncomingNumber, wiring: &Wiring) -> Vec<String> {
+    let shown = |value: &Option<String>| value.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "nothing".into());
+    let mut problems = Vec::new();
+    if number.voice_url.as_deref() != Some(wiring.voice_url.as_str()) {
+        problems.push(format!("voice URL is {}, not {}", shown(&number.voice_url), wiring.voice_url));
+    }
+    if !is_post(&number.voice_method) {
+        problems.push(format!("voice method is {}, not POST", shown(&number.voice_method)));
+    }
+    if number.status_callback.as_deref() != Some(wiring.status_callback.as_str()) {
+        problems.push(format!("status callback is {}, not {}", shown(&number.status_callback), wiring.status_callback));
+    }
+    if !is_post(&number.status_callback_method) {
+        problems.push(format!("status callback method is {}, not POST", shown(&number.status_callback_method)));
+    }
+    problems
+}
+
+/// Twilio spells methods in capitals; accept any case.
+fn is_post(method: &Option<String>) -> bool {
+    method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("POST"))
+}
+
+fn audit_number(number: &IncomingNumber, business: Option<&Assigned>, wiring: &Wiring) -> AuditedNumber {
+    let problems = problems(number, wiring);
+    AuditedNumber {
+        phone_number: number.phone_number.clone(),
+        sid: number.sid.clone(),
+        customer_id: business.map(|b| b.id),
+        business_name: business.map(|b| b.business_name.clone()),
+        voice_url_ok: number.voice_url.as_deref() == Some(wiring.voice_url.as_str()),
+        voice_method_ok: is_post(&number.voice_method),
+        status_callback_ok: number.status_callback.as_deref() == Some(wiring.status_callback.as_str())
+            && is_post(&number.status_callback_method),
+        wired: problems.is_empty(),
+        problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiring() -> Wiring {
+        Wiring {
+            voice_url: "https://api.test/api/webhooks/twilio/voice".into(),
+            status_callback: "https://api.test/api/webhooks/twilio/status".into(),
+        }
+    }
+
+    fn number(voice_url: &str, voice_method: &str, status_callback: Option<&str>) -> IncomingNumber {
+        IncomingNumber {
+            sid: "PN1".into(),
+            phone_number: "+14155550100".into(),
+            friendly_name: None,
+            voice_url: Some(voice_url.into()),
+            voice_method: Some(voice_method.into()),
+            status_callback: status_callback.map(str::to_owned),
+            status_callback_method: Some("POST".into()),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_miswiring_is_named() {
+        let right = number(&wiring().voice_url, "POST", Some(&wiring().status_callback));
+        assert!(problems(&right, &wiring()).is_empty());
+        let elsewhere = number("https://demo.twilio.com/welcome/voice/", "POST", Some(&wiring().status_callback));
+        assert_eq!(
+            problems(&elsewhere, &wiring()),
+            ["voice URL is https://demo.twilio.com/welcome/voice/, not https://api.test/api/webhooks/twilio/voice"]
+        );
+        let by_get = number(&wiring().voice_url, "GET", None);
+        assert_eq!(
+            problems(&by_get, &wiring()),
+            [
+                "voice method is GET, not POST",
+                "status callback is nothing, not https://api.test/api/webhooks/twilio/status"
+            ]
+        );
+    }
+
+    #[test]
+    fn labels_fit_twilio_and_say_whose_number_it_is() {
+        assert_eq!(label(7, "Bella Hair"), "DeskRinger: Bella Hair (#7)");
+        assert!(label(123_456, &"x".repeat(200)).chars().count() <= FRIENDLY_NAME_LEN);
+    }
+
+    #[test]
+    fn a_fruitless_search_says_what_was_looked_for() {
+        let search = NumberSearch { country: "US".into(), area_code: Some("212".into()), contains: Some("555".into()) };
+        assert_eq!(
+            no_match_message(&search),
+            "no US numbers are available in area code 212 containing 555; try another search"
+        );
+    }
+}

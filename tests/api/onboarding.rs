@@ -1,0 +1,392 @@
+//! A business sets itself up in the portal: the checklist, subscribing through Stripe
+//! Checkout to a number bought for it, and the test call that rings the owner's phone.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use chrono::Utc;
+use deskringer::auth::Role;
+use deskringer::http::webhooks::stripe::signature;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Mocks, TestApp, Twiml};
+use crate::numbers::{ACCOUNT, STATUS_URL, VOICE_URL, form, offers, received, wired};
+
+const WEBHOOK_SECRET: &str = "whsec_onboarding";
+
+/// An app with Twilio, SendGrid and Stripe stood in by mocks.
+async fn onboarding_app(extra: &[(&str, &str)]) -> (TestApp, Mocks, MockServer) {
+    let mocks = Mocks::start().await;
+    let stripe = MockServer::start().await;
+    let stripe_uri = stripe.uri();
+    let mut vars = vec![
+        ("STRIPE_SECRET_KEY", "sk_test_123"),
+        ("STRIPE_PRICE_ID", "price_basic"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_API_BASE_URL", stripe_uri.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    let app = TestApp::spawn_with(mocks.config(false, true, &vars)).await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&mocks.sendgrid)
+        .await;
+    (app, mocks, stripe)
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn step<'a>(onboarding: &'a Value, key: &str) -> &'a Value {
+    onboarding["steps"].as_array().unwrap().iter().find(|s| s["key"] == key).unwrap()
+}
+
+#[tokio::test]
+async fn a_new_business_sees_every_step_missing_and_a_finished_one_sees_it_complete() {
+    let app = TestApp::spawn().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
+    let token = app.token(Role::Customer, id);
+
+    let new = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+
+    let keys: Vec<&str> = new["steps"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "business_details",
+            "hours",
+            "greeting",
+            "services_faqs",
+            "forward_number",
+            "notifications",
+            "subscription",
+            "phone_number",
+            "test_call"
+        ]
+    );
+    assert!(new["steps"].as_array().unwrap().iter().all(|s| s["done"] == false && s["missing"].is_string()));
+    assert_eq!(step(&new, "business_details")["missing"], "contact name, business phone, business type");
+    assert_eq!(new["complete"], false);
+
+    // The owner fills in the settings page (the portal's own save body) ...
+    let filled: Value =
+        serde_json::from_str(include_str!("../fixtures/client-bodies/portal-settings-save-filled.json")).unwrap();
+    app.put("/api/portal/settings", &token, filled).await.assert_ok(StatusCode::OK);
+    let notifications = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(
+        step(&notifications, "notifications")["missing"],
+        "an email address or mobile number for call summaries"
+    );
+    app.put("/api/portal/settings", &token, json!({"notification_email": "", "notification_phone": "+14155550123"}))
+        .await
+        .assert_ok(StatusCode::OK);
+    let half = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+    for key in ["business_details", "hours", "greeting", "services_faqs", "forward_number", "notifications"] {
+        assert_eq!(step(&half, key)["done"], true, "{key}: {half}");
+        assert!(step(&half, key).get("missing").is_none());
+    }
+    assert_eq!(half["complete"], false);
+
+    // ... subscribes, gets a number and answers a test call.
+    sqlx::query(
+        "UPDATE customers SET stripe_subscription_id = 'sub_1', subscription_status = 'active', \
+         deskringer_number = '+13125550100' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let call = app.insert_call(crate::helpers::NewCall::completed(id)).await;
+    sqlx::query("UPDATE calls SET is_test = true WHERE id = $1").bind(call).execute(&app.db).await.unwrap();
+
+    let done = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+    assert!(done["steps"].as_array().unwrap().iter().all(|s| s["done"] == true), "{done}");
+    assert_eq!(done["complete"], true);
+}
+
+async fn deliver(app: &TestApp, event: &Value) -> crate::helpers::TestResponse {
+    let body = event.to_string();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/webhooks/stripe/webhook")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("stripe-signature", signature::sign(body.as_bytes(), WEBHOOK_SECRET, Utc::now().timestamp()))
+        .body(Body::from(body))
+        .unwrap();
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn a_business_subscribes_itself_and_gets_a_number_in_its_own_area_code() {
+    let (app, mocks, stripe) = onboarding_app(&[("AUTO_PROVISION_NUMBERS", "true")]).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_9"})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "cs_9", "url": "https://checkout.stripe.test/cs_9"})),
+        )
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
+        .and(query_param("AreaCode", "312"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100"])))
+        .mount(&mocks.twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(wired("PN100", "+13125550100")))
+        .mount(&mocks.twilio)
+        .await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
+    sqlx::query("UPDATE customers SET phone = '+13125550199' WHERE id = $1").bind(id).execute(&app.db).await.unwrap();
+    let token = app.token(Role::Customer, id);
+
+    let checkout = app.post("/api/portal/subscribe", &token, json!({})).await;
+
+    assert_eq!(checkout.assert_ok(StatusCode::OK)["checkout_url"], "https://checkout.stripe.test/cs_9");
+    let sessions = received(&stripe, "POST", "/v1/checkout/sessions").await;
+    let fields = form(&sessions[0]);
+    assert_eq!(field(&fields, "line_items[0][price]"), Some("price_basic"));
+    assert_eq!(field(&fields, "customer"), Some("cus_9"));
+    assert_eq!(field(&fields, "metadata[deskringer_customer_id]"), Some(id.to_string().as_str()));
+    assert_eq!(field(&fields, "subscription_data[metadata][deskringer_customer_id]"), Some(id.to_string().as_str()));
+
+    // Stripe reports the paid checkout (twice: a redelivery changes nothing).
+    let completed = json!({"id": "evt_1", "type": "checkout.session.completed", "created": Utc::now().timestamp(),
+        "data": {"object": {"id": "cs_9", "customer": "cus_9", "subscription": "sub_9", "payment_status": "paid",
+                            "client_reference_id": id.to_string(), "metadata": {"deskringer_customer_id": id.to_string()}}}});
+    deliver(&app, &completed).await.assert_ok(StatusCode::OK);
+    assert_eq!(deliver(&app, &completed).await.assert_ok(StatusCode::OK)["duplicate"], true);
+    assert_eq!(app.queued_jobs().await, ["provision_number"]);
+
+    app.run_jobs().await;
+
+    let (number, status): (Option<String>, String) =
+        sqlx::query_as("SELECT deskringer_number, subscription_status FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((number.as_deref(), status.as_str()), (Some("+13125550100"), "active"));
+    let bought = received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers.json")).await;
+    assert_eq!(bought.len(), 1);
+    assert_eq!(field(&form(&bought[0]), "VoiceUrl"), Some(VOICE_URL));
+    let emails = mocks.sendgrid.received_requests().await.unwrap();
+    assert_eq!(emails.len(), 1);
+    let email: Value = serde_json::from_slice(&emails[0].body).unwrap();
+    assert_eq!(email["personalizations"][0]["to"][0]["email"], "owner@bella.test");
+    assert_eq!(email["subject"], "Your DeskRinger number is ready: +13125550100");
+    assert!(email["content"][0]["value"].as_str().unwrap().contains("forward your business line"));
+
+    // Subscribed now: a second checkout is refused.
+    let again = app.post("/api/portal/subscribe", &token, json!({})).await;
+    assert_eq!(again.assert_error(StatusCode::CONFLICT), "this business already has a subscription");
+    let onboarding = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(step(&onboarding, "subscription")["done"], true);
+    assert_eq!(step(&onboarding, "phone_number")["done"], true);
+}
+
+#[tokio::test]
+async fn without_auto_provisioning_a_paid_checkout_buys_nothing() {
+    let (app, _mocks, _stripe) = onboarding_app(&[]).await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
+    let completed = json!({"id": "evt_2", "type": "checkout.session.completed", "created": Utc::now().timestamp(),
+        "data": {"object": {"customer": "cus_9", "subscription": "sub_9", "payment_status": "paid",
+                            "metadata": {"deskringer_customer_id": id.to_string()}}}});
+    deliver(&app, &completed).await.assert_ok(StatusCode::OK);
+    assert!(app.queued_jobs().await.is_empty());
+}
+
+/// A business with a number, its own phone, and a portal token.
+async fn ready_business(app: &TestApp) -> (i64, String) {
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    sqlx::query(
+        "UPDATE customers SET phone = '+13125550199', deskringer_number = '+13125550100', \
+         greeting_message = 'Bella Hair, how can I help?' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    (id, app.token(Role::Customer, id))
+}
+
+#[tokio::test]
+async fn a_test_call_rings_the_owner_with_this_business_receptionist_and_counts_nowhere() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/Calls.json")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "CAtest1", "status": "queued"})))
+        .mount(&mocks.twilio)
+        .await;
+    let (id, token) = ready_business(&app).await;
+    // Another business answers on the owner's phone number: the test call must still be Bella's.
+    let other = app.insert_customer("Joe's Diner", "joe@diner.test", "active").await;
+    sqlx::query("UPDATE customers SET deskringer_number = '+13125550199' WHERE id = $1")
+        .bind(other)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let placed = app.post("/api/portal/test-call", &token, json!({})).await;
+
+    let body = placed.assert_ok(StatusCode::ACCEPTED);
+    assert_eq!((body["to"].as_str(), body["from"].as_str()), (Some("+13125550199"), Some("+13125550100")));
+    let calls = received(&mocks.twilio, "POST", &format!("{ACCOUNT}/Calls.json")).await;
+    assert_eq!(calls.len(), 1);
+    let fields = form(&calls[0]);
+    let test_call: i64 = sqlx::query_scalar("SELECT id FROM test_calls").fetch_one(&app.db).await.unwrap();
+    let voice_path = format!("/api/webhooks/twilio/voice?test_call={test_call}");
+    assert_eq!(field(&fields, "To"), Some("+13125550199"));
+    assert_eq!(field(&fields, "From"), Some("+13125550100"));
+    assert_eq!(field(&fields, "Url"), Some(format!("https://deskringer.test{voice_path}").as_str()));
+    assert_eq!(field(&fields, "Method"), Some("POST"));
+    assert_eq!(field(&fields, "StatusCallback"), Some(STATUS_URL));
+
+    // The owner answers: Twilio fetches the TwiML as an outbound call to the owner's phone.
+    let answer = app
+        .twilio(
+            &voice_path,
+            &[
+                ("CallSid", "CAtest1"),
+                ("Direction", "outbound-api"),
+                ("To", "+13125550199"),
+                ("From", "+13125550100"),
+                ("CallStatus", "in-progress"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(Twiml::from(&answer).says().iter().any(|s| s.contains("Bella Hair, how can I help?")), "{}", answer.text);
+    let (customer_id, is_test): (i64, bool) =
+        sqlx::query_as("SELECT customer_id, is_test FROM calls WHERE twilio_call_sid = 'CAtest1'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((customer_id, is_test), (id, true));
+    // The owner speaks; the call ends.
+    let reply = app
+        .twilio("/api/webhooks/twilio/gather", &[("CallSid", "CAtest1"), ("SpeechResult", "Are you open Sunday?")])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let ended = app
+        .twilio(
+            "/api/webhooks/twilio/status",
+            &[("CallSid", "CAtest1"), ("CallStatus", "completed"), ("CallDuration", "42")],
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK);
+
+    // No summary or notification job, and no figure counts it.
+    assert!(app.queued_jobs().await.is_empty(), "{:?}", app.queued_jobs().await);
+    let stats = app.get("/api/portal/stats", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(stats["total_calls"], 0);
+    let list = app.get("/api/portal/calls", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(list["total"], 0);
+    let admin = app.admin_token().await;
+    let all = app.get("/api/calls", &admin).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(all["calls"].as_array().unwrap().len(), 0, "{all}");
+    let admin_stats = app.get("/api/admin/stats", &admin).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(admin_stats["calls"]["total"], 0, "{admin_stats}");
+    let onboarding = app.get("/api/portal/onboarding", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(step(&onboarding, "test_call")["done"], true);
+}
+
+#[tokio::test]
+async fn test_calls_are_limited_per_hour_and_need_a_phone_and_a_number() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    let placed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/Calls.json")))
+        .respond_with(move |_: &wiremock::Request| {
+            // Twilio gives every call its own SID.
+            let n = placed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(201).set_body_json(json!({"sid": format!("CA{n}"), "status": "queued"}))
+        })
+        .mount(&mocks.twilio)
+        .await;
+    let (_id, token) = ready_business(&app).await;
+
+    for _ in 0..3 {
+        app.post("/api/portal/test-call", &token, json!({})).await.assert_ok(StatusCode::ACCEPTED);
+    }
+    let fourth = app.post("/api/portal/test-call", &token, json!({})).await;
+
+    fourth.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = fourth.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3500..=3600).contains(&retry_after), "{retry_after}");
+    assert_eq!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/Calls.json")).await.len(), 3);
+
+    // No phone to ring, or no number to ring from.
+    let bare = app.insert_customer("Bare", "bare@b.test", "trial").await;
+    let bare_token = app.token(Role::Customer, bare);
+    let no_phone = app.post("/api/portal/test-call", &bare_token, json!({})).await;
+    assert!(no_phone.assert_error(StatusCode::UNPROCESSABLE_ENTITY).starts_with("phone:"));
+    sqlx::query("UPDATE customers SET notification_phone = '+13125550188' WHERE id = $1")
+        .bind(bare)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let no_number = app.post("/api/portal/test-call", &bare_token, json!({})).await;
+    assert!(no_number.assert_error(StatusCode::CONFLICT).contains("number"));
+    assert_eq!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/Calls.json")).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_test_call_says_why_and_does_not_count_against_the_limit() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/Calls.json")))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 21215, "message": "Account not authorized to call +13125550199", "status": 400}),
+        ))
+        .mount(&mocks.twilio)
+        .await;
+    let (_id, token) = ready_business(&app).await;
+
+    let response = app.post("/api/portal/test-call", &token, json!({})).await;
+
+    assert_eq!(response.assert_error(StatusCode::BAD_GATEWAY), "Twilio: Account not authorized to call +13125550199");
+    assert_eq!(app.count("test_calls").await, 0);
+}
+
+#[tokio::test]
+async fn the_portal_cannot_change_its_number_but_an_admin_can() {
+    let app = TestApp::spawn().await;
+    let (id, token) = ready_business(&app).await;
+    let other = app.insert_customer("Joe's Diner", "joe@diner.test", "active").await;
+    sqlx::query("UPDATE customers SET deskringer_number = '+13125550177' WHERE id = $1")
+        .bind(other)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let refused = app.put("/api/portal/settings", &token, json!({"deskringer_number": "+13125550111"})).await;
+    assert_eq!(
+        refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
+        "deskringer_number is not a field that can be set here"
+    );
+
+    let admin = app.admin_token().await;
+    let taken = app.put(&format!("/api/customers/{id}"), &admin, json!({"deskringer_number": "+13125550177"})).await;
+    taken.assert_error(StatusCode::CONFLICT);
+    let invalid = app.put(&format!("/api/customers/{id}"), &admin, json!({"deskringer_number": "12"})).await;
+    invalid.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    app.put(&format!("/api/customers/{id}"), &admin, json!({"deskringer_number": "+13125550111"}))
+        .await
+        .assert_ok(StatusCode::OK);
+    let number: String = sqlx::query_scalar("SELECT deskringer_number FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(number, "+13125550111");
+}

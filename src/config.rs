@@ -448,7 +448,9 @@ impl Config {
             );
         }
         if !self.twilio.can_send_sms() {
-            off.push("Twilio SMS is off (no TWILIO_ACCOUNT_SID): texts are logged instead of sent");
+            off.push(
+                "Twilio REST is off (no TWILIO_ACCOUNT_SID): texts are logged instead of sent; buying numbers and test calls answer 503",
+            );
         }
         off
     }
@@ -525,6 +527,20 @@ mod tests {
         assert_eq!(config.realtime.idle, Duration::from_secs(8));
         assert_eq!(config.realtime.max_call, Duration::from_secs(20 * 60));
         assert_eq!(config.realtime.default_voice_mode, VoiceMode::Standard);
+        assert_eq!(config.twilio.release_number_after, chrono::Duration::days(30));
+        assert!(!config.twilio.auto_provision_numbers);
+    }
+
+    #[test]
+    fn number_settings_are_read_and_checked() {
+        let config = read(&[("RELEASE_NUMBER_AFTER_DAYS", "14"), ("AUTO_PROVISION_NUMBERS", "true")]).unwrap();
+        assert_eq!(config.twilio.release_number_after, chrono::Duration::days(14));
+        assert!(config.twilio.auto_provision_numbers);
+        let msg = read(&[("RELEASE_NUMBER_AFTER_DAYS", "0"), ("AUTO_PROVISION_NUMBERS", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("RELEASE_NUMBER_AFTER_DAYS must be a positive number, not `0`"), "{msg}");
+        assert!(msg.contains("AUTO_PROVISION_NUMBERS must be true or false, not `sometimes`"), "{msg}");
     }
 
     #[test]

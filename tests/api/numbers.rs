@@ -59,6 +59,21 @@ pub async fn received(server: &wiremock::MockServer, http_method: &str, route: &
     all.into_iter().filter(|r| r.method.as_str() == http_method && r.url.path() == route).collect()
 }
 
+/// Twilio offers `number` (searched with `area_code`, when given) and sells it as `sid`,
+/// wired to this server.
+pub async fn stock_and_sell(twilio: &wiremock::MockServer, area_code: Option<&str>, number: &str, sid: &str) {
+    let mut search = Mock::given(method("GET")).and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")));
+    if let Some(area_code) = area_code {
+        search = search.and(query_param("AreaCode", area_code));
+    }
+    search.respond_with(ResponseTemplate::new(200).set_body_json(offers(&[number]))).mount(twilio).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(wired(sid, number)))
+        .mount(twilio)
+        .await;
+}
+
 async fn number_of(app: &TestApp, id: i64) -> (Option<String>, Option<String>) {
     sqlx::query_as("SELECT deskringer_number, twilio_number_sid FROM customers WHERE id = $1")
         .bind(id)
@@ -80,18 +95,7 @@ async fn give_number(app: &TestApp, id: i64, number: &str, sid: Option<&str>) {
 #[tokio::test]
 async fn buying_searches_then_buys_a_wired_number_and_calls_to_it_reach_the_business() {
     let (app, mocks) = app_with_twilio(&[]).await;
-    Mock::given(method("GET"))
-        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
-        .and(query_param("AreaCode", "312"))
-        .and(query_param("VoiceEnabled", "true"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100", "+13125550101"])))
-        .mount(&mocks.twilio)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(wired("PN100", "+13125550100")))
-        .mount(&mocks.twilio)
-        .await;
+    stock_and_sell(&mocks.twilio, Some("312"), "+13125550100", "PN100").await;
     let admin = app.admin_token().await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
 
@@ -113,6 +117,9 @@ async fn buying_searches_then_buys_a_wired_number_and_calls_to_it_reach_the_busi
     assert_eq!(field("StatusCallback"), Some(STATUS_URL));
     assert_eq!(field("StatusCallbackMethod"), Some("POST"));
     assert_eq!(field("FriendlyName"), Some(format!("DeskRinger: Bella Hair (#{id})").as_str()));
+    let searched = received(&mocks.twilio, "GET", &format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")).await;
+    let query: Vec<(String, String)> = searched[0].url.query_pairs().into_owned().collect();
+    assert_eq!(query, [("VoiceEnabled".to_owned(), "true".to_owned()), ("AreaCode".to_owned(), "312".to_owned())]);
     let auth = bought[0].headers.get("authorization").unwrap().to_str().unwrap();
     assert!(auth.starts_with("Basic "), "{auth}");
 
@@ -132,16 +139,7 @@ async fn buying_searches_then_buys_a_wired_number_and_calls_to_it_reach_the_busi
 #[tokio::test]
 async fn a_body_can_be_left_out_and_the_country_defaults_to_the_us() {
     let (app, mocks) = app_with_twilio(&[]).await;
-    Mock::given(method("GET"))
-        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+12065550100"])))
-        .mount(&mocks.twilio)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(wired("PN1", "+12065550100")))
-        .mount(&mocks.twilio)
-        .await;
+    stock_and_sell(&mocks.twilio, None, "+12065550100", "PN1").await;
     let admin = app.admin_token().await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
 

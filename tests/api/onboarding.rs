@@ -7,11 +7,11 @@ use chrono::Utc;
 use deskringer::auth::Role;
 use deskringer::http::webhooks::stripe::signature;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{Mocks, TestApp, Twiml};
-use crate::numbers::{ACCOUNT, STATUS_URL, VOICE_URL, form, offers, received, wired};
+use crate::numbers::{ACCOUNT, STATUS_URL, VOICE_URL, form, received, stock_and_sell};
 
 const WEBHOOK_SECRET: &str = "whsec_onboarding";
 
@@ -134,17 +134,7 @@ async fn a_business_subscribes_itself_and_gets_a_number_in_its_own_area_code() {
         )
         .mount(&stripe)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
-        .and(query_param("AreaCode", "312"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100"])))
-        .mount(&mocks.twilio)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(wired("PN100", "+13125550100")))
-        .mount(&mocks.twilio)
-        .await;
+    stock_and_sell(&mocks.twilio, Some("312"), "+13125550100", "PN100").await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
     sqlx::query("UPDATE customers SET phone = '+13125550199' WHERE id = $1").bind(id).execute(&app.db).await.unwrap();
     let token = app.token(Role::Customer, id);

@@ -25,13 +25,16 @@ CREATE TRIGGER customers_forget_old_number
     WHEN (OLD.deskringer_number IS DISTINCT FROM NEW.deskringer_number)
     EXECUTE FUNCTION customers_forget_old_number();
 
--- A purchase in flight: written before Twilio is asked to buy `phone_number`, removed once
--- the number is stored. A retry that finds it asks Twilio whether the number was bought
--- (listing the account) instead of buying another. One per business at a time.
+-- A purchase: written before Twilio is asked to buy `phone_number`, removed once the number
+-- is stored (or Twilio is known not to have sold it). One per business at a time. While the
+-- request that wrote it still runs, another is refused; once it ended without knowing the
+-- outcome (`ended_at`, or a crash: `started_at` long past), a retry asks Twilio whether the
+-- number was bought (listing the account) instead of buying another.
 CREATE TABLE number_purchases (
     customer_id  BIGINT      PRIMARY KEY REFERENCES customers (id) ON DELETE CASCADE,
     phone_number TEXT        NOT NULL,
-    started_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    ended_at     TIMESTAMPTZ
 );
 
 -- Test calls an owner asked for from the portal (also the rate limit's record).

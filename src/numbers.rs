@@ -17,6 +17,9 @@ pub const VOICE_PATH: &str = "/api/webhooks/twilio/voice";
 pub const STATUS_PATH: &str = "/api/webhooks/twilio/status";
 /// Longest label Twilio keeps for a number.
 const FRIENDLY_NAME_LEN: usize = 64;
+/// Longer than any purchase request can run (three tries of at most 15 s, and the pauses):
+/// a purchase record older than this belongs to a request that is gone.
+const PURCHASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why a number could not be bought, attached or released.
 #[derive(Debug, thiserror::Error)]
@@ -149,24 +152,33 @@ impl<'a> Numbers<'a> {
 
     /// Buys a number matching `search` for business `customer_id`, wired to this server.
     ///
-    /// Never buys twice: the chosen number is recorded before Twilio is asked, and a request
-    /// that finds such a record (an earlier one timed out or crashed) first asks Twilio
-    /// whether that number is on the account, and takes it if so.
+    /// Never buys twice: the chosen number is recorded before Twilio is asked. While that
+    /// request runs, another is refused (409); once it has ended without knowing whether the
+    /// purchase happened (a lost answer, a crash), a retry first asks Twilio whether that
+    /// number is on the account, and takes it if so.
     pub async fn buy(&self, customer_id: i64, search: &NumberSearch) -> Result<Customer, NumberError> {
         let customer = self.business(customer_id).await?;
         if let Some(number) = customer.deskringer_number {
             return Err(NumberError::AlreadyHasNumber(number));
         }
-        let pending =
-            sqlx::query_scalar!("SELECT phone_number FROM number_purchases WHERE customer_id = $1", customer_id)
-                .fetch_optional(self.db)
-                .await?;
+        let pending = sqlx::query!(
+            r#"SELECT phone_number, (ended_at IS NOT NULL OR started_at < now() - make_interval(secs => $2))
+                      AS "settled!"
+               FROM number_purchases WHERE customer_id = $1"#,
+            customer_id,
+            PURCHASE_DEADLINE.as_secs_f64()
+        )
+        .fetch_optional(self.db)
+        .await?;
         if let Some(pending) = pending {
-            if let Some(bought) = self.twilio.account_numbers(Some(&pending)).await?.into_iter().next() {
+            if !pending.settled {
+                return Err(NumberError::PurchaseInProgress);
+            }
+            if let Some(bought) = self.twilio.account_numbers(Some(&pending.phone_number)).await?.into_iter().next() {
                 tracing::info!(customer.id = customer_id, "an earlier purchase went through; taking that number");
                 return self.adopt(&customer, &bought).await;
             }
-            self.forget_purchase(customer_id, &pending).await?;
+            self.forget_purchase(customer_id, &pending.phone_number).await?;
         }
 
         let offers = self.twilio.available_numbers(search).await?;
@@ -198,8 +210,18 @@ impl<'a> Numbers<'a> {
                         Some(bought) => return self.adopt(&customer, &bought).await,
                         None => self.forget_purchase(customer_id, &offer.phone_number).await?,
                     },
-                    // Cannot tell: the record stays, and the next attempt looks again.
-                    Err(lookup) => tracing::warn!(%lookup, "cannot tell whether the purchase happened"),
+                    // Cannot tell: the record stays, marked as ended, and the next attempt
+                    // looks again.
+                    Err(lookup) => {
+                        tracing::warn!(%lookup, "cannot tell whether the purchase happened");
+                        sqlx::query!(
+                            "UPDATE number_purchases SET ended_at = now() WHERE customer_id = $1 AND phone_number = $2",
+                            customer_id,
+                            offer.phone_number
+                        )
+                        .execute(self.db)
+                        .await?;
+                    }
                 }
                 Err(error.into())
             }

@@ -248,6 +248,94 @@ async fn a_retry_after_a_lost_answer_takes_the_number_bought_instead_of_buying_a
 }
 
 #[tokio::test]
+async fn a_second_request_while_a_purchase_runs_is_refused_and_buys_nothing() {
+    let (app, mocks) = app_with_twilio(&[]).await;
+    let admin = app.admin_token().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let uri = format!("/api/customers/{id}/phone-number");
+    Mock::given(method("GET"))
+        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100"])))
+        .mount(&mocks.twilio)
+        .await;
+    // Twilio takes its time over the purchase; the number is not on the account meanwhile.
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(wired("PN100", "+13125550100"))
+                .set_delay(std::time::Duration::from_millis(1500)),
+        )
+        .mount(&mocks.twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(account_page(vec![], None)))
+        .mount(&mocks.twilio)
+        .await;
+
+    // A double click: the second request arrives while the first waits for Twilio.
+    let first = app.post(&uri, &admin, json!({}));
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        app.post(&uri, &admin, json!({})).await
+    };
+    let (first, second) = tokio::join!(first, second);
+
+    assert_eq!(first.assert_ok(StatusCode::CREATED)["deskringer_number"], "+13125550100");
+    assert!(second.assert_error(StatusCode::CONFLICT).contains("being bought"), "{}", second.text);
+    assert_eq!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers.json")).await.len(), 1);
+    assert_eq!(number_of(&app, id).await, (Some("+13125550100".into()), Some("PN100".into())));
+}
+
+#[tokio::test]
+async fn a_purchase_left_by_a_vanished_request_is_settled_by_asking_twilio() {
+    let (app, mocks) = app_with_twilio(&[]).await;
+    let admin = app.admin_token().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let uri = format!("/api/customers/{id}/phone-number");
+    // The account holds the number, bought by a request whose server then died.
+    Mock::given(method("GET"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .and(query_param("PhoneNumber", "+13125550100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(account_page(
+            vec![incoming("PN100", "+13125550100", "https://old.example/voice", "POST", "")],
+            None,
+        )))
+        .mount(&mocks.twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers/PN100.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(wired("PN100", "+13125550100")))
+        .expect(1)
+        .mount(&mocks.twilio)
+        .await;
+    let record = |minutes_ago: i32| {
+        sqlx::query(
+            "INSERT INTO number_purchases (customer_id, phone_number, started_at) \
+             VALUES ($1, '+13125550100', now() - make_interval(mins => $2))",
+        )
+        .bind(id)
+        .bind(minutes_ago)
+        .execute(&app.db)
+    };
+
+    // Just started, no end recorded: that request may still be running.
+    record(0).await.unwrap();
+    app.post(&uri, &admin, json!({})).await.assert_error(StatusCode::CONFLICT);
+    sqlx::query("DELETE FROM number_purchases").execute(&app.db).await.unwrap();
+    // Ten minutes old: no request runs that long; Twilio says it was bought, so it is taken
+    // (and rewired to this server), not bought again.
+    record(10).await.unwrap();
+    let settled = app.post(&uri, &admin, json!({})).await;
+
+    assert_eq!(settled.assert_ok(StatusCode::CREATED)["deskringer_number"], "+13125550100");
+    assert_eq!(number_of(&app, id).await, (Some("+13125550100".into()), Some("PN100".into())));
+    assert_eq!(app.count("number_purchases").await, 0);
+    assert!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers.json")).await.is_empty());
+}
+
+#[tokio::test]
 async fn twilio_is_retried_on_429_and_its_own_message_is_shown_on_failure() {
     let (app, mocks) = app_with_twilio(&[]).await;
     let admin = app.admin_token().await;

@@ -32,6 +32,7 @@ MOCK="http://127.0.0.1:$MOCK_PORT"
 DESKRINGER_DEV_DB_DIR="$WORK/pg" PORT=$PORT API_BASE_URL=$BASE RUST_LOG=warn \
     STRIPE_SECRET_KEY=sk_fuzz STRIPE_PRICE_ID=price_fuzz STRIPE_WEBHOOK_SECRET=whsec_fuzz STRIPE_API_BASE_URL=$MOCK \
     SENDGRID_API_KEY=SG.fuzz SENDGRID_API_BASE_URL=$MOCK \
+    TWILIO_ACCOUNT_SID=ACfuzz TWILIO_API_BASE_URL=$MOCK \
     ADMIN_EMAIL=fuzz-admin@deskringer.test ADMIN_PASSWORD=fuzz-password \
     target/debug/deskringer serve >"$WORK/server.log" 2>&1 &
 SERVER=$!

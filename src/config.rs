@@ -451,6 +451,9 @@ impl Config {
             off.push(
                 "Twilio REST is off (no TWILIO_ACCOUNT_SID): texts are logged instead of sent; buying numbers and test calls answer 503",
             );
+            if self.twilio.auto_provision_numbers {
+                off.push("AUTO_PROVISION_NUMBERS is on but Twilio REST is off: new subscribers get no number");
+            }
         }
         off
     }
@@ -536,6 +539,7 @@ mod tests {
         let config = read(&[("RELEASE_NUMBER_AFTER_DAYS", "14"), ("AUTO_PROVISION_NUMBERS", "true")]).unwrap();
         assert_eq!(config.twilio.release_number_after, chrono::Duration::days(14));
         assert!(config.twilio.auto_provision_numbers);
+        assert!(config.disabled_services().iter().any(|line| line.starts_with("AUTO_PROVISION_NUMBERS is on")));
         let msg = read(&[("RELEASE_NUMBER_AFTER_DAYS", "0"), ("AUTO_PROVISION_NUMBERS", "sometimes")])
             .unwrap_err()
             .to_string();

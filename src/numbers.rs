@@ -231,6 +231,9 @@ impl<'a> Numbers<'a> {
     /// Gives business `customer_id` a number already on the account, rewired to this server.
     pub async fn attach(&self, customer_id: i64, phone_number: &str) -> Result<Customer, NumberError> {
         let customer = self.business(customer_id).await?;
+        if let Some(current) = customer.deskringer_number.as_ref().filter(|current| *current != phone_number) {
+            return Err(NumberError::AlreadyHasNumber(current.clone()));
+        }
         let owner = sqlx::query_scalar!(
             "SELECT id FROM customers WHERE deskringer_number = $1 AND id <> $2",
             phone_number,

@@ -415,6 +415,20 @@ async fn attaching_rewires_a_number_on_the_account_and_refuses_any_other() {
         .await;
     let uri = format!("/api/customers/{id}/phone-number");
 
+    // Refused: a number not on the account, another business's number, a typo, nothing.
+    let foreign = app.put(&uri, &admin, json!({"phone_number": "+14155550122"})).await;
+    assert_eq!(
+        foreign.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
+        "phone_number: +14155550122 is not a number on DeskRinger's Twilio account"
+    );
+    let taken = app.put(&uri, &admin, json!({"phone_number": "+14155550999"})).await;
+    assert!(taken.assert_error(StatusCode::CONFLICT).contains("another business"));
+    let typo = app.put(&uri, &admin, json!({"phone_number": "415-555"})).await;
+    typo.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    let empty = app.put(&uri, &admin, json!({"phone_number": ""})).await;
+    assert_eq!(empty.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "phone_number: is required");
+    assert_eq!(number_of(&app, id).await, (None, None));
+
     let attached = app.put(&uri, &admin, json!({"phone_number": "+1 (415) 555-0111"})).await;
 
     assert_eq!(attached.assert_ok(StatusCode::OK)["deskringer_number"], "+14155550111");
@@ -430,18 +444,10 @@ async fn attaching_rewires_a_number_on_the_account_and_refuses_any_other() {
     ] {
         assert!(fields.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} in {fields:?}");
     }
-
-    let foreign = app.put(&uri, &admin, json!({"phone_number": "+14155550122"})).await;
-    assert_eq!(
-        foreign.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
-        "phone_number: +14155550122 is not a number on DeskRinger's Twilio account"
-    );
-    let taken = app.put(&uri, &admin, json!({"phone_number": "+14155550999"})).await;
-    assert!(taken.assert_error(StatusCode::CONFLICT).contains("another business"));
-    let typo = app.put(&uri, &admin, json!({"phone_number": "415-555"})).await;
-    typo.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
-    let empty = app.put(&uri, &admin, json!({"phone_number": ""})).await;
-    assert_eq!(empty.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "phone_number: is required");
+    // Attaching the same number again changes nothing; another needs a release first.
+    app.put(&uri, &admin, json!({"phone_number": "+14155550111"})).await.assert_ok(StatusCode::OK);
+    let second = app.put(&uri, &admin, json!({"phone_number": "+14155550122"})).await;
+    assert!(second.assert_error(StatusCode::CONFLICT).contains("already has the number +14155550111"));
     assert_eq!(number_of(&app, id).await, (Some("+14155550111".into()), Some("PN2".into())));
 }
 
@@ -680,4 +686,50 @@ async fn a_lapsed_business_is_warned_then_its_number_released_and_a_returning_on
     let report = deskringer::jobs::numbers::release_lapsed_numbers(&context).await.unwrap();
     assert_eq!((report.warned, report.released), (1, 0));
     assert_eq!(number_of(&app, returned).await.0.as_deref(), Some("+13125550002"));
+}
+
+/// Log lines written while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_start_up_audit_logs_a_warning_per_miswired_or_missing_number() {
+    let (app, mocks) = app_with_twilio(&[]).await;
+    let right = app.insert_customer("Right", "right@b.test", "active").await;
+    let wrong = app.insert_customer("Wrong", "wrong@b.test", "active").await;
+    let gone = app.insert_customer("Gone", "gone@b.test", "active").await;
+    give_number(&app, right, "+13125550001", Some("PN1")).await;
+    give_number(&app, wrong, "+13125550002", Some("PN2")).await;
+    give_number(&app, gone, "+13125550004", Some("PN4")).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(account_page(
+            vec![wired("PN1", "+13125550001"), incoming("PN2", "+13125550002", VOICE_URL, "GET", STATUS_URL)],
+            None,
+        )))
+        .mount(&mocks.twilio)
+        .await;
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    deskringer::http::phone_numbers::numbers(&app.state).log_audit().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text.lines().filter(|line| line.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(warnings[0].contains("+13125550002") && warnings[0].contains("voice method is GET, not POST"), "{text}");
+    assert!(warnings[1].contains("+13125550004") && warnings[1].contains("not on the Twilio account"), "{text}");
+    assert!(!text.contains("+13125550001 "), "a wired number is not warned about: {text}");
 }

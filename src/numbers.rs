@@ -53,6 +53,21 @@ pub enum NumberError {
     Database(#[from] sqlx::Error),
 }
 
+impl NumberError {
+    /// What went wrong, for logs: never a phone number (the messages shown to admins name
+    /// them; logs must not).
+    pub fn for_log(&self) -> String {
+        match self {
+            NumberError::AlreadyHasNumber(_) => "the business already has a number".into(),
+            NumberError::NoMatch(_) => "no number matches the search".into(),
+            NumberError::NotOnAccount(_) => "the number is not on the Twilio account".into(),
+            NumberError::Taken(_) => "the number belongs to another business".into(),
+            NumberError::Twilio(error) => error.for_log(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The numbers desk: the database, the Twilio client and where numbers must point.
 #[derive(Debug, Clone, Copy)]
 pub struct Numbers<'a> {
@@ -213,7 +228,7 @@ impl<'a> Numbers<'a> {
                     // Cannot tell: the record stays, marked as ended, and the next attempt
                     // looks again.
                     Err(lookup) => {
-                        tracing::warn!(%lookup, "cannot tell whether the purchase happened");
+                        tracing::warn!(error = lookup.for_log(), "cannot tell whether the purchase happened");
                         sqlx::query!(
                             "UPDATE number_purchases SET ended_at = now() WHERE customer_id = $1 AND phone_number = $2",
                             customer_id,
@@ -362,13 +377,13 @@ impl<'a> Numbers<'a> {
         let audit = match self.audit().await {
             Ok(audit) => audit,
             Err(error) => {
-                tracing::warn!(%error, "cannot audit the Twilio numbers");
+                tracing::warn!(error = error.for_log(), "cannot audit the Twilio numbers");
                 return;
             }
         };
         for number in audit.numbers.iter().filter(|number| !number.wired) {
             tracing::warn!(
-                number = %number.phone_number,
+                number.sid = %number.sid,
                 customer.id = number.customer_id,
                 problems = %number.problems.join("; "),
                 "a Twilio number is not wired to this server (POST /api/admin/phone-numbers/sync rewires business numbers)"
@@ -376,7 +391,6 @@ impl<'a> Numbers<'a> {
         }
         for missing in &audit.missing {
             tracing::warn!(
-                number = %missing.deskringer_number,
                 customer.id = missing.customer_id,
                 "a business's number is not on the Twilio account: its calls never reach DeskRinger"
             );

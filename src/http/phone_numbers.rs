@@ -29,7 +29,7 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 
 impl From<TwilioError> for AppError {
     fn from(error: TwilioError) -> Self {
-        tracing::warn!(%error, "Twilio call failed");
+        tracing::warn!(error = error.for_log(), "Twilio call failed");
         match error {
             TwilioError::NotConfigured => AppError::ServiceUnavailable(error.to_string()),
             TwilioError::Api { message, .. } => AppError::BadGateway(format!("Twilio: {message}")),

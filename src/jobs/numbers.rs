@@ -160,13 +160,17 @@ pub async fn release_lapsed_numbers(job: &JobContext) -> anyhow::Result<LapsedRe
     let mut failures = 0;
     for customer_id in due {
         match numbers.release(customer_id).await {
-            Ok(number) => {
-                tracing::info!(customer.id = customer_id, number, "number of a lapsed business released");
+            Ok(_) => {
+                tracing::info!(customer.id = customer_id, "number of a lapsed business released");
                 report.released += 1;
             }
             Err(NumberError::NoNumber) => {}
             Err(error) => {
-                tracing::warn!(customer.id = customer_id, %error, "cannot release a lapsed business's number");
+                tracing::warn!(
+                    customer.id = customer_id,
+                    error = error.for_log(),
+                    "cannot release a lapsed business's number"
+                );
                 failures += 1;
             }
         }
@@ -197,7 +201,8 @@ pub async fn provision_number(job: &JobContext, customer_id: i64) -> anyhow::Res
             match bought {
                 Ok(customer) => customer.deskringer_number.unwrap_or_default(),
                 Err(NumberError::AlreadyHasNumber(number)) => number,
-                Err(error) => return Err(error.into()),
+                // Logged by the worker: in words that quote no phone number.
+                Err(error) => anyhow::bail!("cannot buy a number: {}", error.for_log()),
             }
         }
     };

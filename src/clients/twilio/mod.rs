@@ -42,6 +42,17 @@ pub enum TwilioError {
 }
 
 impl TwilioError {
+    /// What went wrong, for logs: Twilio's status and code but never its message, which may
+    /// quote a phone number.
+    pub fn for_log(&self) -> String {
+        match self {
+            TwilioError::Api { status, code, .. } => {
+                format!("Twilio error ({status}{})", code.map(|c| format!(", code {c}")).unwrap_or_default())
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// Whether Twilio said the resource does not exist (404).
     pub fn is_not_found(&self) -> bool {
         matches!(self, TwilioError::Api { status: 404, .. })

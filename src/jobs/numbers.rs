@@ -186,6 +186,10 @@ pub async fn release_lapsed_numbers(job: &JobContext) -> anyhow::Result<LapsedRe
 pub async fn provision_number(job: &JobContext, customer_id: i64) -> anyhow::Result<()> {
     let numbers = Numbers::new(&job.db, &job.clients.twilio, &job.config.api_base_url);
     let Some(customer) = crate::db::customers::find(&job.db, customer_id).await? else { return Ok(()) };
+    if customer.deskringer_number.is_none() && !customer.is_in_service(Utc::now(), job.config.stripe.past_due_grace) {
+        tracing::info!(customer.id = customer_id, "no longer in service; no number bought");
+        return Ok(());
+    }
     let number = match customer.deskringer_number {
         Some(number) => number,
         None => {
@@ -244,7 +248,10 @@ pub fn notice_email(to: &str, business_name: &str, number: &str, kind: &NoticeKi
                     format!(
                         "On {date} the number will be released: after that it cannot be recovered and may be given to someone else."
                     ),
-                    format!("To keep it, subscribe again from your portal before then: {portal}"),
+                    format!(
+                        "To keep it, subscribe again before then: after a free trial, from your portal ({portal}); \
+                         after a cancellation, ask DeskRinger for a payment link."
+                    ),
                 ],
             )
         }
@@ -274,6 +281,6 @@ mod tests {
         let email = notice_email("o@b.test", "Bob & Sons", "+14155550100", &kind, &Config::for_tests());
         assert_eq!(email.subject, "Your DeskRinger number +14155550100 will be released on 5 January 2027");
         assert!(email.html.contains("Bob &amp; Sons"));
-        assert!(email.text.contains("subscribe again"));
+        assert!(email.text.contains("subscribe again before then"));
     }
 }

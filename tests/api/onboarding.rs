@@ -195,6 +195,18 @@ async fn without_auto_provisioning_a_paid_checkout_buys_nothing() {
     assert!(app.queued_jobs().await.is_empty());
 }
 
+#[tokio::test]
+async fn a_business_that_left_before_the_job_ran_gets_no_number() {
+    let (app, mocks, _stripe) = onboarding_app(&[("AUTO_PROVISION_NUMBERS", "true")]).await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "cancelled").await;
+
+    deskringer::jobs::numbers::provision_number(&app.state.job_context(), id).await.unwrap();
+
+    assert!(mocks.twilio.received_requests().await.unwrap().is_empty());
+    assert!(mocks.sendgrid.received_requests().await.unwrap().is_empty());
+    assert!(app.queued_jobs().await.is_empty());
+}
+
 /// A business with a number, its own phone, and a portal token.
 async fn ready_business(app: &TestApp) -> (i64, String) {
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;

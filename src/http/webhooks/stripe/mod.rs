@@ -246,13 +246,15 @@ async fn provision_number_if_none(state: &AppState, tx: &mut Transaction<'_, Pos
     if !state.config.twilio.auto_provision_numbers {
         return Ok(());
     }
-    let has_number = sqlx::query_scalar!(
-        r#"SELECT deskringer_number IS NOT NULL AS "has_number!" FROM customers WHERE id = $1"#,
+    // Active now: an older checkout event than the status's (delivered late) buys nothing.
+    let needs_number = sqlx::query_scalar!(
+        r#"SELECT deskringer_number IS NULL AND subscription_status = 'active' AS "needs_number!"
+           FROM customers WHERE id = $1"#,
         id
     )
     .fetch_one(&mut **tx)
     .await?;
-    if !has_number {
+    if needs_number {
         let job = ProvisionNumber { customer_id: id };
         jobs::enqueue(&state.db, tx, job, format!("provision-number-{id}")).await?;
         tracing::info!(customer.id = id, "a number will be bought for the new subscriber");

@@ -188,17 +188,31 @@ async fn a_fruitless_or_invalid_search_says_why_and_buys_nothing() {
     assert_eq!(app.count("number_purchases").await, 0);
 }
 
-#[tokio::test]
-async fn a_retry_after_a_lost_answer_takes_the_number_bought_instead_of_buying_another() {
+/// A business without a number, an admin token, its phone-number route, and Twilio offering
+/// +13125550100.
+struct Purchase {
+    app: TestApp,
+    mocks: Mocks,
+    admin: String,
+    id: i64,
+    uri: String,
+}
+
+async fn purchase() -> Purchase {
     let (app, mocks) = app_with_twilio(&[]).await;
     let admin = app.admin_token().await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
-    let uri = format!("/api/customers/{id}/phone-number");
     Mock::given(method("GET"))
         .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
         .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100"])))
         .mount(&mocks.twilio)
         .await;
+    Purchase { app, mocks, admin, id, uri: format!("/api/customers/{id}/phone-number") }
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_takes_the_number_bought_instead_of_buying_another() {
+    let Purchase { app, mocks, admin, id, uri } = purchase().await;
     // Twilio bought the number, but every answer is lost: the purchase and the check after it
     // both fail (after their retries).
     Mock::given(method("POST"))
@@ -249,15 +263,7 @@ async fn a_retry_after_a_lost_answer_takes_the_number_bought_instead_of_buying_a
 
 #[tokio::test]
 async fn a_second_request_while_a_purchase_runs_is_refused_and_buys_nothing() {
-    let (app, mocks) = app_with_twilio(&[]).await;
-    let admin = app.admin_token().await;
-    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
-    let uri = format!("/api/customers/{id}/phone-number");
-    Mock::given(method("GET"))
-        .and(path(format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(offers(&["+13125550100"])))
-        .mount(&mocks.twilio)
-        .await;
+    let Purchase { app, mocks, admin, id, uri } = purchase().await;
     // Twilio takes its time over the purchase; the number is not on the account meanwhile.
     Mock::given(method("POST"))
         .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))
@@ -290,10 +296,7 @@ async fn a_second_request_while_a_purchase_runs_is_refused_and_buys_nothing() {
 
 #[tokio::test]
 async fn a_purchase_left_by_a_vanished_request_is_settled_by_asking_twilio() {
-    let (app, mocks) = app_with_twilio(&[]).await;
-    let admin = app.admin_token().await;
-    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
-    let uri = format!("/api/customers/{id}/phone-number");
+    let Purchase { app, mocks, admin, id, uri } = purchase().await;
     // The account holds the number, bought by a request whose server then died.
     Mock::given(method("GET"))
         .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers.json")))

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::clients::twilio::TwilioError;
+
 /// Every error's body: a message for people, and for invalid fields the reason per field.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -46,6 +48,17 @@ pub enum NotFound {
     /// Not found.
     #[response(status = 404)]
     NotFound(#[to_schema] ErrorBody),
+}
+
+/// 502 and 503: Twilio refused or could not be reached, or is not configured.
+#[derive(utoipa::IntoResponses)]
+pub enum TwilioErrors {
+    /// Twilio refused (its message is shown) or could not be reached.
+    #[response(status = 502)]
+    BadGateway(#[to_schema] ErrorBody),
+    /// `TWILIO_ACCOUNT_SID` or `TWILIO_AUTH_TOKEN` is not set.
+    #[response(status = 503)]
+    NotConfigured(ErrorBody),
 }
 
 /// Handler result with [`AppError`] as the error.
@@ -202,6 +215,18 @@ impl From<PathRejection> for AppError {
                 AppError::BadRequest(format!("invalid path parameter: {}", e.body_text()))
             }
             other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<TwilioError> for AppError {
+    fn from(error: TwilioError) -> Self {
+        tracing::warn!(error = error.for_log(), "Twilio call failed");
+        match error {
+            TwilioError::NotConfigured => AppError::ServiceUnavailable(error.to_string()),
+            TwilioError::Api { message, .. } => AppError::BadGateway(format!("Twilio: {message}")),
+            // Safe to repeat: a repeated purchase never buys a second number.
+            TwilioError::Transport(_) => AppError::BadGateway("Twilio could not be reached; try again".into()),
         }
     }
 }

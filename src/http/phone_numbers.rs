@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::clients::twilio::TwilioError;
 use crate::clients::twilio::numbers::NumberSearch;
 use crate::db::customers::Customer;
 use crate::http::AppState;
-use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, NotFound, Result};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, NotFound, Result, TwilioErrors};
 use crate::http::extract::{AdminUser, AppJson, AppPath, OptionalJson};
 use crate::http::validate;
 use crate::numbers::{Audit, NumberError, Numbers, SyncReport};
@@ -25,19 +24,6 @@ pub fn customer_router() -> OpenApiRouter<AppState> {
 /// Routes under `/api/admin` (merged into the admin router).
 pub fn admin_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(audit_numbers)).routes(routes!(sync_numbers))
-}
-
-impl From<TwilioError> for AppError {
-    fn from(error: TwilioError) -> Self {
-        tracing::warn!(error = error.for_log(), "Twilio call failed");
-        match error {
-            TwilioError::NotConfigured => AppError::ServiceUnavailable(error.to_string()),
-            TwilioError::Api { message, .. } => AppError::BadGateway(format!("Twilio: {message}")),
-            TwilioError::Transport(_) => AppError::BadGateway(
-                "Twilio could not be reached; try again (a repeated request never buys a second number)".into(),
-            ),
-        }
-    }
 }
 
 impl From<NumberError> for AppError {
@@ -122,7 +108,7 @@ pub struct Released {
     summary = "Buy a number for a business",
     params(("id" = i64, Path, description = "Row id")),
     request_body(content = Option<BuyNumber>, description = "Search preferences; the body may be left out"),
-    responses((status = 201, description = "The business with its new number", body = Customer), (status = 404, description = "No such business, or no number matches the search", body = ErrorBody), (status = 409, description = "The business already has a number, or one is being bought", body = ErrorBody), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), InputErrors, AuthErrors),
+    responses((status = 201, description = "The business with its new number", body = Customer), (status = 404, description = "No such business, or no number matches the search", body = ErrorBody), (status = 409, description = "The business already has a number, or one is being bought", body = ErrorBody), TwilioErrors, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn buy_number(
@@ -145,7 +131,7 @@ async fn buy_number(
     summary = "Attach a number already on the Twilio account",
     params(("id" = i64, Path, description = "Row id")),
     request_body = AttachNumber,
-    responses((status = 200, description = "The business with the number", body = Customer), (status = 409, description = "Another business has the number", body = ErrorBody), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), NotFound, InputErrors, AuthErrors),
+    responses((status = 200, description = "The business with the number", body = Customer), (status = 409, description = "Another business has the number", body = ErrorBody), TwilioErrors, NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn attach_number(
@@ -169,7 +155,7 @@ async fn attach_number(
     tag = "phone numbers",
     summary = "Release a business's number",
     params(("id" = i64, Path, description = "Row id")),
-    responses((status = 200, body = Released), (status = 404, description = "No such business, or it has no number", body = ErrorBody), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), InputErrors, AuthErrors),
+    responses((status = 200, body = Released), (status = 404, description = "No such business, or it has no number", body = ErrorBody), TwilioErrors, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn release_number(
@@ -188,7 +174,7 @@ async fn release_number(
     path = "/phone-numbers",
     tag = "phone numbers",
     summary = "Audit the Twilio account's numbers",
-    responses((status = 200, body = Audit), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), AuthErrors),
+    responses((status = 200, body = Audit), TwilioErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn audit_numbers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<Audit>> {
@@ -202,7 +188,7 @@ async fn audit_numbers(_admin: AdminUser, State(state): State<AppState>) -> Resu
     path = "/phone-numbers/sync",
     tag = "phone numbers",
     summary = "Rewire every business's number to this server",
-    responses((status = 200, body = SyncReport), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), AuthErrors),
+    responses((status = 200, body = SyncReport), TwilioErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn sync_numbers(_admin: AdminUser, State(state): State<AppState>) -> Result<AppJson<SyncReport>> {

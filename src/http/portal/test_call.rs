@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::current;
 use crate::clients::twilio::calls::OutgoingCall;
 use crate::http::AppState;
-use crate::http::error::{AppError, AuthErrors, ErrorBody, Result};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, Result, TwilioErrors};
 use crate::http::extract::{AppJson, CustomerUser};
 use crate::numbers::{STATUS_PATH, VOICE_PATH};
 
@@ -46,7 +46,7 @@ pub struct TestCallPlaced {
     path = "/test-call",
     tag = "portal",
     summary = "Ring the owner's phone with the receptionist",
-    responses((status = 202, body = TestCallPlaced), (status = 409, description = "No number to call from yet", body = ErrorBody), (status = 422, description = "No phone to ring", body = ErrorBody), (status = 429, description = "Too many test calls; see Retry-After", body = ErrorBody), (status = 502, description = "Twilio failed", body = ErrorBody), (status = 503, description = "Twilio is not configured", body = ErrorBody), AuthErrors),
+    responses((status = 202, body = TestCallPlaced), (status = 409, description = "No number to call from yet", body = ErrorBody), (status = 422, description = "No phone to ring", body = ErrorBody), (status = 429, description = "Too many test calls; see Retry-After", body = ErrorBody), TwilioErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn request_test_call(

@@ -4,6 +4,8 @@
 //! Used by the admin routes, the portal's onboarding and the jobs; it knows the database and
 //! the Twilio client, nothing of HTTP.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -305,20 +307,21 @@ impl<'a> Numbers<'a> {
         .fetch_all(self.db)
         .await?;
         let wiring = self.wiring();
+        // By number, so an account with thousands of numbers is matched in one pass each way.
+        let by_number: HashMap<&str, &Assigned> =
+            assigned.iter().map(|business| (business.deskringer_number.as_str(), business)).collect();
         let numbers = on_account
             .iter()
-            .map(|number| {
-                let business = assigned.iter().find(|b| b.deskringer_number == number.phone_number);
-                audit_number(number, business, &wiring)
-            })
+            .map(|number| audit_number(number, by_number.get(number.phone_number.as_str()).copied(), &wiring))
             .collect();
+        let on_account: HashSet<&str> = on_account.iter().map(|number| number.phone_number.as_str()).collect();
         let missing = assigned
-            .into_iter()
-            .filter(|business| !on_account.iter().any(|n| n.phone_number == business.deskringer_number))
+            .iter()
+            .filter(|business| !on_account.contains(business.deskringer_number.as_str()))
             .map(|business| MissingNumber {
                 customer_id: business.id,
-                business_name: business.business_name,
-                deskringer_number: business.deskringer_number,
+                business_name: business.business_name.clone(),
+                deskringer_number: business.deskringer_number.clone(),
             })
             .collect();
         Ok(Audit {
@@ -333,20 +336,27 @@ impl<'a> Numbers<'a> {
     /// records Twilio's SID where it was not known.
     pub async fn sync(&self) -> Result<SyncReport, NumberError> {
         let audit = self.audit().await?;
+        // Twilio's SIDs of the businesses' numbers, in one statement (only changed rows are written).
+        let (numbers, sids): (Vec<String>, Vec<String>) = audit
+            .numbers
+            .iter()
+            .filter(|number| number.customer_id.is_some())
+            .map(|number| (number.phone_number.clone(), number.sid.clone()))
+            .unzip();
+        sqlx::query!(
+            "UPDATE customers c SET twilio_number_sid = v.sid \
+             FROM unnest($1::text[], $2::text[]) AS v(phone_number, sid) \
+             WHERE c.deskringer_number = v.phone_number AND c.twilio_number_sid IS DISTINCT FROM v.sid",
+            &numbers,
+            &sids
+        )
+        .execute(self.db)
+        .await?;
         let mut report = SyncReport { rewired: Vec::new(), failed: Vec::new(), unchanged: 0 };
         for number in audit.numbers {
             let (Some(customer_id), Some(business_name)) = (number.customer_id, &number.business_name) else {
                 continue;
             };
-            sqlx::query!(
-                "UPDATE customers SET twilio_number_sid = $3 WHERE id = $1 AND deskringer_number = $2 \
-                 AND twilio_number_sid IS DISTINCT FROM $3",
-                customer_id,
-                number.phone_number,
-                number.sid
-            )
-            .execute(self.db)
-            .await?;
             if number.wired {
                 report.unchanged += 1;
                 continue;

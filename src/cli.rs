@@ -3,6 +3,7 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -91,6 +92,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let address = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        let file_handle_limit = http::server::raise_file_handle_limit();
+        let limits = http::ServerLimits::from_config(&config, file_handle_limit);
         let state = AppState::new(pool.clone(), config)?;
 
         // One shutdown signal, shared by the HTTP server and the job worker.
@@ -113,14 +116,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         let worker = jobs::worker(state.job_context(), stop_requested()).await?;
         tracing::info!(%address, "DeskRinger API listening");
-        let (served, worked) = tokio::join!(http::serve(listener, http::app(state), stop_requested()), worker.run());
+        let stats = Arc::default();
+        let server = http::serve(listener, http::app(state), limits, stats, stop_requested());
+        let (served, worked) = tokio::join!(server, worker.run());
         if let Err(error) = worked {
             tracing::error!(?error, "the job worker stopped with an error");
         }
         served.context("server failed")
     }
     .await;
-    pool.close().await;
+    // Work cut at the end of the shutdown grace may not have returned its database
+    // connections; closing waits for them only briefly.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await.is_err() {
+        tracing::warn!("database connections still in use at exit");
+    }
     target.shutdown().await;
     result
 }

@@ -143,6 +143,21 @@ pub struct EmailConfig {
     pub from_name: String,
 }
 
+/// How long and how much a client may hold a connection (see `http::server`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Longest time to send a request's headers (`HEADER_READ_TIMEOUT_SECONDS`, default 10).
+    pub header_read_timeout: Duration,
+    /// Longest idle spell on a kept-alive connection (`IDLE_TIMEOUT_SECONDS`, default 75):
+    /// longer than a load balancer's own keep-alive, so it never reuses a connection we close.
+    pub idle_timeout: Duration,
+    /// Most bytes of request line and headers (`MAX_HEADER_BYTES`, default 16384).
+    pub max_header_bytes: usize,
+    /// Most connections open at once (`MAX_CONNECTIONS`, default 4096; kept below the
+    /// file-handle limit at start).
+    pub max_connections: usize,
+}
+
 /// The whole configuration. Secrets are `SecretString`, so `Debug` never prints them.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -179,6 +194,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Bearer token required by `/metrics`; open when unset.
     pub metrics_token: Option<SecretString>,
+    /// Connection limits and timeouts.
+    pub server: ServerConfig,
 }
 
 /// Why the configuration could not be read: every problem, one per line.
@@ -290,6 +307,12 @@ impl Config {
         let max_call_minutes = number("MAX_CALL_MINUTES", 20.0, |v| v > 0.0 && v <= 24.0 * 60.0);
         let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
         let release_after_days = number("RELEASE_NUMBER_AFTER_DAYS", 30.0, |v| (1.0..=3650.0).contains(&v));
+        let header_read_seconds = number("HEADER_READ_TIMEOUT_SECONDS", 10.0, |v| (1.0..=120.0).contains(&v));
+        let idle_seconds_http = number("IDLE_TIMEOUT_SECONDS", 75.0, |v| (1.0..=3600.0).contains(&v));
+        let max_header_bytes =
+            number("MAX_HEADER_BYTES", 16_384.0, |v| (4096.0..=65_536.0).contains(&v) && v.fract() == 0.0);
+        let max_connections =
+            number("MAX_CONNECTIONS", 4096.0, |v| (1.0..=1_000_000.0).contains(&v) && v.fract() == 0.0);
         let mut flag = |name: &str| match get(name).as_deref() {
             None | Some("false" | "0" | "no") => false,
             Some("true" | "1" | "yes") => true,
@@ -400,6 +423,12 @@ impl Config {
             bootstrap_admin,
             trust_forwarded_for,
             metrics_token: secret("METRICS_TOKEN"),
+            server: ServerConfig {
+                header_read_timeout: Duration::from_secs_f64(header_read_seconds),
+                idle_timeout: Duration::from_secs_f64(idle_seconds_http),
+                max_header_bytes: max_header_bytes as usize,
+                max_connections: max_connections as usize,
+            },
         })
     }
 
@@ -532,6 +561,31 @@ mod tests {
         assert_eq!(config.realtime.default_voice_mode, VoiceMode::Standard);
         assert_eq!(config.twilio.release_number_after, chrono::Duration::days(30));
         assert!(!config.twilio.auto_provision_numbers);
+        assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(config.server.max_header_bytes, 16_384);
+        assert_eq!(config.server.max_connections, 4096);
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let config = read(&[
+            ("HEADER_READ_TIMEOUT_SECONDS", "5"),
+            ("IDLE_TIMEOUT_SECONDS", "65"),
+            ("MAX_HEADER_BYTES", "8192"),
+            ("MAX_CONNECTIONS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(config.server.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.server.idle_timeout, Duration::from_secs(65));
+        assert_eq!((config.server.max_header_bytes, config.server.max_connections), (8192, 100));
+        let msg =
+            read(&[("HEADER_READ_TIMEOUT_SECONDS", "0"), ("MAX_HEADER_BYTES", "1000000"), ("MAX_CONNECTIONS", "1.5")])
+                .unwrap_err()
+                .to_string();
+        for name in ["HEADER_READ_TIMEOUT_SECONDS", "MAX_HEADER_BYTES", "MAX_CONNECTIONS"] {
+            assert!(msg.contains(name), "{name}: {msg}");
+        }
     }
 
     #[test]

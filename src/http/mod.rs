@@ -15,7 +15,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod phone_numbers;
 pub mod portal;
-
+pub mod server;
 pub mod service;
 pub mod standing;
 pub mod validate;
@@ -45,6 +45,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::speech::SpeechService;
 use error::AppError;
+pub use server::{ServerLimits, ServerStats, serve};
 
 /// Largest request body accepted (JSON settings of a large business fit comfortably).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -165,26 +166,6 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
 /// The OpenAPI document of every route (also served at `/api/openapi.json`).
 pub fn openapi_spec() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // With the peer address, for per-client login limits.
-    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
-    // No Nagle delay: a media stream writes small messages (audio, then its mark) that must
-    // leave at once; with Nagle, a write waiting on the peer's delayed ACK held a frame up to
-    // 40 ms (bench/RESULTS.md, realtime).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 /// The request's span: method, the matched route (never the raw path, which carries ids)

@@ -288,9 +288,7 @@ async fn slow_csv_downloads_hold_no_database_connection() {
     .execute(&app.db)
     .await
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(deskringer::http::serve(listener, app.app.clone(), std::future::pending()));
+    let address = app.serve().await;
 
     // Act: more downloads than the pool has connections, each reading its first bytes and
     // then nothing more (a slow or stalled client).

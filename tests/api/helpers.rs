@@ -105,6 +105,16 @@ async fn execute(conn: &mut PgConnection, sql: String) {
     sqlx::query(AssertSqlSafe(sql.clone())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// A server running on a local port.
+pub struct Served {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    /// What its accept loop has seen.
+    pub stats: std::sync::Arc<http::ServerStats>,
+    /// Ends when the server has shut down.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
 /// A fresh, migrated database and the application over it.
 pub struct TestApp {
     /// The application, exactly as `serve` builds it.
@@ -138,12 +148,24 @@ impl TestApp {
         TestApp { app: http::app(state.clone()), db, state, database }
     }
 
-    /// Serves the app on a local port (for WebSocket clients), until the test ends.
+    /// Serves the app on a local port (for WebSocket clients), until the test ends, with
+    /// the limits the configuration gives.
     pub async fn serve(&self) -> std::net::SocketAddr {
+        let limits = http::ServerLimits::from_config(&self.state.config, u64::MAX);
+        self.serve_with(limits, std::future::pending()).await.address
+    }
+
+    /// Serves the app on a local port within `limits` until `shutdown` completes.
+    pub async fn serve_with(
+        &self,
+        limits: http::ServerLimits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(http::serve(listener, self.app.clone(), std::future::pending()));
-        addr
+        let address = listener.local_addr().unwrap();
+        let stats = std::sync::Arc::new(http::ServerStats::default());
+        let task = tokio::spawn(http::serve(listener, self.app.clone(), limits, stats.clone(), shutdown));
+        Served { address, stats, task }
     }
 
     /// A `DATABASE_URL` for this test's database, for running the binary against it.

@@ -6,6 +6,7 @@ mod billing;
 mod calls;
 mod cli;
 mod clients;
+mod connections;
 
 mod customers;
 mod helpers;

@@ -513,6 +513,23 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
 }
 
 #[tokio::test]
+async fn a_media_stream_outlives_the_http_header_and_idle_timeouts() {
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+    let short = [("HEADER_READ_TIMEOUT_SECONDS", "1"), ("IDLE_TIMEOUT_SECONDS", "1")];
+    let (_app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_long", None, &short).await;
+
+    // Quiet for longer than both HTTP timeouts: the upgraded socket keeps its own rules.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let chunk = audio(7, 320);
+    session.reply("resp_late", "item_late", std::slice::from_ref(&chunk), "Still here.").await;
+    assert_eq!(twilio.audio(chunk.len()).await.0, chunk);
+    twilio.media(&audio(8, 160)).await;
+    let append = session.expect("input_audio_buffer.append").await;
+    assert_eq!(BASE64.decode(append["audio"].as_str().unwrap()).unwrap(), audio(8, 160));
+}
+
+#[tokio::test]
 async fn the_caller_interrupts_and_the_reply_stops_where_they_stopped_hearing_it() {
     let mocks = Mocks::start().await;
     let mut model = MockModel::start().await;

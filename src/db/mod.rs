@@ -1,6 +1,7 @@
 //! Database access: the connection pool, migrations, and queries shared by several handlers.
 
 pub mod admins;
+pub mod appointments;
 pub mod call_totals;
 pub mod calls;
 pub mod customers;

@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses the command line.
 
 pub mod auth;
+pub mod booking;
 pub mod cli;
 pub mod clients;
 pub mod config;

@@ -47,8 +47,8 @@ pub fn time_zone(name: &str) -> Tz {
 pub fn status_at(hours: Option<&BusinessHours>, zone: Tz, now: DateTime<Utc>) -> LocalStatus {
     let local = now.with_timezone(&zone).naive_local();
     let (date, time) = (local.date(), local.time());
-    let today = hours_on(hours, date);
-    let yesterday = hours_on(hours, date - Duration::days(1));
+    let today = hours.and_then(|hours| day_hours(hours, date)).cloned();
+    let yesterday = hours.and_then(|hours| day_hours(hours, date - Duration::days(1)));
 
     let open_today = today.as_ref().and_then(|day| day.open_close).is_some_and(|(open, close)| {
         if open.0 < close.0 {
@@ -66,9 +66,10 @@ pub fn status_at(hours: Option<&BusinessHours>, zone: Tz, now: DateTime<Utc>) ->
     LocalStatus { local, open: open_today || open_from_yesterday, today }
 }
 
-/// The weekday's hours on `date`.
-fn hours_on(hours: Option<&BusinessHours>, date: NaiveDate) -> Option<DayHours> {
-    let hours = hours?;
+/// The weekly hours that apply on `date` (its weekday's); `None` when that day is not given.
+/// A day whose hours run past midnight is still `date`'s: the hours belong to the day they
+/// open on.
+pub fn day_hours(hours: &BusinessHours, date: NaiveDate) -> Option<&DayHours> {
     let day = match date.weekday() {
         Weekday::Mon => &hours.monday,
         Weekday::Tue => &hours.tuesday,
@@ -78,7 +79,7 @@ fn hours_on(hours: Option<&BusinessHours>, date: NaiveDate) -> Option<DayHours> 
         Weekday::Sat => &hours.saturday,
         Weekday::Sun => &hours.sunday,
     };
-    day.clone()
+    day.as_ref()
 }
 
 #[cfg(test)]

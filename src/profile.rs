@@ -285,6 +285,8 @@ pub enum AppointmentHandling {
     BookingLink,
     /// Ask the caller to call back later, during opening hours.
     CallBackLater,
+    /// Book, move and cancel appointments in the diary during the call.
+    Book,
 }
 
 impl AppointmentHandling {
@@ -296,6 +298,7 @@ impl AppointmentHandling {
             Self::Transfer => "transfer",
             Self::BookingLink => "booking_link",
             Self::CallBackLater => "call_back_later",
+            Self::Book => "book",
         }
     }
 

@@ -2,6 +2,7 @@
 //! database and no clock: [`settings`] reads and checks the `booking` object a business sets,
 //! and [`slots`] computes free times from its hours, time off and appointments.
 
+pub mod diary;
 pub mod settings;
 pub mod slots;
 

@@ -29,6 +29,9 @@ pub struct Customer {
     #[schema(value_type = Option<Vec<Faq>>)]
     pub faqs: Option<StoredJson<Vec<Faq>>>,
     pub appointment_handling: String,
+    /// How callers book: services and the diary's rules (`null` until set: the defaults).
+    #[schema(value_type = Option<crate::booking::BookingSettings>)]
+    pub booking: Option<StoredJson<crate::booking::BookingSettings>>,
     pub pricing_info: Option<String>,
     pub special_instructions: Option<String>,
     pub ai_instructions: Option<String>,
@@ -165,7 +168,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
                 faqs = $14, appointment_handling = $15, pricing_info = $16, special_instructions = $17, \
                 ai_instructions = $18, notification_email = $19, notification_phone = $20, \
                 notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
-                trial_ends_at = $24, voice_mode = $25, updated_at = now(), \
+                trial_ends_at = $24, voice_mode = $25, booking = $26, updated_at = now(), \
                 subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
                                               ELSE subscription_status_at END \
          WHERE id = $1 RETURNING *",
@@ -195,6 +198,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
     .bind(&c.subscription_tier)
     .bind(c.trial_ends_at)
     .bind(&c.voice_mode)
+    .bind(&c.booking)
     .fetch_one(&mut **tx)
     .await
 }

@@ -130,6 +130,13 @@ fn appointment_instructions(handling: AppointmentHandling, can_transfer: bool) -
         AppointmentHandling::CallBackLater => {
             "Ask the caller to call back during opening hours to book, or offer to take a message."
         }
+        AppointmentHandling::Book => {
+            "Book appointments yourself with your tools: check_availability for free times (offer what it \
+             returns, never a time it did not), then book_appointment with the caller's name once they choose \
+             one. For the caller's own appointments use find_appointments, then reschedule_appointment or \
+             cancel_appointment. Confirm what you booked, moved or cancelled. If the tools cannot book, take the \
+             caller's name, phone number and preferred time, and say the team will confirm."
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::db::stored_json::StoredJson;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
+use crate::booking::BookingSettings;
 use crate::profile::{AppointmentHandling, BusinessHours, FaqRows, VoiceMode};
 use crate::receptionist::{BusinessProfile, compile_instructions};
 
@@ -57,6 +58,9 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<Vec<crate::profile::Faq>>)]
     pub faqs: Option<Option<FaqRows>>,
     pub appointment_handling: Option<AppointmentHandling>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<crate::booking::BookingSettings>)]
+    pub booking: Option<Option<BookingSettings>>,
     pub voice_mode: Option<VoiceMode>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -107,6 +111,7 @@ pub const RECEPTIONIST_SETTINGS: &[&str] = &[
     "services_offered",
     "faqs",
     "appointment_handling",
+    "booking",
     "pricing_info",
     "special_instructions",
     "forward_to_number",
@@ -128,6 +133,7 @@ pub const PORTAL_SETTINGS: &[&str] = &[
     "services_offered",
     "faqs",
     "appointment_handling",
+    "booking",
     "pricing_info",
     "special_instructions",
     "notification_email",
@@ -176,6 +182,7 @@ impl CustomerPatch {
             || self.timezone.is_some()
             || self.faqs.is_some()
             || self.appointment_handling.is_some()
+            || self.booking.is_some()
             || self.pricing_info.is_some()
             || self.special_instructions.is_some()
             || self.forward_to_number.is_some()
@@ -255,6 +262,11 @@ impl CustomerPatch {
             fields.business_hours = hours.filter(|h| !h.is_empty()).map(|h| StoredJson::new(&h));
         }
         set(&mut fields.holiday_hours, self.holiday_hours, |v| text("holiday_hours", v, MAX_TEXT_LEN))?;
+        if let Some(booking) = self.booking {
+            // `null` (or leaving it out) is the defaults; a client that sends no `booking`
+            // leaves the stored one alone.
+            fields.booking = booking.map(|booking| StoredJson::new(&booking));
+        }
         if let Some(rows) = self.faqs {
             // No rows left (none sent, or only blank ones) is no FAQs.
             fields.faqs =

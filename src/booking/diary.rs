@@ -1,0 +1,317 @@
+//! A business's diary in PostgreSQL: free slots, and booking, moving and cancelling under
+//! the rules of [`super::slots`]. The rules are checked here; the database's exclusion
+//! constraint makes the last word: two bookings that both passed the check cannot both be
+//! stored on one place, so a loser re-reads the diary and takes another place or fails with
+//! fresh alternatives. Every path (a call, a text, the portal, an admin) books through here.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::settings::{BookingSettings, Service};
+use super::slots::{self, Availability, Busy, RequestError, SlotRequest, TimeOff, Unavailable};
+use crate::db::appointments::{self as db, AppointmentRow, AppointmentSource, NewAppointment};
+use crate::db::customers::Customer;
+use crate::profile::BusinessHours;
+use crate::receptionist::hours::{start_of_local_day, time_zone};
+
+/// How many alternatives a refused booking offers.
+pub const ALTERNATIVES: usize = 3;
+
+/// A free start, as the API and the receptionist give it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Slot {
+    /// When it starts.
+    pub start: DateTime<Utc>,
+    /// When the service ends.
+    pub end: DateTime<Utc>,
+    /// How it is said, in the business's time zone ("Tuesday 8 December at 3:00 pm").
+    pub label: String,
+}
+
+/// Why the diary refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    /// The business takes no bookings (no services defined).
+    #[error("this business does not take bookings yet: no services are defined")]
+    NotSetUp,
+    /// No such service.
+    #[error("there is no service called \"{0}\"")]
+    UnknownService(String),
+    /// The requested day or window cannot be searched.
+    #[error("{0}")]
+    BadRequest(#[from] RequestError),
+    /// The start breaks a rule other than being taken.
+    #[error("{0}")]
+    NotBookable(Unavailable),
+    /// Every place is taken then; here are the nearest free starts.
+    #[error("that time is already taken")]
+    Taken {
+        /// Free starts near the one asked for.
+        alternatives: Vec<Slot>,
+    },
+    /// No such appointment for this business.
+    #[error("no such appointment")]
+    NotFound,
+    /// The appointment is cancelled and cannot be moved.
+    #[error("that appointment is cancelled")]
+    Cancelled,
+    /// The database failed.
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A new appointment as asked for.
+#[derive(Debug, Clone)]
+pub struct BookingRequest {
+    /// The service's name (any case).
+    pub service: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// Who it is for.
+    pub caller_name: String,
+    /// The caller's phone (E.164), if known.
+    pub caller_phone: Option<String>,
+    /// Anything the caller or the owner added.
+    pub notes: Option<String>,
+    /// Who books it.
+    pub source: AppointmentSource,
+    /// The call that books it.
+    pub call_id: Option<i64>,
+}
+
+/// One business's diary: its hours, time zone and booking rules.
+#[derive(Debug, Clone)]
+pub struct Diary {
+    customer_id: i64,
+    zone: Tz,
+    hours: BusinessHours,
+    settings: BookingSettings,
+}
+
+impl Diary {
+    /// The diary of `customer`, or [`BookingError::NotSetUp`] when it has no services.
+    pub fn of(customer: &Customer) -> Result<Self, BookingError> {
+        let settings = customer.booking.as_ref().and_then(|booking| booking.parse()).unwrap_or_default();
+        if settings.services.is_empty() {
+            return Err(BookingError::NotSetUp);
+        }
+        let hours = customer.business_hours.as_ref().and_then(|hours| hours.parse()).unwrap_or_default();
+        Ok(Diary { customer_id: customer.id, zone: time_zone(&customer.timezone), hours, settings })
+    }
+
+    /// The business's time zone.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// The booking rules.
+    pub fn settings(&self) -> &BookingSettings {
+        &self.settings
+    }
+
+    /// The service called `name` (any case).
+    pub fn service(&self, name: &str) -> Result<&Service, BookingError> {
+        self.settings.service(name).ok_or_else(|| BookingError::UnknownService(name.trim().to_owned()))
+    }
+
+    /// A slot for a start of `service`.
+    pub fn slot(&self, service: &Service, start: DateTime<Utc>) -> Slot {
+        Slot { start, end: start + minutes(service.minutes), label: slots::label(start, self.zone) }
+    }
+
+    /// The free starts of `service` on local `day`.
+    pub async fn free_on(
+        &self,
+        db: &sqlx::PgPool,
+        service: &str,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, BookingError> {
+        let service = self.service(service)?;
+        let (time_off, busy) = self.load(db, day, day, None).await?;
+        let availability = self.availability(now, &time_off, &busy);
+        Ok(availability.free_starts(day, service.minutes).into_iter().map(|start| self.slot(service, start)).collect())
+    }
+
+    /// At most `limit` free starts of `service` nearest to `wanted`.
+    pub async fn nearest(
+        &self,
+        db: &sqlx::PgPool,
+        service: &str,
+        wanted: &SlotRequest,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Slot>, BookingError> {
+        let service = self.service(service)?.clone();
+        self.nearest_excluding(db, &service, wanted, now, limit, None).await
+    }
+
+    async fn nearest_excluding(
+        &self,
+        db: &sqlx::PgPool,
+        service: &Service,
+        wanted: &SlotRequest,
+        now: DateTime<Utc>,
+        limit: usize,
+        except: Option<i64>,
+    ) -> Result<Vec<Slot>, BookingError> {
+        let today = now.with_timezone(&self.zone).date_naive();
+        let from = wanted.date.unwrap_or(today).max(today);
+        // The search walks forward day by day until it has enough: load the whole horizon
+        // after the day asked for (one indexed range read).
+        let last = today + Days::new(u64::from(self.settings.horizon_days));
+        let (time_off, busy) = self.load(db, from, last.max(from), except).await?;
+        let availability = self.availability(now, &time_off, &busy);
+        let starts = availability.nearest(service.minutes, wanted, limit)?;
+        Ok(starts.into_iter().map(|start| self.slot(service, start)).collect())
+    }
+
+    /// Books `request`: the start must follow the rules and a place must be free; if the
+    /// last place is taken meanwhile, the nearest alternatives come back with the refusal.
+    pub async fn book(
+        &self,
+        db: &sqlx::PgPool,
+        request: &BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentRow, BookingError> {
+        let service = self.service(&request.service)?.clone();
+        let start = request.starts_at;
+        let end = start + minutes(service.minutes);
+        let new = NewAppointment {
+            customer_id: self.customer_id,
+            call_id: request.call_id,
+            service: service.name.clone(),
+            minutes: i32::try_from(service.minutes).unwrap_or(i32::MAX),
+            starts_at: start,
+            ends_at: end,
+            blocks_until: end + minutes(self.settings.buffer_minutes),
+            caller_name: request.caller_name.clone(),
+            caller_phone: request.caller_phone.clone(),
+            notes: request.notes.clone(),
+            source: request.source,
+        };
+        // Each lost race means another booking took a place: at most `capacity` of them can.
+        for _ in 0..=self.settings.capacity {
+            let place = self.check(db, &service, start, now, None).await?;
+            match db::insert(db, &new, place).await {
+                Ok(appointment) => return Ok(appointment),
+                Err(error) if is_overlap(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(self.taken(db, &service, start, now, None).await)
+    }
+
+    /// Moves `appointment` to `starts_at` in one statement: the new time is taken before the
+    /// old one is released, and a refusal leaves the old one standing.
+    pub async fn reschedule(
+        &self,
+        db: &sqlx::PgPool,
+        appointment: &AppointmentRow,
+        starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentRow, BookingError> {
+        if appointment.status != crate::db::appointments::AppointmentStatus::Booked {
+            return Err(BookingError::Cancelled);
+        }
+        // Its own service, even if since renamed or removed: its length stands.
+        let service = Service {
+            name: appointment.service.clone(),
+            minutes: u32::try_from(appointment.minutes).unwrap_or(1),
+            price: None,
+        };
+        let end = starts_at + minutes(service.minutes);
+        let blocks_until = end + minutes(self.settings.buffer_minutes);
+        for _ in 0..=self.settings.capacity {
+            let place = self.check(db, &service, starts_at, now, Some(appointment.id)).await?;
+            let place = i16::try_from(place).unwrap_or(i16::MAX);
+            match db::reschedule(db, appointment.id, starts_at, end, blocks_until, place).await {
+                Ok(Some(moved)) => return Ok(moved),
+                Ok(None) => return Err(BookingError::Cancelled),
+                Err(error) if is_overlap(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(self.taken(db, &service, starts_at, now, Some(appointment.id)).await)
+    }
+
+    /// Whether `service` can start at `start` now, and on which place; a taken start comes
+    /// back with alternatives.
+    async fn check(
+        &self,
+        db: &sqlx::PgPool,
+        service: &Service,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        except: Option<i64>,
+    ) -> Result<i16, BookingError> {
+        let day = start.with_timezone(&self.zone).date_naive();
+        // The day before too: an overnight opening that began then may hold the start.
+        let (time_off, busy) = self.load(db, day.pred_opt().unwrap_or(day), day, except).await?;
+        match self.availability(now, &time_off, &busy).check(start, service.minutes) {
+            Ok(place) => Ok(i16::try_from(place).unwrap_or(i16::MAX)),
+            Err(Unavailable::Taken) => Err(self.taken(db, service, start, now, except).await),
+            Err(other) => Err(BookingError::NotBookable(other)),
+        }
+    }
+
+    /// The refusal for a taken start: the nearest free starts on its day and after.
+    async fn taken(
+        &self,
+        db: &sqlx::PgPool,
+        service: &Service,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        except: Option<i64>,
+    ) -> BookingError {
+        let local = start.with_timezone(&self.zone);
+        let wanted = SlotRequest { date: Some(local.date_naive()), earliest: Some(local.time()), latest: None };
+        match self.nearest_excluding(db, service, &wanted, now, ALTERNATIVES, except).await {
+            Ok(alternatives) => BookingError::Taken { alternatives },
+            Err(BookingError::Db(error)) => BookingError::Db(error),
+            Err(_) => BookingError::Taken { alternatives: Vec::new() },
+        }
+    }
+
+    /// Time off and appointments that can touch local days `first..=last` (a day of margin
+    /// each side covers overnight hours, buffers and clock changes).
+    async fn load(
+        &self,
+        db: &sqlx::PgPool,
+        first: NaiveDate,
+        last: NaiveDate,
+        except: Option<i64>,
+    ) -> Result<(Vec<TimeOff>, Vec<Busy>), sqlx::Error> {
+        let from = start_of_local_day(self.zone, first.pred_opt().unwrap_or(first));
+        let to = start_of_local_day(self.zone, last + Days::new(2));
+        let time_off = db::time_off_between(db, self.customer_id, from, to)
+            .await?
+            .into_iter()
+            .map(|off| TimeOff { start: off.starts_at, end: off.ends_at })
+            .collect();
+        let busy = db::taken_between(db, self.customer_id, from, to, except)
+            .await?
+            .into_iter()
+            .map(|taken| Busy {
+                start: taken.starts_at,
+                end: taken.blocks_until - minutes(self.settings.buffer_minutes),
+                place: u16::try_from(taken.place).unwrap_or(0),
+            })
+            .collect();
+        Ok((time_off, busy))
+    }
+
+    fn availability<'a>(&'a self, now: DateTime<Utc>, time_off: &[TimeOff], busy: &[Busy]) -> Availability<'a> {
+        Availability::new(&self.hours, self.zone, self.settings.rules(), now, time_off, busy)
+    }
+}
+
+/// Whether `error` is the exclusion constraint refusing an overlap.
+fn is_overlap(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.constraint() == Some(db::NO_OVERLAP_CONSTRAINT))
+}
+
+fn minutes(n: u32) -> chrono::Duration {
+    chrono::Duration::minutes(i64::from(n))
+}

@@ -48,6 +48,7 @@ const GENERAL_BEHAVIOUR: &str = "\
 pub fn compile_instructions(profile: &BusinessProfile<'_>) -> String {
     let mut out = String::new();
     let name = profile.business_name.trim();
+    let forward_to = non_empty(profile.forward_to_number);
     match non_empty(profile.business_type) {
         Some(kind) => {
             let _ = writeln!(out, "You are the friendly phone receptionist for {name}, a {kind}.");
@@ -83,7 +84,7 @@ pub fn compile_instructions(profile: &BusinessProfile<'_>) -> String {
     }
 
     out.push_str("\n## Appointments\n");
-    out.push_str(appointment_instructions(profile.appointment_handling, profile.forward_to_number.is_some()));
+    out.push_str(appointment_instructions(profile.appointment_handling, forward_to.is_some()));
     out.push('\n');
 
     if let Some(pricing) = non_empty(profile.pricing_info) {
@@ -91,10 +92,14 @@ pub fn compile_instructions(profile: &BusinessProfile<'_>) -> String {
     }
 
     out.push_str("\n## Transferring to a person\n");
-    if non_empty(profile.forward_to_number).is_some() {
-        out.push_str(
-            "If the caller asks for a person, has an urgent problem, or needs something you cannot help with, \
-             offer to transfer them to a member of staff.\n",
+    // The number is written in (as the service this replaces did) so that an admin reading
+    // the compiled text sees where transfers go; the transfer itself is the call's tool.
+    if let Some(number) = forward_to {
+        let _ = write!(
+            out,
+            "If a caller asks to speak with someone directly, or if you cannot answer their question, \
+             you can transfer them to: {number}\n\
+             Always ask the caller if they would like to be transferred before doing so.\n",
         );
     } else {
         out.push_str("No one is available to take transfers: offer to take a message instead.\n");
@@ -207,7 +212,7 @@ mod tests {
             "Q: Do you have parking?\n  A: Yes, free parking behind the salon.",
             "book online",
             "## Pricing\nCuts from $45",
-            "offer to transfer them",
+            "you can transfer them to: +14155550100\n",
             "Never book colour on Saturdays.",
             "## How to behave",
         ] {
@@ -236,6 +241,32 @@ mod tests {
         assert!(
             compile_instructions(&profile).contains("Offer to transfer the caller to a member of staff who can book")
         );
+    }
+
+    #[test]
+    fn the_forward_number_is_written_into_the_transfer_section() {
+        let mut profile = minimal("Bella Hair");
+        profile.forward_to_number = Some("+14155550100");
+        let text = compile_instructions(&profile);
+        assert!(
+            text.contains(
+                "## Transferring to a person\n\
+                 If a caller asks to speak with someone directly, or if you cannot answer their question, \
+                 you can transfer them to: +14155550100\n\
+                 Always ask the caller if they would like to be transferred before doing so.\n"
+            ),
+            "{text}"
+        );
+
+        for missing in [None, Some(""), Some("  ")] {
+            profile.forward_to_number = missing;
+            let text = compile_instructions(&profile);
+            assert!(!text.contains("transfer them to:"), "{missing:?}: {text}");
+            assert!(
+                text.contains("## Transferring to a person\nNo one is available to take transfers: offer to take a message instead.\n"),
+                "{missing:?}: {text}"
+            );
+        }
     }
 
     #[test]

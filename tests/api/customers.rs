@@ -350,6 +350,39 @@ async fn settings_update_hours_and_recompile_the_instructions() {
 }
 
 #[tokio::test]
+async fn changing_only_the_forward_number_recompiles_unless_instructions_are_sent() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let id = app.insert_customer("Joe's Diner", "joe@diner.test", "active").await;
+    let stored = || {
+        sqlx::query_scalar::<_, Option<String>>("SELECT ai_instructions FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+    };
+
+    // Admin update and admin settings, the forward number alone: recompiled with it.
+    for (path, number) in
+        [(format!("/api/customers/{id}"), "+14155550177"), (format!("/api/customers/{id}/settings"), "+14155550188")]
+    {
+        let response = app.put(&path, &token, json!({"forward_to_number": number})).await;
+        let answered = response.assert_ok(StatusCode::OK)["customer"]["ai_instructions"].as_str().unwrap().to_owned();
+        assert!(answered.contains(&format!("you can transfer them to: {number}\n")), "{path}: {answered}");
+        assert_eq!(stored().await.unwrap(), Some(answered), "{path}");
+    }
+
+    // Instructions sent in the same request win over compilation, in both.
+    for path in [format!("/api/customers/{id}"), format!("/api/customers/{id}/settings")] {
+        let response = app
+            .put(&path, &token, json!({"forward_to_number": "+14155550199", "ai_instructions": "Answer in French."}))
+            .await;
+        let customer = response.assert_ok(StatusCode::OK)["customer"].clone();
+        assert_eq!(customer["forward_to_number"], "+14155550199", "{path}");
+        assert_eq!(customer["ai_instructions"], "Answer in French.", "{path}");
+        assert_eq!(stored().await.unwrap().as_deref(), Some("Answer in French."), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn invalid_settings_name_the_field_and_save_nothing() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;

@@ -349,6 +349,33 @@ async fn settings_are_validated_saved_and_compiled() {
 }
 
 #[tokio::test]
+async fn changing_only_the_forward_number_writes_it_into_the_instructions() {
+    let w = world().await;
+    let stored = |id| {
+        sqlx::query_scalar::<_, Option<String>>("SELECT ai_instructions FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&w.app.db)
+    };
+
+    let response =
+        w.app.put("/api/portal/settings", &w.my_token, json!({"forward_to_number": "+1 415 555 0199"})).await;
+
+    let customer = response.assert_ok(StatusCode::OK)["customer"].clone();
+    assert_eq!(customer["forward_to_number"], "+14155550199");
+    let answered = customer["ai_instructions"].as_str().unwrap();
+    assert!(answered.contains("you can transfer them to: +14155550199\n"), "{answered}");
+    assert!(answered.contains("receptionist for Bella Hair"), "compiled from every field: {answered}");
+    assert_eq!(stored(w.mine).await.unwrap().as_deref(), Some(answered), "the database holds what was answered");
+
+    // Clearing the number takes it out again.
+    let response = w.app.put("/api/portal/settings", &w.my_token, json!({"forward_to_number": ""})).await;
+    let answered = response.assert_ok(StatusCode::OK)["customer"]["ai_instructions"].as_str().unwrap().to_owned();
+    assert!(!answered.contains("transfer them to:"), "{answered}");
+    assert!(answered.contains("No one is available to take transfers"), "{answered}");
+    assert_eq!(stored(w.mine).await.unwrap(), Some(answered));
+}
+
+#[tokio::test]
 async fn a_business_changes_its_password() {
     let w = world().await;
     w.app

@@ -22,6 +22,9 @@ const CALLER: &str = "+14155550199";
 const FORWARD: &str = "+14155550122";
 const STREAM_URL: &str = "wss://deskringer.test/api/webhooks/twilio/media-stream";
 const WAIT: Duration = Duration::from_secs(5);
+/// The greeting as the model says it: its own words, not the configured text
+/// ("Ciao! Bella Hair here."), which is only its instruction.
+const SPOKEN_GREETING: &str = "Hello, Bella Hair, how can I help?";
 
 /// A stand-in for the OpenAI Realtime API: accepts sessions and hands each to the test.
 struct MockModel {
@@ -381,8 +384,13 @@ async fn voice_connects_a_realtime_business_to_a_signed_stream_and_opens_the_mod
     let tools: Vec<&str> = settings["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(tools, ["transfer_to_human", "end_call"]);
 
-    // The call is recorded once, with the greeting as its first line.
-    assert_eq!(call_logs(&app, "CA_rt1").await, [("ai".to_owned(), "Ciao! Bella Hair here.".to_owned())]);
+    // The call is recorded once, with no line yet: the greeting is stored as the model says it.
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM calls WHERE twilio_call_sid = 'CA_rt1'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(calls, 1);
+    assert_eq!(call_logs(&app, "CA_rt1").await, []);
 
     // Without OpenAI, the same business gets the standard flow.
     let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
@@ -451,7 +459,7 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
 
     // The greeting: the model's audio reaches Twilio byte for byte, each chunk marked.
     let chunks: Vec<Vec<u8>> = (0..5).map(|seed| audio(seed, 160 + seed as usize)).collect();
-    session.reply("resp_greet", "item_greet", &chunks, "Ciao! Bella Hair here.").await;
+    session.reply("resp_greet", "item_greet", &chunks, SPOKEN_GREETING).await;
     let (heard, marks) = twilio.audio(chunks.iter().map(Vec::len).sum()).await;
     assert_eq!(heard, chunks.concat());
     assert!(!marks.is_empty());
@@ -466,7 +474,8 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
         assert_eq!(BASE64.decode(append["audio"].as_str().unwrap()).unwrap(), *frame);
     }
 
-    // Transcripts are stored in spoken order, even when the caller's arrives last.
+    // Transcripts are stored in spoken order, even when the caller's arrives last; the
+    // greeting is what the model said, not the configured text it was asked to say.
     session.send(speech_started("item_caller1")).await;
     session.send(json!({"type": "input_audio_buffer.speech_stopped", "event_id": "ev", "audio_end_ms": 2000, "item_id": "item_caller1"})).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -481,11 +490,7 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
                         "usage": {"type": "duration", "seconds": 2}}))
         .await;
     session.send(response_done("resp_2", "completed")).await;
-    let expected: Vec<(String, String)> =
-        [("ai", "Ciao! Bella Hair here."), ("caller", "When do you open?"), ("ai", "We open at nine.")]
-            .iter()
-            .map(|(speaker, line)| (speaker.to_string(), line.to_string()))
-            .collect();
+    let expected = lines(&[("ai", SPOKEN_GREETING), ("caller", "When do you open?"), ("ai", "We open at nine.")]);
     eventually(|| async { call_logs(&app, "CA_flow").await == expected }).await;
 
     // Both responses' usage is priced at gpt-realtime-mini's rates.
@@ -510,6 +515,59 @@ async fn a_realtime_call_relays_audio_both_ways_in_order_and_keeps_the_transcrip
             .await
             .unwrap();
     assert_eq!(outcome, None);
+}
+
+fn lines(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(speaker, line)| (speaker.to_string(), line.to_string())).collect()
+}
+
+#[tokio::test]
+async fn a_greeting_cut_short_is_stored_as_far_as_the_model_said_it_and_one_without_words_not_at_all() {
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+
+    // The caller talks over the greeting: its partial transcript is kept, marked, before
+    // the caller's line.
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_greet_cut", None, &[]).await;
+    session.send(response_created("resp_greet")).await;
+    for seed in 0..3 {
+        session.send(audio_delta("resp_greet", "item_greet", &audio(seed, 1600))).await;
+    }
+    let (_, marks) = twilio.audio(4800).await;
+    twilio.echo(&marks[0]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    session.send(speech_started("item_caller")).await;
+    session.expect("conversation.item.truncate").await;
+    session.expect("response.cancel").await;
+    session
+        .send(json!({"type": "response.output_audio_transcript.done", "event_id": "ev", "response_id": "resp_greet",
+                     "item_id": "item_greet", "output_index": 0, "content_index": 0, "transcript": "Hello, Bella Hair,"}))
+        .await;
+    session.send(response_done("resp_greet", "cancelled")).await;
+    session
+        .send(json!({"type": "conversation.item.input_audio_transcription.completed", "event_id": "ev",
+                     "item_id": "item_caller", "content_index": 0, "transcript": "Do you do colour?"}))
+        .await;
+    let expected = lines(&[("ai", "Hello, Bella Hair, (interrupted)"), ("caller", "Do you do colour?")]);
+    eventually(|| async { call_logs(&app, "CA_greet_cut").await == expected }).await;
+
+    // The model never transcribes its greeting: no line stands in for it (least of all the
+    // configured text); the lines after it are stored as usual.
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_greet_mute", None, &[]).await;
+    session.send(response_created("resp_greet")).await;
+    session.send(audio_delta("resp_greet", "item_greet", &audio(1, 160))).await;
+    session.send(response_done("resp_greet", "completed")).await;
+    let (_, marks) = twilio.audio(160).await;
+    twilio.echo(&marks[0]).await;
+    session.send(speech_started("item_caller")).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    session
+        .send(json!({"type": "conversation.item.input_audio_transcription.completed", "event_id": "ev",
+                     "item_id": "item_caller", "content_index": 0, "transcript": "Is anyone there?"}))
+        .await;
+    session.reply("resp_2", "item_2", &[audio(2, 160)], "Yes, this is Bella Hair.").await;
+    let expected = lines(&[("caller", "Is anyone there?"), ("ai", "Yes, this is Bella Hair.")]);
+    eventually(|| async { call_logs(&app, "CA_greet_mute").await == expected }).await;
 }
 
 #[tokio::test]
@@ -704,13 +762,16 @@ async fn every_model_fault_falls_back_to_the_standard_flow_without_dropping_the_
     assert!(twilio.closed().await);
     assert_standard_flow_continues(&app, "CA_drop").await;
 
-    // The session drops and the reconnect works: the call goes on with its history.
-    let (_app, mut twilio, session) = realtime_call(&mocks, &mut model, "CA_again", None, &[]).await;
+    // The session drops and the reconnect works: the call goes on with its history (the
+    // greeting as the model said it).
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_again", None, &[]).await;
+    session.reply("resp_greet", "item_greet", &[], SPOKEN_GREETING).await;
+    eventually(|| async { call_logs(&app, "CA_again").await.len() == 1 }).await;
     drop(session);
     let mut second = model.session().await;
     second.expect("session.update").await;
     let history = second.expect("conversation.item.create").await;
-    assert_eq!(history["item"]["content"][0]["text"], "Ciao! Bella Hair here.");
+    assert_eq!(history["item"]["content"][0]["text"], SPOKEN_GREETING);
     second.reply("resp_x", "item_x", &[audio(8, 160)], "Sorry, where were we?").await;
     let (heard, _) = twilio.audio(160).await;
     assert_eq!(heard, audio(8, 160));

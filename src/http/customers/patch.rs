@@ -358,6 +358,22 @@ mod tests {
     }
 
     #[test]
+    fn changing_only_the_forward_number_recompiles_the_instructions() {
+        let mut f = fields();
+        f.ai_instructions = Some("compiled before the number was set".into());
+        patch(json!({"forward_to_number": "+1 415 555 0199"})).apply(&mut f, false).unwrap();
+        assert!(f.ai_instructions.as_deref().unwrap().contains("you can transfer them to: +14155550199\n"));
+
+        patch(json!({"forward_to_number": ""})).apply(&mut f, false).unwrap();
+        assert!(!f.ai_instructions.as_deref().unwrap().contains("transfer them to:"));
+
+        patch(json!({"forward_to_number": "+14155550199", "ai_instructions": "Be brief."}))
+            .apply(&mut f, false)
+            .unwrap();
+        assert_eq!(f.ai_instructions.as_deref(), Some("Be brief."));
+    }
+
+    #[test]
     fn unrelated_changes_keep_the_instructions() {
         let mut f = fields();
         f.ai_instructions = Some("hand written".into());

@@ -80,6 +80,10 @@ pub async fn answer_call(
     }
 
     let greeting = greeting(&customer.business_name, customer.greeting_message.as_deref());
+    let realtime = realtime_for(&state, &customer);
+    // In realtime mode the model says the greeting in its own words: the bridge stores what
+    // it said (its transcript), not this text.
+    let greeting_line = realtime.is_none().then_some(greeting.as_str());
     // The call and its greeting line in one statement: the running call totals it updates
     // (migration 5) stay locked only for that statement and its commit.
     // Once per CallSid: a retry of the same call inserts nothing.
@@ -87,13 +91,14 @@ pub async fn answer_call(
         r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction, is_test)
                          VALUES ($1, $2, $3, $4, 'in_progress', CASE WHEN $6 THEN 'outbound' ELSE 'inbound' END, $6)
                          ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id),
-                line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, 'ai', $5 FROM call)
+                line AS (INSERT INTO call_logs (call_id, speaker, message)
+                         SELECT id, 'ai', $5::text FROM call WHERE $5::text IS NOT NULL)
            SELECT id AS "id!" FROM call"#,
         customer.id,
         from,
         caller_name,
         call_sid,
-        greeting,
+        greeting_line,
         is_test
     )
     .fetch_optional(&state.db)
@@ -102,7 +107,7 @@ pub async fn answer_call(
         tracing::Span::current().record("call.id", call_id);
     }
     tracing::info!(customer.id = customer.id, is_test, "call answered");
-    if let Some(realtime) = realtime_for(&state, &customer) {
+    if let Some(realtime) = realtime {
         // The model's handshake starts now, while Twilio reads the TwiML and opens the
         // stream; the greeting goes to the model, which says it.
         let instructions = session_instructions(&business_context(&customer), Utc::now());

@@ -146,8 +146,8 @@ struct Bridge {
     response_started: VecDeque<(String, DateTime<Utc>)>,
     /// When each caller item's speech started (its transcript line's time).
     caller_started: VecDeque<(String, DateTime<Utc>)>,
-    /// The greeting's response, once created (its words are already stored by `voice`).
-    greeting_response: Option<String>,
+    /// The greeting is asked for and its response not yet created (that response is
+    /// never the call's last words). Its transcript is stored like every other line.
     awaiting_greeting: bool,
     /// A response to ask for once the one in progress is done.
     queued: Option<ResponseParams>,
@@ -187,7 +187,6 @@ impl Bridge {
             silenced: None,
             response_started: VecDeque::new(),
             caller_started: VecDeque::new(),
-            greeting_response: None,
             awaiting_greeting: false,
             queued: None,
             ending: None,
@@ -285,7 +284,6 @@ impl Bridge {
             ServerEvent::ResponseCreated { response } => {
                 if self.awaiting_greeting {
                     self.awaiting_greeting = false;
-                    self.greeting_response = Some(response.id.clone());
                 } else if self.awaiting_ending_response {
                     self.awaiting_ending_response = false;
                     self.ending_response = Some(response.id.clone());
@@ -317,9 +315,11 @@ impl Bridge {
                 self.record_line("caller", transcript, spoken_at);
             }
             ServerEvent::ReplyTranscript { response_id, transcript, .. } => {
-                if self.greeting_response.as_deref() != Some(&response_id) {
-                    let spoken_at = take(&mut self.response_started, &response_id).unwrap_or_else(Utc::now);
-                    let interrupted = self.silenced.as_deref() == Some(&response_id);
+                // Every reply, the greeting included: the transcript records what the caller
+                // heard, in the model's words. A reply without words leaves no line.
+                let spoken_at = take(&mut self.response_started, &response_id).unwrap_or_else(Utc::now);
+                let interrupted = self.silenced.as_deref() == Some(&response_id);
+                if !transcript.trim().is_empty() {
                     let line = if interrupted { format!("{transcript} (interrupted)") } else { transcript };
                     self.record_line("ai", line, spoken_at);
                 }

@@ -32,6 +32,19 @@ pub fn record_external(service: &'static str, started: std::time::Instant, ok: b
     }
 }
 
+/// Hands memory that glibc keeps free in its heaps back to the system. After thousands of
+/// connections close (each had its buffers), glibc keeps their pages for reuse, and RSS
+/// stayed ~40 MB above where it started (bench/RESULTS.md, slow clients). Walking the
+/// arenas takes about a millisecond, so it runs only after many connections closed.
+/// Elsewhere (musl, macOS) this does nothing.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: glibc's malloc_trim is thread-safe and only returns free pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Makes glibc serve allocations of 1 MiB and more with their own mappings, returned to the
 /// system when freed. By default glibc raises that threshold after the first large free and
 /// then keeps such blocks (Argon2's memory) in its heap, where they fragment and stay

@@ -128,6 +128,8 @@ pub struct ServerStats {
     timed_out: AtomicU64,
     /// Connections still open when the shutdown grace ran out.
     cut_at_shutdown: AtomicU64,
+    /// Connections closed, for returning their memory (see [`trim_after_closures`]).
+    closed: AtomicU64,
 }
 
 impl ServerStats {
@@ -163,6 +165,7 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut last_cap_warning = None;
     tokio::pin!(shutdown);
+    let trimmer = tokio::spawn(trim_after_closures(stats.clone()));
 
     loop {
         while connections.try_join_next().is_some() {}
@@ -207,6 +210,7 @@ pub async fn serve(
 
     // Stop accepting: new connections are refused from here on.
     drop(listener);
+    trimmer.abort();
     let _ = stop_connections.send(true);
     let drained =
         tokio::time::timeout(limits.shutdown_grace, async { while connections.join_next().await.is_some() {} }).await;
@@ -217,6 +221,24 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// Connections closed since the last trim that make another worthwhile.
+const CLOSURES_PER_TRIM: u64 = 256;
+
+/// Every few seconds, once many connections have closed since the last look, gives the
+/// memory their buffers held back to the system (glibc keeps it otherwise).
+async fn trim_after_closures(stats: Arc<ServerStats>) {
+    let mut trimmed_at = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let closed = stats.closed.load(Ordering::Relaxed);
+        if closed - trimmed_at >= CLOSURES_PER_TRIM {
+            trimmed_at = closed;
+            let _ = tokio::task::spawn_blocking(crate::telemetry::release_free_memory).await;
+        }
+    }
 }
 
 /// An accept error: a connection that failed before we took it is the peer's business; any
@@ -453,7 +475,13 @@ impl Connection {
 
     /// Serves the connection until it ends, its phase outlasts its limit, or shutdown's
     /// grace runs out (the accept loop then drops this task).
-    async fn run(self, app: App, mut stopping: watch::Receiver<bool>) {
+    async fn run(self, app: App, stopping: watch::Receiver<bool>) {
+        let stats = self.stats.clone();
+        self.serve(app, stopping).await;
+        stats.closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn serve(self, app: App, mut stopping: watch::Receiver<bool>) {
         let Connection { stream, peer, limits, stats } = self;
         let progress = stream.progress.clone();
         let service = {

@@ -97,9 +97,9 @@ pub fn compile_instructions(profile: &BusinessProfile<'_>) -> String {
     if let Some(number) = forward_to {
         let _ = write!(
             out,
-            "If a caller asks to speak with someone directly, or if you cannot answer their question, \
+            "When a caller wants a person, has an urgent problem, or needs something you cannot help with, \
              you can transfer them to: {number}\n\
-             Always ask the caller if they would like to be transferred before doing so.\n",
+             Check that the caller wants to be transferred before you do it.\n",
         );
     } else {
         out.push_str("No one is available to take transfers: offer to take a message instead.\n");
@@ -251,9 +251,9 @@ mod tests {
         assert!(
             text.contains(
                 "## Transferring to a person\n\
-                 If a caller asks to speak with someone directly, or if you cannot answer their question, \
+                 When a caller wants a person, has an urgent problem, or needs something you cannot help with, \
                  you can transfer them to: +14155550100\n\
-                 Always ask the caller if they would like to be transferred before doing so.\n"
+                 Check that the caller wants to be transferred before you do it.\n"
             ),
             "{text}"
         );

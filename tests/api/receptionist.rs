@@ -451,6 +451,55 @@ async fn xml_special_characters_in_settings_and_speech_make_valid_twiml() {
 }
 
 #[tokio::test]
+async fn characters_xml_forbids_in_any_setting_never_break_a_call() {
+    // Arrange: every text setting that can reach TwiML carries characters outside XML 1.0's
+    // `Char` (noncharacters and control characters), saved through the admin API.
+    let mocks = Mocks::start().await;
+    let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
+    let id = business(&app, "Bella Hair", Some(FORWARD)).await;
+    let bad = |text: &str| format!("{text}\u{FFFF}\u{FFFE}\u{1}\u{B}\u{1B}\u{7F}!");
+    let admin = app.admin_token().await;
+    app.put(
+        &format!("/api/customers/{id}"),
+        &admin,
+        json!({
+            "business_name": bad("Bella Hair"),
+            "business_type": bad("salon"),
+            "greeting_message": bad("Ciao"),
+            "services_offered": bad("Cuts"),
+            "pricing_info": bad("Cuts from $45"),
+            "holiday_hours": bad("Closed at Christmas"),
+            "special_instructions": bad("Be kind"),
+            "notification_instructions": bad("Text me"),
+            "faqs": [{"question": bad("Parking?"), "answer": bad("Out back")}],
+        }),
+    )
+    .await
+    .assert_ok(StatusCode::OK);
+
+    // Act + Assert: the greeting and each built-in reply are TwiML that parses (`Twiml::from`
+    // fails the test otherwise), saying the settings without the forbidden characters.
+    let greeting = voice(&app, "CA650").await;
+    assert_eq!(greeting.says()[0], "Ciao!");
+    let caller = bad("What services do you offer?");
+    let services = say(&app, "CA650", &caller).await;
+    assert_eq!(services.says()[0], "We offer Cuts!. Would you like to book or leave a message?");
+    let prices = say(&app, "CA650", "How much is a cut?").await;
+    assert_eq!(prices.says()[0], "Cuts from $45!. Anything else I can help with?");
+    let message = say(&app, "CA650", "Tell them I called").await;
+    assert!(message.says()[0].contains("the team at Bella Hair! gets your message"), "{:?}", message.says());
+    let transfer = say(&app, "CA650", "Can I talk to a person?").await;
+    assert_eq!(transfer.all("Number")[0].1, FORWARD);
+    let goodbye = say(&app, "CA650", "bye").await;
+    assert_eq!(goodbye.says()[0], "Thank you for calling Bella Hair!. Have a great day!");
+
+    // Without a greeting of its own, the default one names the business.
+    app.put(&format!("/api/customers/{id}"), &admin, json!({"greeting_message": null})).await.assert_ok(StatusCode::OK);
+    let default_greeting = voice(&app, "CA651").await;
+    assert_eq!(default_greeting.says()[0], "Thank you for calling Bella Hair!. How can I help you today?");
+}
+
+#[tokio::test]
 async fn a_huge_speech_result_is_cut_before_it_is_stored_or_sent() {
     let mocks = Mocks::start().await;
     let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;

@@ -718,6 +718,44 @@ async fn every_model_fault_falls_back_to_the_standard_flow_without_dropping_the_
 }
 
 #[tokio::test]
+async fn stream_ended_replayed_after_the_call_ended_hangs_up_and_stores_nothing() {
+    // Arrange: a realtime call falls back to the standard flow (one apology), then ends.
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_over", None, &[]).await;
+    session.send(json!({"type": "response.output_audio.delta", "delta": 42})).await;
+    assert!(twilio.closed().await);
+    assert_standard_flow_continues(&app, "CA_over").await;
+    let ended = app
+        .twilio(
+            "/api/webhooks/twilio/status",
+            &[("CallSid", "CA_over"), ("CallStatus", "completed"), ("CallDuration", "40")],
+        )
+        .await;
+    ended.assert_ok(axum::http::StatusCode::OK);
+    let lines_before = call_logs(&app, "CA_over").await;
+    let asked_before = mocks.openai.received_requests().await.unwrap().len();
+
+    // Act: Twilio's `stream-ended` for the call, replayed three times.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(
+            app.twilio("/api/webhooks/twilio/stream-ended", &[("CallSid", "CA_over"), ("CallStatus", "in-progress")])
+                .await,
+        );
+    }
+
+    // Assert: each is exactly a hang-up; no apology stored, no speech or model asked for.
+    for answer in &answers {
+        assert_eq!(answer.status, axum::http::StatusCode::OK);
+        assert_eq!(answer.text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>");
+    }
+    assert_eq!(call_logs(&app, "CA_over").await, lines_before);
+    assert_eq!(mocks.openai.received_requests().await.unwrap().len(), asked_before);
+    assert!(model.no_session().await);
+}
+
+#[tokio::test]
 async fn admins_and_businesses_choose_the_voice_mode_and_new_businesses_get_the_default() {
     let mocks = Mocks::start().await;
     let app = TestApp::spawn_with(mocks.config(false, false, &[("DEFAULT_VOICE_MODE", "realtime")])).await;

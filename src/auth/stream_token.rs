@@ -3,7 +3,9 @@
 //! The stream URL is the same for every call (Twilio drops query strings on stream URLs), so
 //! its `X-Twilio-Signature` proves the request is Twilio's but not which call it belongs to.
 //! `voice` signs a token for its call and passes it as a `<Parameter>`; the stream's `start`
-//! message must bring it back, for that call, before it expires.
+//! message must bring it back, for that call, before it expires. A token is good for one
+//! stream only: the stream claims its call in the database (`calls.stream_started_at`), so
+//! the same `start` replayed, here or on another instance, is refused.
 
 use aws_lc_rs::hmac;
 use base64::Engine;

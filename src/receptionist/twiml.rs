@@ -1,6 +1,7 @@
-//! A small TwiML writer. Every text and attribute value is XML-escaped, so a business name
-//! like `Bob & Sons <Plumbing>` or a caller saying `"quote"` can never break the document
-//! Twilio reads.
+//! A small TwiML writer. Every text and attribute value goes through [`escape`], so a
+//! business name like `Bob & Sons <Plumbing>`, a caller saying `"quote"`, or a greeting
+//! pasted with a character XML forbids (U+FFFF, a control character) can never break the
+//! document Twilio reads.
 
 use std::fmt::Write as _;
 
@@ -236,6 +237,47 @@ mod tests {
         assert_eq!(dial.attribute("action"), Some("https://x.test/gather?x=1&y=2"));
         assert_eq!(dial.children().find(|n| n.has_tag_name("Number")).unwrap().text(), Some("+1&2"));
         assert!(xml.ends_with("<Hangup/></Response>"));
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped_from_every_text_and_attribute() {
+        let bad = |text: &str| format!("\u{FFFF}{text}\u{FFFE}\u{1}\u{B}\u{1B}");
+        let xml = Response::new()
+            .say(bad("Hello"))
+            .gather(Gather {
+                action: bad("https://x.test/gather"),
+                timeout_seconds: 5,
+                prompts: vec![Speech::Say(bad("Speak")), Speech::Play(bad("https://x.test/a.mp3"))],
+            })
+            .dial(Dial {
+                action: Some(bad("https://x.test/dial")),
+                caller_id: Some(bad("+14155550100")),
+                timeout_seconds: 30,
+                number: bad("+14155550101"),
+            })
+            .connect(Connect {
+                action: bad("https://x.test/stream-ended"),
+                stream_url: bad("wss://x.test/media-stream"),
+                parameters: vec![(bad("token"), bad("abc"))],
+            })
+            .redirect(bad("https://x.test/r"))
+            .to_xml();
+
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let text =
+            |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).filter_map(|n| n.text()).collect::<Vec<_>>();
+        assert_eq!(text("Say"), ["Hello", "Speak"]);
+        assert_eq!(text("Play"), ["https://x.test/a.mp3"]);
+        assert_eq!(text("Number"), ["+14155550101"]);
+        assert_eq!(text("Redirect"), ["https://x.test/r"]);
+        let attribute = |tag: &str, name: &str| {
+            doc.descendants().find(|n| n.has_tag_name(tag)).and_then(|n| n.attribute(name)).map(str::to_owned)
+        };
+        assert_eq!(attribute("Gather", "action").as_deref(), Some("https://x.test/gather"));
+        assert_eq!(attribute("Dial", "callerId").as_deref(), Some("+14155550100"));
+        assert_eq!(attribute("Stream", "url").as_deref(), Some("wss://x.test/media-stream"));
+        assert_eq!(attribute("Parameter", "name").as_deref(), Some("token"));
+        assert_eq!(attribute("Parameter", "value").as_deref(), Some("abc"));
     }
 
     #[test]

@@ -178,6 +178,112 @@ async fn a_half_filled_faq_row_is_refused_by_its_row_and_nothing_is_saved() {
     assert_eq!((faqs, greeting), (None, None));
 }
 
+/// `n` filled FAQ rows and the blank row the form keeps at the end.
+fn faq_rows(n: usize, answer: &str) -> Value {
+    let mut rows: Vec<Value> =
+        (1..=n).map(|i| json!({"question": format!("Do you offer service {i}?"), "answer": answer})).collect();
+    rows.push(json!({"question": "", "answer": ""}));
+    Value::Array(rows)
+}
+
+/// A business's stored settings that a refused request must leave alone.
+async fn stored_settings(app: &TestApp, id: i64) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+    sqlx::query_as(
+        "SELECT faqs::text, services_offered, greeting_message, ai_instructions FROM customers WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn more_than_fifty_faqs_are_refused_on_every_route_and_nothing_is_saved() {
+    // Arrange: a business with portal access, and an admin.
+    let app = TestApp::spawn().await;
+    let (id, token) = business_with_login(&app).await;
+    let admin = app.admin_token().await;
+    let before = stored_settings(&app, id).await;
+    let with_faqs = |mut body: Value, n: usize| {
+        body["faqs"] = faq_rows(n, "Yes, every weekday.");
+        body
+    };
+
+    // Act: each client's own body with 51 FAQs.
+    let refused = [
+        app.put("/api/portal/settings", &token, with_faqs(client_body("portal-settings-save-filled.json"), 51)).await,
+        app.post("/api/customers/", &admin, with_faqs(client_body("admin-create-customer.json"), 51)).await,
+        app.put(&format!("/api/customers/{id}"), &admin, with_faqs(client_body("admin-edit-customer.json"), 51)).await,
+        app.put(&format!("/api/customers/{id}/settings"), &admin, with_faqs(json!({"greeting_message": "Hi"}), 51))
+            .await,
+    ];
+
+    // Assert: 422 naming the field and the limit; nothing stored, nobody created.
+    for response in &refused {
+        assert_eq!(
+            response.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
+            "faqs: at most 50 questions (51 were sent)"
+        );
+        assert_eq!(response.body["details"], json!({"faqs": "at most 50 questions (51 were sent)"}));
+    }
+    assert_eq!(stored_settings(&app, id).await, before);
+    assert_eq!(app.count("customers").await, 1);
+
+    // Fifty are kept.
+    let saved =
+        app.put("/api/portal/settings", &token, with_faqs(client_body("portal-settings-save-filled.json"), 50)).await;
+    assert_eq!(saved.assert_ok(StatusCode::OK)["customer"]["faqs"].as_array().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn instructions_compiled_past_the_limit_are_refused_naming_what_to_shorten_and_nothing_is_saved() {
+    // Arrange: settings each within its own limit that compile to more than 20,000
+    // characters together (long services and prices, 45 long FAQs).
+    let app = TestApp::spawn().await;
+    let (id, token) = business_with_login(&app).await;
+    let admin = app.admin_token().await;
+    let before = stored_settings(&app, id).await;
+    let long = |body: &mut Value| {
+        body["services_offered"] = json!("Cuts, colour and styling for every hair type. ".repeat(180));
+        body["pricing_info"] = json!("Cuts from $45, colour from $90. ".repeat(100));
+        body["faqs"] = faq_rows(45, &"Yes, and we will be glad to help you with it. ".repeat(4));
+    };
+    let mut portal = client_body("portal-settings-save-filled.json");
+    long(&mut portal);
+    let mut settings = json!({"greeting_message": "Hi"});
+    long(&mut settings);
+    let mut edit = client_body("admin-edit-customer.json");
+    long(&mut edit);
+    edit.as_object_mut().unwrap().remove("ai_instructions");
+
+    // Act
+    let refused = [
+        app.put("/api/portal/settings", &token, portal.clone()).await,
+        app.put(&format!("/api/customers/{id}/settings"), &admin, settings).await,
+        app.put(&format!("/api/customers/{id}"), &admin, edit).await,
+    ];
+
+    // Assert: 422 on `ai_instructions`, saying how long, the limit, and the fields to shorten
+    // (longest first); nothing stored.
+    for response in &refused {
+        let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            message.starts_with("ai_instructions: the instructions compiled from these settings would be "),
+            "{message}"
+        );
+        let reason = response.body["details"]["ai_instructions"].as_str().unwrap();
+        assert!(reason.contains("characters, more than the 20000 allowed: shorten "), "{reason}");
+        assert!(reason.contains("shorten faqs, services_offered, pricing_info"), "{reason}");
+    }
+    assert_eq!(stored_settings(&app, id).await, before);
+
+    // Shorter services fit, and the compiled instructions are within the limit.
+    portal["services_offered"] = json!("Cuts, colour and styling.");
+    let saved = app.put("/api/portal/settings", &token, portal).await;
+    let instructions = saved.assert_ok(StatusCode::OK)["customer"]["ai_instructions"].as_str().unwrap().to_owned();
+    assert!(instructions.chars().count() <= 20_000, "{}", instructions.chars().count());
+}
+
 #[tokio::test]
 async fn wrong_values_are_explained_for_the_person_at_the_form() {
     let app = TestApp::spawn().await;

@@ -168,6 +168,16 @@ impl TestApp {
         Served { address, stats, task }
     }
 
+    /// Serves a second server instance on a local port: the same database and configuration,
+    /// its own in-process state (prepared model sessions, caches), as another replica has.
+    pub async fn serve_another_instance(&self) -> std::net::SocketAddr {
+        let state = AppState::new(self.db.clone(), (*self.state.config).clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(http::serve(listener, http::app(state), std::future::pending()));
+        addr
+    }
+
     /// A `DATABASE_URL` for this test's database, for running the binary against it.
     /// (Test-only: it carries no password, and socket paths have no characters to escape.)
     pub fn database_url(&self) -> String {

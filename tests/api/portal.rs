@@ -271,6 +271,15 @@ async fn the_export_is_csv_with_escaping_and_formula_protection() {
         .execute(&w.app.db)
         .await
         .unwrap();
+    // Formulas after a separator or a line break, where a spreadsheet splitting on `;`,
+    // `,` or tab would see a cell of their own.
+    sqlx::query("UPDATE calls SET summary = $2, caller_name = $3 WHERE id = $1")
+        .bind(w.my_calls[3])
+        .bind("Total: x;=1+2, +3\tand -4\n@SUM(A1)")
+        .bind("Bob; =cmd|' /C calc'!A0")
+        .execute(&w.app.db)
+        .await
+        .unwrap();
 
     let response = w.app.get("/api/portal/calls/export.csv", &w.my_token).await;
 
@@ -287,6 +296,15 @@ async fn the_export_is_csv_with_escaping_and_formula_protection() {
     assert_eq!(&rows[0][1], "'=HYPERLINK(\"http://evil\") (+14155550199)");
     assert_eq!(&rows[0][5], "Wants \"the usual\", then:\nnew line");
     assert_eq!((&rows[0][2], &rows[0][3], &rows[0][4], &rows[0][6]), ("60", "completed", "message", "yes"));
+    let split = rows.iter().find(|row| row[5].starts_with("Total")).expect("the call with formulas in its summary");
+    assert_eq!(&split[5], "Total: x;'=1+2, '+3\tand -4\n'@SUM(A1)");
+    assert_eq!(&split[1], "Bob; '=cmd|' /C calc'!A0 (+14155550199)");
+    // A spreadsheet that splits the file on `;`, `,` or tab (ignoring quotes) finds no
+    // piece that starts a formula.
+    for piece in response.text.split([';', ',', '\t', '\n']) {
+        let piece = piece.trim_start_matches(['"', ' ']);
+        assert!(!piece.starts_with(['=', '+', '-', '@']), "{piece:?} in:\n{}", response.text);
+    }
 
     let january = w.app.get("/api/portal/calls/export.csv?from=2025-01-01&to=2025-01-31", &w.my_token).await;
     assert_eq!(january.text.lines().count(), 2, "header and the one January call:\n{}", january.text);

@@ -241,6 +241,21 @@ impl TwilioStream {
         (bytes, marks)
     }
 
+    /// The frame the server closes the stream with (within a few seconds), skipping what it
+    /// sends before; `None` when it closed without one.
+    async fn close_frame(&mut self) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame,
+                    None | Some(Err(_)) => return None,
+                    Some(Ok(_)) => {}
+                }
+            }
+        });
+        closed.await.expect("the server did not close the stream")
+    }
+
     /// Whether the server closes the stream (within a few seconds), skipping what it sends.
     async fn closed(&mut self) -> bool {
         tokio::time::timeout(WAIT, async { while self.next().await.is_some() {} }).await.is_ok()
@@ -294,10 +309,20 @@ fn stream_parameters(twiml: &Twiml) -> Vec<(String, String)> {
 /// A realtime call up to the greeting request: `voice`, the early session, the stream's start.
 async fn start_call(app: &TestApp, addr: SocketAddr, model: &mut MockModel, sid: &str) -> (TwilioStream, ModelSession) {
     let twiml = voice(app, sid).await;
+    start_call_with(addr, model, sid, &twiml).await
+}
+
+/// [`start_call`] after `voice` answered `twiml`.
+async fn start_call_with(
+    addr: SocketAddr,
+    model: &mut MockModel,
+    sid: &str,
+    twiml: &Twiml,
+) -> (TwilioStream, ModelSession) {
     let mut session = model.session().await;
     session.expect("session.update").await;
     let mut twilio = TwilioStream::open(addr, None).await.unwrap();
-    twilio.start(sid, &stream_parameters(&twiml)).await;
+    twilio.start(sid, &stream_parameters(twiml)).await;
     let greeting = session.expect("response.create").await;
     assert!(greeting["response"]["instructions"].as_str().unwrap().contains("Ciao! Bella Hair here."), "{greeting}");
     (twilio, session)
@@ -449,6 +474,39 @@ async fn streams_without_a_valid_signature_or_token_are_refused_and_no_audio_flo
     twilio.start("CA_bad", &[("call_sid".into(), "CA_bad".into()), ("token".into(), expired)]).await;
     assert!(twilio.closed().await);
     assert!(model.no_session().await);
+}
+
+#[tokio::test]
+async fn a_second_start_for_a_call_whose_stream_is_open_is_closed_and_opens_no_model_session() {
+    // Arrange: a realtime call whose stream is open, on its model session.
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
+    realtime_business(&app, None).await;
+    let twiml = voice(&app, "CA_twice").await;
+    let parameters = stream_parameters(&twiml);
+    let (mut twilio, mut session) = start_call_with(addr, &mut model, "CA_twice", &twiml).await;
+
+    // Act: the same `start`, with the same token, on a second stream; and on a server
+    // instance of its own (same database and secrets, no session prepared there).
+    let mut second = TwilioStream::open(addr, None).await.unwrap();
+    second.start("CA_twice", &parameters).await;
+    let other_instance = app.serve_another_instance().await;
+    let mut third = TwilioStream::open(other_instance, None).await.unwrap();
+    third.start("CA_twice", &parameters).await;
+
+    // Assert: both are closed as a policy violation, no model session is opened for them,
+    // and the first stream carries on.
+    for stream in [&mut second, &mut third] {
+        let close = stream.close_frame().await;
+        assert_eq!(close.map(|frame| u16::from(frame.code)), Some(1008));
+    }
+    assert!(model.no_session().await, "no second model session");
+    let chunk = audio(4, 320);
+    session.reply("resp_greet", "item_greet", std::slice::from_ref(&chunk), "Ciao! Bella Hair here.").await;
+    assert_eq!(twilio.audio(chunk.len()).await.0, chunk);
+    twilio.media(&audio(5, 160)).await;
+    session.expect("input_audio_buffer.append").await;
 }
 
 #[tokio::test]
@@ -793,6 +851,44 @@ async fn every_model_fault_falls_back_to_the_standard_flow_without_dropping_the_
     voice(&app, "CA_lost").await;
     let twiml = stream_ended(&app, "CA_lost").await;
     assert_eq!(twiml.verbs(), ["Gather", "Gather", "Say", "Hangup"]);
+}
+
+#[tokio::test]
+async fn stream_ended_replayed_after_the_call_ended_hangs_up_and_stores_nothing() {
+    // Arrange: a realtime call falls back to the standard flow (one apology), then ends.
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+    let (app, mut twilio, mut session) = realtime_call(&mocks, &mut model, "CA_over", None, &[]).await;
+    session.send(json!({"type": "response.output_audio.delta", "delta": 42})).await;
+    assert!(twilio.closed().await);
+    assert_standard_flow_continues(&app, "CA_over").await;
+    let ended = app
+        .twilio(
+            "/api/webhooks/twilio/status",
+            &[("CallSid", "CA_over"), ("CallStatus", "completed"), ("CallDuration", "40")],
+        )
+        .await;
+    ended.assert_ok(axum::http::StatusCode::OK);
+    let lines_before = call_logs(&app, "CA_over").await;
+    let asked_before = mocks.openai.received_requests().await.unwrap().len();
+
+    // Act: Twilio's `stream-ended` for the call, replayed three times.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(
+            app.twilio("/api/webhooks/twilio/stream-ended", &[("CallSid", "CA_over"), ("CallStatus", "in-progress")])
+                .await,
+        );
+    }
+
+    // Assert: each is exactly a hang-up; no apology stored, no speech or model asked for.
+    for answer in &answers {
+        assert_eq!(answer.status, axum::http::StatusCode::OK);
+        assert_eq!(answer.text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>");
+    }
+    assert_eq!(call_logs(&app, "CA_over").await, lines_before);
+    assert_eq!(mocks.openai.received_requests().await.unwrap().len(), asked_before);
+    assert!(model.no_session().await);
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ const FORWARD: &str = "+14155550122";
 const OWNER_PHONE: &str = "+14155550133";
 const CALLER: &str = "+14155550199";
 const FAKE_MP3: &[u8] = b"ID3\x04fake-mp3-audio";
+/// The whole answer for a call that is over.
+const HANG_UP: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>";
 
 /// Answers each request with the next response of a list (then 500).
 struct InTurn(Mutex<VecDeque<ResponseTemplate>>);
@@ -105,6 +107,12 @@ async fn say(app: &TestApp, sid: &str, words: &str) -> Twiml {
         )
         .await,
     )
+}
+
+/// The caller says `words`, answered with whatever the server sends.
+async fn say_raw(app: &TestApp, sid: &str, words: &str) -> crate::helpers::TestResponse {
+    app.twilio("/api/webhooks/twilio/gather", &[("CallSid", sid), ("SpeechResult", words), ("Confidence", "0.92")])
+        .await
 }
 
 /// Twilio reports the call `sid` completed after `seconds`.
@@ -448,6 +456,55 @@ async fn xml_special_characters_in_settings_and_speech_make_valid_twiml() {
     assert_eq!(reply.says()[0], "Bob & Sons say: \"<we're open>\"");
     assert_eq!(reply.verbs(), ["Gather", "Gather", "Say", "Hangup"]);
     assert_eq!(lines(&app, "CA600").await[1].1, "Is it <true> & \"fast\"? </Say><Hangup/>");
+}
+
+#[tokio::test]
+async fn characters_xml_forbids_in_any_setting_never_break_a_call() {
+    // Arrange: every text setting that can reach TwiML carries characters outside XML 1.0's
+    // `Char` (noncharacters and control characters), saved through the admin API.
+    let mocks = Mocks::start().await;
+    let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
+    let id = business(&app, "Bella Hair", Some(FORWARD)).await;
+    let bad = |text: &str| format!("{text}\u{FFFF}\u{FFFE}\u{1}\u{B}\u{1B}\u{7F}!");
+    let admin = app.admin_token().await;
+    app.put(
+        &format!("/api/customers/{id}"),
+        &admin,
+        json!({
+            "business_name": bad("Bella Hair"),
+            "business_type": bad("salon"),
+            "greeting_message": bad("Ciao"),
+            "services_offered": bad("Cuts"),
+            "pricing_info": bad("Cuts from $45"),
+            "holiday_hours": bad("Closed at Christmas"),
+            "special_instructions": bad("Be kind"),
+            "notification_instructions": bad("Text me"),
+            "faqs": [{"question": bad("Parking?"), "answer": bad("Out back")}],
+        }),
+    )
+    .await
+    .assert_ok(StatusCode::OK);
+
+    // Act + Assert: the greeting and each built-in reply are TwiML that parses (`Twiml::from`
+    // fails the test otherwise), saying the settings without the forbidden characters.
+    let greeting = voice(&app, "CA650").await;
+    assert_eq!(greeting.says()[0], "Ciao!");
+    let caller = bad("What services do you offer?");
+    let services = say(&app, "CA650", &caller).await;
+    assert_eq!(services.says()[0], "We offer Cuts!. Would you like to book or leave a message?");
+    let prices = say(&app, "CA650", "How much is a cut?").await;
+    assert_eq!(prices.says()[0], "Cuts from $45!. Anything else I can help with?");
+    let message = say(&app, "CA650", "Tell them I called").await;
+    assert!(message.says()[0].contains("the team at Bella Hair! gets your message"), "{:?}", message.says());
+    let transfer = say(&app, "CA650", "Can I talk to a person?").await;
+    assert_eq!(transfer.all("Number")[0].1, FORWARD);
+    let goodbye = say(&app, "CA650", "bye").await;
+    assert_eq!(goodbye.says()[0], "Thank you for calling Bella Hair!. Have a great day!");
+
+    // Without a greeting of its own, the default one names the business.
+    app.put(&format!("/api/customers/{id}"), &admin, json!({"greeting_message": null})).await.assert_ok(StatusCode::OK);
+    let default_greeting = voice(&app, "CA651").await;
+    assert_eq!(default_greeting.says()[0], "Thank you for calling Bella Hair!. How can I help you today?");
 }
 
 #[tokio::test]
@@ -856,6 +913,97 @@ async fn a_retried_gather_is_answered_once() {
     // The call ends: nothing is kept for its turns.
     end_call(&app, "CA300", "30").await.assert_ok(StatusCode::OK);
     assert_eq!(app.count("gather_replies").await, 0);
+}
+
+#[tokio::test]
+async fn a_gather_replayed_after_the_call_ended_is_hung_up_on_and_asks_and_stores_nothing() {
+    // Arrange: a call with one turn (the model answers once, and only once), then ended.
+    let mocks = Mocks::start().await;
+    mount_summary_and_speech(&mocks).await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(chat_reply("We're open until five today."))
+        .expect(1)
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    business(&app, "Bella Hair", Some(FORWARD)).await;
+    voice(&app, "CA310").await;
+    let turn = [("CallSid", "CA310"), ("SpeechResult", "Are you open today?"), ("Confidence", "0.9")];
+    let token = |token: &'static str| [("I-Twilio-Idempotency-Token", token)];
+    let first = app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &token("idem-1")).await;
+    assert_eq!(Twiml::from(&first).verbs()[0], "Gather");
+    end_call(&app, "CA310", "30").await.assert_ok(StatusCode::OK);
+    let lines_before = app.count("call_logs").await;
+    let asked_before = mocks.openai.received_requests().await.unwrap().len();
+
+    // Act: the same signed turn replayed with fresh idempotency tokens and without one,
+    // plus a transfer's end and an empty turn.
+    let mut answers = Vec::new();
+    for fresh in ["idem-2", "idem-3"] {
+        answers.push(app.twilio_with_headers("/api/webhooks/twilio/gather", &turn, &token(fresh)).await);
+    }
+    answers.push(app.twilio("/api/webhooks/twilio/gather", &turn).await);
+    answers.push(app.twilio("/api/webhooks/twilio/gather", &[("CallSid", "CA310"), ("DialCallStatus", "busy")]).await);
+    answers.push(app.twilio("/api/webhooks/twilio/gather", &[("CallSid", "CA310")]).await);
+
+    // Assert: each answer is exactly a hang-up; no line stored, nothing asked of OpenAI (no
+    // model turn, no speech; the chat mock's `expect(1)` is checked when it drops), and no
+    // retry claim kept for the ended call.
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.text, HANG_UP);
+    }
+    assert_eq!(app.count("call_logs").await, lines_before);
+    assert_eq!(mocks.openai.received_requests().await.unwrap().len(), asked_before);
+    assert_eq!(app.count("gather_replies").await, 0);
+    let transcript: String = sqlx::query_scalar("SELECT transcript FROM calls WHERE twilio_call_sid = 'CA310'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(transcript.lines().count(), 3, "{transcript}");
+}
+
+#[tokio::test]
+async fn a_call_that_ends_while_the_model_answers_gets_no_line_after_its_transcript() {
+    // Arrange: the model takes a moment to answer.
+    let mocks = Mocks::start().await;
+    mount_summary_and_speech(&mocks).await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(chat_reply("We open at nine.").set_delay(Duration::from_millis(600)))
+        .expect(1)
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    business(&app, "Bella Hair", None).await;
+    voice(&app, "CA311").await;
+
+    // Act: the caller hangs up while the model is still answering their turn.
+    let turn = say_raw(&app, "CA311", "When do you open?");
+    let hang_up = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        end_call(&app, "CA311", "20").await
+    };
+    let (answer, ended) = tokio::join!(turn, hang_up);
+
+    // Assert: the call's transcript and its lines agree (the reply came after the end and
+    // is not stored); the turn's answer is a hang-up; the model's cost is still counted.
+    ended.assert_ok(StatusCode::OK);
+    assert_eq!(answer.text, HANG_UP);
+    let expected =
+        [("ai", "Thank you for calling Bella Hair. How can I help you today?"), ("caller", "When do you open?")];
+    assert_eq!(lines(&app, "CA311").await, pairs(&expected));
+    let (transcript, cost): (String, f64) =
+        sqlx::query_as("SELECT transcript, openai_cost FROM calls WHERE twilio_call_sid = 'CA311'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        transcript,
+        "AI: Thank you for calling Bella Hair. How can I help you today?\nCaller: When do you open?"
+    );
+    assert!(cost > 0.0);
 }
 
 #[tokio::test]

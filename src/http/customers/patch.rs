@@ -13,11 +13,15 @@ use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
 use crate::booking::BookingSettings;
-use crate::profile::{AppointmentHandling, BusinessHours, FaqRows, VoiceMode};
+use crate::profile::{AppointmentHandling, BusinessHours, Faq, FaqRows, VoiceMode};
 use crate::receptionist::{BusinessProfile, compile_instructions};
 
-/// Longest `ai_instructions` accepted (the compiled text of a large business fits easily).
-const MAX_INSTRUCTIONS_LEN: usize = 20_000;
+/// Longest `ai_instructions`, hand-written or compiled, in characters. They are sent with
+/// every model turn, at the platform's cost; the compiled text of a large business (50
+/// FAQs of a few sentences, a week of hours, services and prices) fits.
+pub const MAX_INSTRUCTIONS_LEN: usize = 20_000;
+/// Most FAQs a business keeps (each is compiled into the instructions).
+pub const MAX_FAQS: usize = 50;
 
 /// Fields a request may set. For nullable fields the outer `Option` says whether the field
 /// was sent and the inner one whether it was `null`: `{"phone": null}` clears the phone,
@@ -268,6 +272,14 @@ impl CustomerPatch {
             fields.booking = booking.map(|booking| StoredJson::new(&booking));
         }
         if let Some(rows) = self.faqs {
+            if let Some(FaqRows(faqs)) = &rows
+                && faqs.len() > MAX_FAQS
+            {
+                return Err(AppError::invalid_field(
+                    "faqs",
+                    format!("at most {MAX_FAQS} questions ({} were sent)", faqs.len()),
+                ));
+            }
             // No rows left (none sent, or only blank ones) is no FAQs.
             fields.faqs =
                 rows.map(|FaqRows(faqs)| faqs).filter(|faqs| !faqs.is_empty()).map(|faqs| StoredJson::new(&faqs));
@@ -276,17 +288,19 @@ impl CustomerPatch {
 
         match self.ai_instructions {
             Some(v) => fields.ai_instructions = text("ai_instructions", v, MAX_INSTRUCTIONS_LEN)?,
-            None if recompile => recompile_instructions(fields),
+            None if recompile => recompile_instructions(fields)?,
             None => {}
         }
         Ok(())
     }
 }
 
-/// Compiles `ai_instructions` from the business's structured fields.
-fn recompile_instructions(fields: &mut Customer) {
+/// Compiles `ai_instructions` from the business's structured fields; 422 on
+/// `ai_instructions` when the result is longer than [`MAX_INSTRUCTIONS_LEN`], naming the
+/// fields that make it long.
+fn recompile_instructions(fields: &mut Customer) -> Result<()> {
     let hours = fields.business_hours.as_ref().and_then(StoredJson::parse);
-    let faqs = fields.faqs.as_ref().and_then(StoredJson::parse).unwrap_or_default();
+    let faqs: Vec<Faq> = fields.faqs.as_ref().and_then(StoredJson::parse).unwrap_or_default();
     let profile = BusinessProfile {
         business_name: &fields.business_name,
         business_type: fields.business_type.as_deref(),
@@ -300,7 +314,38 @@ fn recompile_instructions(fields: &mut Customer) {
         special_instructions: fields.special_instructions.as_deref(),
         forward_to_number: fields.forward_to_number.as_deref(),
     };
-    fields.ai_instructions = Some(compile_instructions(&profile));
+    let compiled = compile_instructions(&profile);
+    let length = compiled.chars().count();
+    if length > MAX_INSTRUCTIONS_LEN {
+        return Err(AppError::invalid_field(
+            "ai_instructions",
+            format!(
+                "the instructions compiled from these settings would be {length} characters, more than the \
+                 {MAX_INSTRUCTIONS_LEN} allowed: shorten {}",
+                longest_inputs(&profile).join(", ")
+            ),
+        ));
+    }
+    fields.ai_instructions = Some(compiled);
+    Ok(())
+}
+
+/// The free-text settings the instructions are compiled from, longest first (those a
+/// business can shorten), for the message when they are too long together.
+fn longest_inputs(profile: &BusinessProfile<'_>) -> Vec<&'static str> {
+    let length = |text: Option<&str>| text.map_or(0, |t| t.chars().count());
+    let faqs = profile.faqs.iter().map(|faq| faq.question.chars().count() + faq.answer.chars().count()).sum();
+    let mut inputs = [
+        ("faqs", faqs),
+        ("services_offered", length(profile.services_offered)),
+        ("pricing_info", length(profile.pricing_info)),
+        ("special_instructions", length(profile.special_instructions)),
+        ("holiday_hours", length(profile.holiday_hours)),
+        ("business_type", length(profile.business_type)),
+        ("business_name", length(Some(profile.business_name))),
+    ];
+    inputs.sort_by_key(|(_, chars)| std::cmp::Reverse(*chars));
+    inputs.iter().filter(|(_, chars)| *chars > 0).map(|(name, _)| *name).collect()
 }
 
 /// Writes a sent nullable field through its check; leaves the field alone when not sent.
@@ -379,6 +424,46 @@ mod tests {
         f.ai_instructions = Some("hand written".into());
         patch(json!({"notification_email": "alerts@bella.example"})).apply(&mut f, false).unwrap();
         assert_eq!(f.ai_instructions.as_deref(), Some("hand written"));
+    }
+
+    fn faqs(n: usize, answer: &str) -> serde_json::Value {
+        json!((1..=n).map(|i| json!({"question": format!("Question {i}?"), "answer": answer})).collect::<Vec<_>>())
+    }
+
+    fn details(err: AppError) -> serde_json::Value {
+        match err {
+            AppError::Unprocessable { details, .. } => details.unwrap(),
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn at_most_fifty_faqs_are_kept() {
+        let mut f = fields();
+        patch(json!({"faqs": faqs(MAX_FAQS, "Yes.")})).apply(&mut f, false).unwrap();
+        assert_eq!(f.faqs.as_ref().and_then(StoredJson::parse).map(|faqs: Vec<Faq>| faqs.len()), Some(MAX_FAQS));
+
+        let err = patch(json!({"faqs": faqs(MAX_FAQS + 1, "Yes.")})).apply(&mut f, false).unwrap_err();
+        assert_eq!(details(err), json!({"faqs": "at most 50 questions (51 were sent)"}));
+    }
+
+    #[test]
+    fn compiled_instructions_longer_than_the_limit_are_refused_naming_what_to_shorten() {
+        let mut f = fields();
+        let long = "x".repeat(9_000);
+        let answer = "y".repeat(300);
+        let body = json!({"services_offered": long, "pricing_info": long[..8_000], "faqs": faqs(10, &answer)});
+        let err = patch(body).apply(&mut f, false).unwrap_err();
+
+        let details = details(err);
+        let reason = details["ai_instructions"].as_str().unwrap();
+        assert!(reason.contains("more than the 20000 allowed"), "{reason}");
+        assert!(reason.ends_with("shorten services_offered, pricing_info, faqs, business_name"), "{reason}");
+        // Hand-written instructions skip compilation, and have their own limit.
+        let mut f = fields();
+        let body = json!({"services_offered": long, "pricing_info": long, "ai_instructions": "Be brief."});
+        patch(body).apply(&mut f, false).unwrap();
+        assert_eq!(f.ai_instructions.as_deref(), Some("Be brief."));
     }
 
     #[test]

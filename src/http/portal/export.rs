@@ -169,18 +169,39 @@ fn export_line(row: &ExportRow, zone: Tz) -> bytes::Bytes {
     ])
 }
 
-/// One CSV record: quoting by the `csv` crate, after neutralising cells a spreadsheet would
-/// run as a formula.
+/// One CSV record: every cell quoted by the `csv` crate, after neutralising what a
+/// spreadsheet would run as a formula. Quoting every cell, not only those with a comma,
+/// keeps a cell whole in a spreadsheet that splits on `;` or tab (as many locales do).
 fn csv_line(fields: &[&str]) -> bytes::Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(fields.iter().map(|field| neutralise_formula(field))).expect("writing to memory cannot fail");
+    let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
+    writer.write_record(fields.iter().map(|field| neutralise_formulas(field))).expect("writing to memory cannot fail");
     bytes::Bytes::from(writer.into_inner().expect("writing to memory cannot fail"))
 }
 
-/// Prefixes a cell starting with `=`, `+`, `-`, `@`, tab or carriage return with `'`, as
-/// OWASP recommends against CSV formula injection.
-fn neutralise_formula(field: &str) -> String {
-    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_owned() }
+/// Characters after which a spreadsheet may start a new cell: the separators it may split
+/// on (`,` `;` tab, whatever the file's own delimiter is) and line breaks.
+const CELL_BREAKS: [char; 5] = [',', ';', '\t', '\n', '\r'];
+/// What makes a cell a formula, as OWASP lists them.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// Puts `'` before a formula at the start of the cell and at the start of every piece a
+/// spreadsheet might read as a cell of its own (after a separator or a line break, and any
+/// spaces), as OWASP recommends against CSV formula injection; a cell starting with a tab
+/// or carriage return is prefixed too.
+fn neutralise_formulas(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 2);
+    if field.starts_with(['\t', '\r']) {
+        out.push('\'');
+    }
+    let mut piece_start = true;
+    for c in field.chars() {
+        if piece_start && FORMULA_STARTS.contains(&c) {
+            out.push('\'');
+        }
+        out.push(c);
+        piece_start = CELL_BREAKS.contains(&c) || (piece_start && c == ' ');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -193,8 +214,28 @@ mod tests {
             csv_line(&["plain", "a,b", "say \"hi\"", "line\nbreak", "=HYPERLINK(\"x\")", "+1415", "-2", "@SUM(A1)"]);
         assert_eq!(
             std::str::from_utf8(&line).unwrap(),
-            "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"'=HYPERLINK(\"\"x\"\")\",'+1415,'-2,'@SUM(A1)\n"
+            "\"plain\",\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"'=HYPERLINK(\"\"x\"\")\",\"'+1415\",\"'-2\",\"'@SUM(A1)\"\n"
         );
+    }
+
+    #[test]
+    fn formulas_after_any_separator_or_line_break_are_neutralised() {
+        for (cell, safe) in [
+            ("x;=1+2", "x;'=1+2"),
+            ("x,+1", "x,'+1"),
+            ("x\t@SUM(A1)", "x\t'@SUM(A1)"),
+            ("first line\n=HYPERLINK(\"x\")", "first line\n'=HYPERLINK(\"x\")"),
+            ("a\r\n-1", "a\r\n'-1"),
+            ("a;  =1;;+2", "a;  '=1;;'+2"),
+            ("\t=1", "'\t'=1"),
+            ("  =1", "  '=1"),
+            // Not after a separator: left alone.
+            ("Ann (+14155550199) at 10:00-17:00, 2+2=4", "Ann (+14155550199) at 10:00-17:00, 2+2=4"),
+        ] {
+            assert_eq!(neutralise_formulas(cell), safe, "{cell:?}");
+        }
+        // The cell is quoted, so a `;`-splitting spreadsheet keeps it whole.
+        assert_eq!(std::str::from_utf8(&csv_line(&["x;=1+2"])).unwrap(), "\"x;'=1+2\"\n");
     }
 
     #[test]

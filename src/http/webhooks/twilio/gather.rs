@@ -34,15 +34,49 @@ const TRANSFER_RING_SECONDS: u32 = 30;
 )]
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn continue_call(State(state): State<AppState>, headers: HeaderMap, form: TwilioForm) -> Result<TwiMl> {
+    let call_sid = form.require("CallSid")?;
+    let call = sqlx::query_as!(
+        LiveCall,
+        r#"SELECT id, customer_id, status IN ('in_progress', 'queued', 'ringing') AS "live!"
+           FROM calls WHERE twilio_call_sid = $1"#,
+        call_sid
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(call) = call else {
+        tracing::warn!("gather for an unknown call");
+        return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
+    };
+    tracing::Span::current().record("call.id", call.id);
+    if !call.live {
+        // A replay (or a very late retry) for a call that is over: nothing to say to
+        // anyone, so nothing is asked or stored.
+        tracing::info!("gather for a call that has ended");
+        return Ok(hang_up());
+    }
     let retry_token = headers
         .get(IDEMPOTENCY_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|token| !token.is_empty() && token.len() <= 200);
     match retry_token {
-        Some(token) => answer_once(&state, token, &form).await,
-        None => take_caller_turn(&state, &form).await,
+        Some(token) => answer_once(&state, token, &call, &form).await,
+        None => take_caller_turn(&state, &call, &form).await,
     }
+}
+
+/// A call `gather` continues, and whether it is still going on.
+#[derive(Debug)]
+struct LiveCall {
+    id: i64,
+    customer_id: i64,
+    /// Not yet given a final status by `status`.
+    live: bool,
+}
+
+/// `<Hangup/>`: the answer for a call that is over.
+fn hang_up() -> TwiMl {
+    TwiMl::from(twiml::Response::new().hangup())
 }
 
 /// Twilio's header naming a request; its retries carry the same value.
@@ -53,21 +87,24 @@ const RETRY_WAIT: Duration = Duration::from_secs(12);
 /// Answers a `gather` Twilio may retry: the first request with `token` claims it, takes the
 /// turn and keeps its TwiML; a repeat gets that same TwiML, with no second model call or
 /// stored line. A repeat arriving while the first is still working waits for its answer.
-async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result<TwiMl> {
+async fn answer_once(state: &AppState, token: &str, call: &LiveCall, form: &TwilioForm) -> Result<TwiMl> {
     let waited_since = tokio::time::Instant::now();
     loop {
+        // Only a call still going on is claimed: `status` deletes the claims of a call
+        // that ended, and none may be added after it.
         let claimed = sqlx::query!(
             "INSERT INTO gather_replies (idempotency_token, call_id) \
-             SELECT $1, id FROM calls WHERE twilio_call_sid = $2 ON CONFLICT DO NOTHING",
+             SELECT $1, id FROM calls WHERE id = $2 AND status IN ('in_progress', 'queued', 'ringing') \
+             ON CONFLICT DO NOTHING",
             token,
-            form.require("CallSid")?
+            call.id
         )
         .execute(&state.db)
         .await?
         .rows_affected()
             == 1;
         if claimed {
-            return match take_caller_turn(state, form).await {
+            return match take_caller_turn(state, call, form).await {
                 Ok(answer) => {
                     sqlx::query!("UPDATE gather_replies SET twiml = $2 WHERE idempotency_token = $1", token, answer.0)
                         .execute(&state.db)
@@ -91,8 +128,8 @@ async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result
                 tracing::info!("repeated gather answered with the first answer");
                 return Ok(TwiMl(twiml));
             }
-            // No claim: an unknown call (answered as such), or the first request failed.
-            None if !call_exists(state, form).await? => return take_caller_turn(state, form).await,
+            // No claim, and none could be taken: the call ended meanwhile.
+            None if !is_live(state, call.id).await? => return Ok(hang_up()),
             _ if waited_since.elapsed() >= RETRY_WAIT => {
                 // The first request is still working (or died): ask again, with no model call.
                 let speech = state.speech.speak(DID_NOT_CATCH).await;
@@ -103,27 +140,22 @@ async fn answer_once(state: &AppState, token: &str, form: &TwilioForm) -> Result
     }
 }
 
-async fn call_exists(state: &AppState, form: &TwilioForm) -> Result<bool> {
+/// Whether call `call_id` has no final status yet.
+async fn is_live(state: &AppState, call_id: i64) -> Result<bool> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "exists!""#,
-        form.require("CallSid")?
+        r#"SELECT EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status IN ('in_progress', 'queued', 'ringing')) AS "live!""#,
+        call_id
     )
     .fetch_one(&state.db)
     .await?)
 }
 
 /// One turn: stores the caller's line, asks for the answer, stores it, answers TwiML.
-async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> {
-    let call_sid = form.require("CallSid")?;
-    let call = sqlx::query!("SELECT id, customer_id FROM calls WHERE twilio_call_sid = $1", call_sid)
-        .fetch_optional(&state.db)
-        .await?;
-    let Some((call_id, customer_id)) = call.map(|call| (call.id, call.customer_id)) else {
-        tracing::warn!("gather for an unknown call");
-        return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
-    };
-    tracing::Span::current().record("call.id", call_id);
-    let Some(customer) = customers::find(&state.db, customer_id).await? else {
+/// A call that ends meanwhile (its `status` arrives during the turn) gets `<Hangup/>`, and
+/// no line is stored after its transcript was taken.
+async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) -> Result<TwiMl> {
+    let call_id = call.id;
+    let Some(customer) = customers::find(&state.db, call.customer_id).await? else {
         return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
     };
 
@@ -139,9 +171,9 @@ async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> 
         return Ok(TwiMl::from(speak_and_listen(state, speech).await));
     }
     let said = truncate(said, MAX_UTTERANCE_CHARS);
-    sqlx::query!("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'caller', $2)", call_id, said)
-        .execute(&state.db)
-        .await?;
+    if !record_line(state, call_id, "caller", &said, 0.0).await? {
+        return Ok(hang_up());
+    }
 
     let history = history(state, call_id).await?;
     let business = business_context(&customer);
@@ -151,18 +183,24 @@ async fn take_caller_turn(state: &AppState, form: &TwilioForm) -> Result<TwiMl> 
 
     match outcome.reply {
         TurnReply::Say(reply) => {
-            record_reply(state, call_id, &reply, outcome.cost).await?;
+            if !record_reply(state, call_id, &reply, outcome.cost).await? {
+                return Ok(hang_up());
+            }
             let speech = state.speech.speak(&reply).await;
             Ok(TwiMl::from(speak_and_listen(state, speech).await))
         }
         TurnReply::Transfer { .. } => match &customer.forward_to_number {
             Some(_) => {
-                record_reply(state, call_id, TRANSFERRING, outcome.cost).await?;
+                if !record_reply(state, call_id, TRANSFERRING, outcome.cost).await? {
+                    return Ok(hang_up());
+                }
                 tracing::info!("transferring the caller");
                 Ok(TwiMl::from(transfer(state, &customer).await))
             }
             None => {
-                record_reply(state, call_id, NO_TRANSFER, outcome.cost).await?;
+                if !record_reply(state, call_id, NO_TRANSFER, outcome.cost).await? {
+                    return Ok(hang_up());
+                }
                 let speech = state.speech.speak(NO_TRANSFER).await;
                 Ok(TwiMl::from(speak_and_listen(state, speech).await))
             }
@@ -182,19 +220,37 @@ async fn history(state: &AppState, call_id: i64) -> Result<Vec<Line>> {
         .collect())
 }
 
-/// Stores the receptionist's line and what producing it cost, in one statement (the cost
-/// updates the running call totals, which stay locked only for that statement).
-pub async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<()> {
-    sqlx::query!(
-        "WITH line AS (INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)) \
-         UPDATE calls SET openai_cost = openai_cost + $3::float8 WHERE id = $1 AND $3::float8 > 0",
+/// Stores the receptionist's line and what producing it cost; false (and no line stored)
+/// when the call has ended. See [`record_line`].
+pub async fn record_reply(state: &AppState, call_id: i64, reply: &str, cost: f64) -> Result<bool> {
+    record_line(state, call_id, "ai", reply, cost).await
+}
+
+/// Stores a line of the call, only while the call has no final status, and adds `cost`
+/// (spent whether or not the call is still going on), in one statement: the running call
+/// totals it updates stay locked only for that statement. Returns whether the line was
+/// stored.
+///
+/// The call row is read `FOR SHARE`, which waits for a `status` that is ending the call
+/// (it locks the row first) and then sees it ended; a `status` arriving while the line is
+/// stored waits for it, and its transcript includes the line.
+async fn record_line(state: &AppState, call_id: i64, speaker: &str, line: &str, cost: f64) -> Result<bool> {
+    let stored = sqlx::query_scalar!(
+        r#"WITH live AS (SELECT id FROM calls WHERE id = $1 AND status IN ('in_progress', 'queued', 'ringing') FOR NO KEY UPDATE),
+                line AS (INSERT INTO call_logs (call_id, speaker, message) SELECT id, $2, $3 FROM live RETURNING id),
+                cost AS (UPDATE calls SET openai_cost = openai_cost + $4::float8 WHERE id = $1 AND $4::float8 > 0)
+           SELECT EXISTS (SELECT 1 FROM line) AS "stored!""#,
         call_id,
-        reply,
+        speaker,
+        line,
         cost
     )
-    .execute(&state.db)
+    .fetch_one(&state.db)
     .await?;
-    Ok(())
+    if !stored {
+        tracing::info!(speaker, "the call ended during the turn; its line is not stored");
+    }
+    Ok(stored)
 }
 
 /// A short line, then the forward number rings (see [`transfer_without_notice`]).
@@ -222,10 +278,12 @@ fn dial_forward_number(state: &AppState, customer: &Customer, before: twiml::Res
 /// After a transfer: hang up if somebody answered, else offer to take a message.
 async fn after_transfer(state: &AppState, call_id: i64, dial_status: &str) -> Result<TwiMl> {
     if dial_status == "completed" || dial_status == "answered" {
-        return Ok(TwiMl::from(twiml::Response::new().hangup()));
+        return Ok(hang_up());
     }
     tracing::info!(dial_status, "transfer not answered");
-    record_reply(state, call_id, TRANSFER_UNANSWERED, 0.0).await?;
+    if !record_reply(state, call_id, TRANSFER_UNANSWERED, 0.0).await? {
+        return Ok(hang_up());
+    }
     let speech = state.speech.speak(TRANSFER_UNANSWERED).await;
     Ok(TwiMl::from(speak_and_listen(state, speech).await))
 }

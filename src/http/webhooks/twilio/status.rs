@@ -48,6 +48,13 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     };
 
     let mut tx = state.db.begin().await?;
+    // The row is locked before the transcript is read, in a statement of its own: a line
+    // being stored for the call (which locks the row too, see `gather::record_line`) is
+    // committed first and the transcript below, read with a later snapshot, includes it;
+    // any line after that finds the call ended and is not stored.
+    sqlx::query!("SELECT id FROM calls WHERE twilio_call_sid = $1 FOR NO KEY UPDATE", call_sid)
+        .fetch_optional(&mut *tx)
+        .await?;
     let updated = sqlx::query!(
         r#"UPDATE calls c SET status = $2, duration_seconds = $3::int4, ended_at = now(),
                 twilio_cost = ceil($3::int4 / 60.0) * $4::float8,

@@ -1,7 +1,8 @@
 //! `POST /api/webhooks/twilio/stream-ended`: a realtime call's media stream ended while the
 //! call goes on (`<Connect action>`). What comes next was decided by the instance that
 //! bridged the stream and stored in `calls.stream_outcome`: ring the forward number, hang
-//! up, or (on a fault, or when nothing was stored) continue in the standard flow.
+//! up, or (on a fault, or when nothing was stored) continue in the standard flow. A call
+//! that is over (a replayed request) is only hung up on: nothing is stored or asked.
 
 use axum::extract::State;
 
@@ -30,14 +31,23 @@ pub const STREAM_ENDED_PATH: &str = "/api/webhooks/twilio/stream-ended";
 #[tracing::instrument(skip_all, fields(call.id))]
 pub async fn after_stream(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
     let call_sid = form.require("CallSid")?;
-    let call = sqlx::query!("SELECT id, customer_id, stream_outcome FROM calls WHERE twilio_call_sid = $1", call_sid)
-        .fetch_optional(&state.db)
-        .await?;
+    let call = sqlx::query!(
+        r#"SELECT id, customer_id, stream_outcome, status IN ('in_progress', 'queued', 'ringing') AS "live!"
+           FROM calls WHERE twilio_call_sid = $1"#,
+        call_sid
+    )
+    .fetch_optional(&state.db)
+    .await?;
     let Some(call) = call else {
         tracing::warn!("stream ended for an unknown call");
         return Ok(say_and_hang_up(&state, CALL_NOT_FOUND).await);
     };
     tracing::Span::current().record("call.id", call.id);
+    if !call.live {
+        // A replay for a call that is over: nobody is on the line to hear anything.
+        tracing::info!("stream ended for a call that has ended");
+        return Ok(TwiMl::from(twiml::Response::new().hangup()));
+    }
     let customer = customers::find(&state.db, call.customer_id).await?;
     match (call.stream_outcome.as_deref(), customer) {
         (Some("hangup"), _) => Ok(TwiMl::from(twiml::Response::new().hangup())),
@@ -49,7 +59,10 @@ pub async fn after_stream(State(state): State<AppState>, form: TwilioForm) -> Re
             // A fault, or no decision stored (the bridging instance died): the caller is
             // not dropped; the standard flow takes the call on with its history so far.
             tracing::info!(outcome = outcome.unwrap_or("none"), "continuing in the standard flow");
-            record_reply(&state, call.id, FALLBACK_APOLOGY, 0.0).await?;
+            if !record_reply(&state, call.id, FALLBACK_APOLOGY, 0.0).await? {
+                // The call ended meanwhile.
+                return Ok(TwiMl::from(twiml::Response::new().hangup()));
+            }
             let speech = state.speech.speak(FALLBACK_APOLOGY).await;
             Ok(TwiMl::from(speak_and_listen(&state, speech).await))
         }

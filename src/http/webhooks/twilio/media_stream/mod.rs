@@ -1,6 +1,8 @@
 //! `GET /api/webhooks/twilio/media-stream`: the WebSocket Twilio opens for a call in realtime
 //! voice mode. The upgrade must carry Twilio's signature over the stream URL; the `start`
-//! message must carry the token `voice` signed for that call. Then [`bridge`] joins the call's
+//! message must carry the token `voice` signed for that call, and be the call's first: a
+//! call has one stream (claimed in the database, so on any instance), and a second `start`
+//! is closed with 1008 before any model session is opened. Then [`bridge`] joins the call's
 //! audio to an OpenAI Realtime session until the call ends, is handed on, or falls back to
 //! the standard flow.
 
@@ -115,8 +117,9 @@ async fn run_stream(state: AppState, mut socket: WebSocket) {
     metrics::gauge!("realtime_streams_in_progress").decrement(1.0);
 }
 
-/// Waits for `start` and checks its token and call. On refusal, any session prepared for
-/// the call is closed.
+/// Waits for `start`, checks its token and call, and claims the call's one stream. On
+/// refusal, any session prepared for the call is closed, unless the call's stream is
+/// already open (that session is the open stream's).
 async fn accept(state: &AppState, socket: &mut WebSocket) -> std::result::Result<StreamCall, &'static str> {
     let start = tokio::time::timeout(START_TIMEOUT, read_start(socket)).await.map_err(|_| "no start message")??;
     let claimed = start.custom_parameters.get(CALL_PARAMETER);
@@ -133,12 +136,27 @@ async fn accept(state: &AppState, socket: &mut WebSocket) -> std::result::Result
     {
         return refuse("the stream token is missing, wrong or expired");
     }
-    let call = sqlx::query!("SELECT id, customer_id, status FROM calls WHERE twilio_call_sid = $1", start.call_sid)
-        .fetch_optional(&state.db)
-        .await;
+    // The claim is one statement on the call's row, so of two `start`s for a call (on any
+    // instances) exactly one finds `stream_started_at` unset. The query reads the call as
+    // it was before the claim, to say why a refused one was refused.
+    let call = sqlx::query!(
+        r#"WITH claim AS (
+               UPDATE calls SET stream_started_at = now()
+               WHERE twilio_call_sid = $1 AND status = 'in_progress' AND stream_started_at IS NULL
+               RETURNING id)
+           SELECT id, customer_id, status, EXISTS (SELECT 1 FROM claim) AS "claimed!"
+           FROM calls WHERE twilio_call_sid = $1"#,
+        start.call_sid
+    )
+    .fetch_optional(&state.db)
+    .await;
     let Ok(Some(call)) = call else { return refuse("no such call") };
     if call.status != "in_progress" {
         return refuse("the call is not in progress");
+    }
+    if !call.claimed {
+        // The session prepared for the call belongs to the stream already open: kept.
+        return Err("the call's media stream has already started");
     }
     let Ok(Some(customer)) = customers::find(&state.db, call.customer_id).await else {
         return refuse("no such business");

@@ -174,7 +174,9 @@ impl TestApp {
         let state = AppState::new(self.db.clone(), (*self.state.config).clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(http::serve(listener, http::app(state), std::future::pending()));
+        let limits = http::ServerLimits::from_config(&self.state.config, u64::MAX);
+        let stats = std::sync::Arc::default();
+        tokio::spawn(http::serve(listener, http::app(state), limits, stats, std::future::pending()));
         addr
     }
 

@@ -3,6 +3,7 @@
 //! and [`slots`] computes free times from its hours, time off and appointments.
 
 pub mod diary;
+pub mod notices;
 pub mod settings;
 pub mod slots;
 

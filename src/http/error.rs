@@ -83,6 +83,9 @@ pub enum AppError {
     /// 409: a unique value is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `{error, slots}`: an appointment time is taken; the body offers alternatives.
+    #[error("that time is already taken")]
+    Taken(crate::http::appointments::SlotTaken),
     /// 413: the body is over the size limit.
     #[error("request body is too large")]
     PayloadTooLarge,
@@ -133,7 +136,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::Taken(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -150,6 +153,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = |text: &str| ErrorBody { error: text.to_owned(), details: None };
+        if let AppError::Taken(taken) = self {
+            return taken.into_response();
+        }
         let body = match self {
             _ if self.is_unstorable_input() => message("text must not contain NUL (\\u0000) characters"),
             AppError::Sqlx(_) | AppError::Anyhow(_) => {

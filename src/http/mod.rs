@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod appointments;
 pub mod billing;
 pub mod calls;
 pub mod customers;

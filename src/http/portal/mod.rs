@@ -3,6 +3,7 @@
 //! Every handler takes [`CustomerUser`] and filters by its id: a business only ever sees
 //! and changes its own rows; another business's call answers 404, so ids cannot be probed.
 
+mod appointments;
 mod calls;
 mod export;
 mod onboarding;
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_stats))
         .routes(routes!(update_settings))
         .routes(routes!(change_password))
+        .merge(appointments::router())
         .merge(calls::router())
         .merge(export::router())
         .merge(onboarding::router())

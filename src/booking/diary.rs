@@ -225,7 +225,6 @@ impl Diary {
         let blocks_until = end + minutes(self.settings.buffer_minutes);
         for _ in 0..=self.settings.capacity {
             let place = self.check(db, &service, starts_at, now, Some(appointment.id)).await?;
-            let place = i16::try_from(place).unwrap_or(i16::MAX);
             match db::reschedule(db, appointment.id, starts_at, end, blocks_until, place).await {
                 Ok(Some(moved)) => return Ok(moved),
                 Ok(None) => return Err(BookingError::Cancelled),

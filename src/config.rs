@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::phone_country;
 use crate::profile::VoiceMode;
 
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
 /// What production refuses to start without (also listed in `render.yaml`).
 pub const REQUIRED_IN_PRODUCTION: &[&str] = &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN"];
+
+/// Where a test call may ring unless `TEST_CALL_COUNTRIES` says otherwise.
+pub const DEFAULT_TEST_CALL_COUNTRIES: &[&str] = &["US", "CA"];
 
 /// Twilio auth token used in development when none is set, so a call can be simulated
 /// with signed requests (see the README). Production requires a real one.
@@ -108,6 +112,9 @@ pub struct TwilioConfig {
     /// Whether a business that subscribes without a number gets one bought for it
     /// (`AUTO_PROVISION_NUMBERS`, default off).
     pub auto_provision_numbers: bool,
+    /// The countries a test call may ring, ISO 3166 codes in upper case
+    /// (`TEST_CALL_COUNTRIES`, default `US,CA`): the platform pays for those calls.
+    pub test_call_countries: Vec<String>,
 }
 
 impl TwilioConfig {
@@ -334,6 +341,26 @@ impl Config {
             }),
         };
 
+        let test_call_countries = match get("TEST_CALL_COUNTRIES") {
+            None => DEFAULT_TEST_CALL_COUNTRIES.iter().map(|&c| c.to_owned()).collect(),
+            Some(raw) => {
+                let countries: Vec<String> = raw
+                    .split(',')
+                    .map(|country| country.trim().to_ascii_uppercase())
+                    .filter(|country| !country.is_empty())
+                    .collect();
+                let unknown: Vec<&str> =
+                    countries.iter().map(String::as_str).filter(|c| !phone_country::is_known_country(c)).collect();
+                let rule = "TEST_CALL_COUNTRIES must be two-letter country codes separated by commas, like US,CA";
+                if countries.is_empty() {
+                    problem(format!("{rule}; it names none"));
+                } else if !unknown.is_empty() {
+                    problem(format!("{rule}; not known: {}", unknown.join(", ")));
+                }
+                countries
+            }
+        };
+
         let bootstrap_admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) if !production => Some((email, SecretString::from(password))),
             _ => None,
@@ -366,6 +393,7 @@ impl Config {
                 cost_per_minute,
                 release_number_after: chrono::Duration::seconds((release_after_days * 86_400.0) as i64),
                 auto_provision_numbers,
+                test_call_countries,
             },
             openai: OpenAiConfig {
                 base_url: openai_base,
@@ -532,6 +560,18 @@ mod tests {
         assert_eq!(config.realtime.default_voice_mode, VoiceMode::Standard);
         assert_eq!(config.twilio.release_number_after, chrono::Duration::days(30));
         assert!(!config.twilio.auto_provision_numbers);
+        assert_eq!(config.twilio.test_call_countries, ["US", "CA"]);
+    }
+
+    #[test]
+    fn test_call_countries_are_read_and_checked() {
+        let config = read(&[("TEST_CALL_COUNTRIES", " us, gb ,,")]).unwrap();
+        assert_eq!(config.twilio.test_call_countries, ["US", "GB"]);
+        let msg = read(&[("TEST_CALL_COUNTRIES", "US,UK,Canada")]).unwrap_err().to_string();
+        assert!(msg.contains("TEST_CALL_COUNTRIES"), "{msg}");
+        assert!(msg.contains("not known: UK, CANADA"), "{msg}");
+        let msg = read(&[("TEST_CALL_COUNTRIES", ",")]).unwrap_err().to_string();
+        assert!(msg.contains("TEST_CALL_COUNTRIES") && msg.contains("names none"), "{msg}");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::profile::VoiceMode;
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
 /// What production refuses to start without (also listed in `render.yaml`).
-pub const REQUIRED_IN_PRODUCTION: &[&str] = &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN"];
+pub const REQUIRED_IN_PRODUCTION: &[&str] =
+    &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN", "METRICS_TOKEN"];
 
 /// Where a test call may ring unless `TEST_CALL_COUNTRIES` says otherwise.
 pub const DEFAULT_TEST_CALL_COUNTRIES: &[&str] = &["US", "CA"];
@@ -30,8 +31,8 @@ const MIN_PRODUCTION_JWT_SECRET_LEN: usize = 32;
 pub enum AppEnv {
     /// Local work: a private PostgreSQL and a random JWT secret are acceptable.
     Development,
-    /// A deployment: `DATABASE_URL`, a strong `JWT_SECRET_KEY`, `API_BASE_URL` and
-    /// `TWILIO_AUTH_TOKEN` are required.
+    /// A deployment: `DATABASE_URL`, a strong `JWT_SECRET_KEY`, `API_BASE_URL`,
+    /// `TWILIO_AUTH_TOKEN` and `METRICS_TOKEN` are required.
     Production,
 }
 
@@ -184,7 +185,8 @@ pub struct Config {
     /// Whether the last `X-Forwarded-For` entry is the client's address (behind one
     /// trusted proxy such as Render's); used to rate-limit logins per client.
     pub trust_forwarded_for: bool,
-    /// Bearer token required by `/metrics`; open when unset.
+    /// Bearer token required by `/metrics`; open when unset (development only: production
+    /// requires one, as the figures tell an outsider about every business's traffic).
     pub metrics_token: Option<SecretString>,
 }
 
@@ -280,6 +282,11 @@ impl Config {
                 is_loopback_url(&api_base_url).then(|| DEVELOPMENT_TWILIO_AUTH_TOKEN.to_owned())
             }
         };
+
+        let metrics_token = get("METRICS_TOKEN");
+        if production && metrics_token.is_none() {
+            problem("METRICS_TOKEN is required in production (without it /metrics is open to anyone)".into());
+        }
 
         let mut number = |name: &str, default: f64, valid: fn(f64) -> bool| match get(name) {
             None => default,
@@ -427,7 +434,7 @@ impl Config {
             portal_url: get("PORTAL_URL"),
             bootstrap_admin,
             trust_forwarded_for,
-            metrics_token: secret("METRICS_TOKEN"),
+            metrics_token: metrics_token.map(SecretString::from),
         })
     }
 
@@ -627,9 +634,13 @@ mod tests {
         }
         let err = read(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]).unwrap_err();
         let msg = err.to_string();
-        for name in
-            ["DATABASE_URL", "JWT_SECRET_KEY must be at least 32", "API_BASE_URL", "TWILIO_AUTH_TOKEN is required"]
-        {
+        for name in [
+            "DATABASE_URL",
+            "JWT_SECRET_KEY must be at least 32",
+            "API_BASE_URL",
+            "TWILIO_AUTH_TOKEN is required",
+            "METRICS_TOKEN is required",
+        ] {
             assert!(msg.contains(name), "{name} missing from: {msg}");
         }
     }
@@ -642,6 +653,7 @@ mod tests {
             ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("API_BASE_URL", "https://api.example.com/"),
             ("TWILIO_AUTH_TOKEN", "token"),
+            ("METRICS_TOKEN", "scrape-token"),
             ("ADMIN_EMAIL", "a@example.com"),
             ("ADMIN_PASSWORD", "ignored-in-production"),
         ])
@@ -649,6 +661,28 @@ mod tests {
         assert!(config.is_production());
         assert_eq!(config.api_base_url, "https://api.example.com");
         assert!(config.bootstrap_admin.is_none());
+        assert_eq!(config.metrics_token.unwrap().expose_secret(), "scrape-token");
+    }
+
+    #[test]
+    fn production_refuses_to_start_with_open_metrics() {
+        let complete = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgresql://u:p@db/deskringer"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("API_BASE_URL", "https://api.example.com"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+        ];
+        let msg = read(&complete).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "invalid configuration:\n  - METRICS_TOKEN is required in production (without it /metrics is open to anyone)"
+        );
+        // An empty value is no token.
+        let msg = read(&[&complete[..], &[("METRICS_TOKEN", " ")]].concat()).unwrap_err().to_string();
+        assert!(msg.contains("METRICS_TOKEN is required in production"), "{msg}");
+        // Development may leave it open.
+        assert!(read(&complete[1..]).unwrap().metrics_token.is_none());
     }
 
     #[test]

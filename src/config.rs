@@ -8,12 +8,17 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::phone_country;
 use crate::profile::VoiceMode;
 
 /// Default port, as in the service this replaces.
 const DEFAULT_PORT: u16 = 5000;
 /// What production refuses to start without (also listed in `render.yaml`).
-pub const REQUIRED_IN_PRODUCTION: &[&str] = &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN"];
+pub const REQUIRED_IN_PRODUCTION: &[&str] =
+    &["DATABASE_URL", "JWT_SECRET_KEY", "API_BASE_URL", "TWILIO_AUTH_TOKEN", "METRICS_TOKEN"];
+
+/// Where a test call may ring unless `TEST_CALL_COUNTRIES` says otherwise.
+pub const DEFAULT_TEST_CALL_COUNTRIES: &[&str] = &["US", "CA"];
 
 /// Twilio auth token used in development when none is set, so a call can be simulated
 /// with signed requests (see the README). Production requires a real one.
@@ -26,8 +31,8 @@ const MIN_PRODUCTION_JWT_SECRET_LEN: usize = 32;
 pub enum AppEnv {
     /// Local work: a private PostgreSQL and a random JWT secret are acceptable.
     Development,
-    /// A deployment: `DATABASE_URL`, a strong `JWT_SECRET_KEY`, `API_BASE_URL` and
-    /// `TWILIO_AUTH_TOKEN` are required.
+    /// A deployment: `DATABASE_URL`, a strong `JWT_SECRET_KEY`, `API_BASE_URL`,
+    /// `TWILIO_AUTH_TOKEN` and `METRICS_TOKEN` are required.
     Production,
 }
 
@@ -108,6 +113,9 @@ pub struct TwilioConfig {
     /// Whether a business that subscribes without a number gets one bought for it
     /// (`AUTO_PROVISION_NUMBERS`, default off).
     pub auto_provision_numbers: bool,
+    /// The countries a test call may ring, ISO 3166 codes in upper case
+    /// (`TEST_CALL_COUNTRIES`, default `US,CA`): the platform pays for those calls.
+    pub test_call_countries: Vec<String>,
 }
 
 impl TwilioConfig {
@@ -192,7 +200,8 @@ pub struct Config {
     /// Whether the last `X-Forwarded-For` entry is the client's address (behind one
     /// trusted proxy such as Render's); used to rate-limit logins per client.
     pub trust_forwarded_for: bool,
-    /// Bearer token required by `/metrics`; open when unset.
+    /// Bearer token required by `/metrics`; open when unset (development only: production
+    /// requires one, as the figures tell an outsider about every business's traffic).
     pub metrics_token: Option<SecretString>,
     /// Connection limits and timeouts.
     pub server: ServerConfig,
@@ -291,6 +300,11 @@ impl Config {
             }
         };
 
+        let metrics_token = get("METRICS_TOKEN");
+        if production && metrics_token.is_none() {
+            problem("METRICS_TOKEN is required in production (without it /metrics is open to anyone)".into());
+        }
+
         let mut number = |name: &str, default: f64, valid: fn(f64) -> bool| match get(name) {
             None => default,
             Some(raw) => match raw.parse::<f64>() {
@@ -357,6 +371,26 @@ impl Config {
             }),
         };
 
+        let test_call_countries = match get("TEST_CALL_COUNTRIES") {
+            None => DEFAULT_TEST_CALL_COUNTRIES.iter().map(|&c| c.to_owned()).collect(),
+            Some(raw) => {
+                let countries: Vec<String> = raw
+                    .split(',')
+                    .map(|country| country.trim().to_ascii_uppercase())
+                    .filter(|country| !country.is_empty())
+                    .collect();
+                let unknown: Vec<&str> =
+                    countries.iter().map(String::as_str).filter(|c| !phone_country::is_known_country(c)).collect();
+                let rule = "TEST_CALL_COUNTRIES must be two-letter country codes separated by commas, like US,CA";
+                if countries.is_empty() {
+                    problem(format!("{rule}; it names none"));
+                } else if !unknown.is_empty() {
+                    problem(format!("{rule}; not known: {}", unknown.join(", ")));
+                }
+                countries
+            }
+        };
+
         let bootstrap_admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) if !production => Some((email, SecretString::from(password))),
             _ => None,
@@ -389,6 +423,7 @@ impl Config {
                 cost_per_minute,
                 release_number_after: chrono::Duration::seconds((release_after_days * 86_400.0) as i64),
                 auto_provision_numbers,
+                test_call_countries,
             },
             openai: OpenAiConfig {
                 base_url: openai_base,
@@ -422,7 +457,7 @@ impl Config {
             portal_url: get("PORTAL_URL"),
             bootstrap_admin,
             trust_forwarded_for,
-            metrics_token: secret("METRICS_TOKEN"),
+            metrics_token: metrics_token.map(SecretString::from),
             server: ServerConfig {
                 header_read_timeout: Duration::from_secs_f64(header_read_seconds),
                 idle_timeout: Duration::from_secs_f64(idle_seconds_http),
@@ -565,6 +600,7 @@ mod tests {
         assert_eq!(config.server.idle_timeout, Duration::from_secs(75));
         assert_eq!(config.server.max_header_bytes, 16_384);
         assert_eq!(config.server.max_connections, 4096);
+        assert_eq!(config.twilio.test_call_countries, ["US", "CA"]);
     }
 
     #[test]
@@ -586,6 +622,17 @@ mod tests {
         for name in ["HEADER_READ_TIMEOUT_SECONDS", "MAX_HEADER_BYTES", "MAX_CONNECTIONS"] {
             assert!(msg.contains(name), "{name}: {msg}");
         }
+    }
+
+    #[test]
+    fn test_call_countries_are_read_and_checked() {
+        let config = read(&[("TEST_CALL_COUNTRIES", " us, gb ,,")]).unwrap();
+        assert_eq!(config.twilio.test_call_countries, ["US", "GB"]);
+        let msg = read(&[("TEST_CALL_COUNTRIES", "US,UK,Canada")]).unwrap_err().to_string();
+        assert!(msg.contains("TEST_CALL_COUNTRIES"), "{msg}");
+        assert!(msg.contains("not known: UK, CANADA"), "{msg}");
+        let msg = read(&[("TEST_CALL_COUNTRIES", ",")]).unwrap_err().to_string();
+        assert!(msg.contains("TEST_CALL_COUNTRIES") && msg.contains("names none"), "{msg}");
     }
 
     #[test]
@@ -641,9 +688,13 @@ mod tests {
         }
         let err = read(&[("APP_ENV", "production"), ("JWT_SECRET_KEY", "short")]).unwrap_err();
         let msg = err.to_string();
-        for name in
-            ["DATABASE_URL", "JWT_SECRET_KEY must be at least 32", "API_BASE_URL", "TWILIO_AUTH_TOKEN is required"]
-        {
+        for name in [
+            "DATABASE_URL",
+            "JWT_SECRET_KEY must be at least 32",
+            "API_BASE_URL",
+            "TWILIO_AUTH_TOKEN is required",
+            "METRICS_TOKEN is required",
+        ] {
             assert!(msg.contains(name), "{name} missing from: {msg}");
         }
     }
@@ -656,6 +707,7 @@ mod tests {
             ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("API_BASE_URL", "https://api.example.com/"),
             ("TWILIO_AUTH_TOKEN", "token"),
+            ("METRICS_TOKEN", "scrape-token"),
             ("ADMIN_EMAIL", "a@example.com"),
             ("ADMIN_PASSWORD", "ignored-in-production"),
         ])
@@ -663,6 +715,28 @@ mod tests {
         assert!(config.is_production());
         assert_eq!(config.api_base_url, "https://api.example.com");
         assert!(config.bootstrap_admin.is_none());
+        assert_eq!(config.metrics_token.unwrap().expose_secret(), "scrape-token");
+    }
+
+    #[test]
+    fn production_refuses_to_start_with_open_metrics() {
+        let complete = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgresql://u:p@db/deskringer"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("API_BASE_URL", "https://api.example.com"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+        ];
+        let msg = read(&complete).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "invalid configuration:\n  - METRICS_TOKEN is required in production (without it /metrics is open to anyone)"
+        );
+        // An empty value is no token.
+        let msg = read(&[&complete[..], &[("METRICS_TOKEN", " ")]].concat()).unwrap_err().to_string();
+        assert!(msg.contains("METRICS_TOKEN is required in production"), "{msg}");
+        // Development may leave it open.
+        assert!(read(&complete[1..]).unwrap().metrics_token.is_none());
     }
 
     #[test]

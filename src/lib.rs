@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod markup;
 pub mod numbers;
+pub mod phone_country;
 pub mod profile;
 pub mod receptionist;
 pub mod speech;

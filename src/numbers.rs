@@ -6,11 +6,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::clients::twilio::numbers::{IncomingNumber, NumberSearch, Wiring};
 use crate::clients::twilio::{Twilio, TwilioError};
+use crate::config::Config;
 use crate::db::customers::{self, Customer, NUMBER_UNIQUE_CONSTRAINT};
 
 /// Path of the voice webhook a number must call.
@@ -22,6 +24,11 @@ const FRIENDLY_NAME_LEN: usize = 64;
 /// Longer than any purchase request can run (three tries of at most 15 s, and the pauses):
 /// a purchase record older than this belongs to a request that is gone.
 const PURCHASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+/// Numbers bought for one business per [`PURCHASE_WINDOW`]: onboarding takes one, a wrong
+/// area code one more; beyond that a mistake (or a loop of buy and release) costs money.
+pub const PURCHASES_PER_WINDOW: usize = 3;
+/// The window [`PURCHASES_PER_WINDOW`] counts over.
+pub const PURCHASE_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// Why a number could not be bought, attached or released.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +39,20 @@ pub enum NumberError {
     /// The business already has a number.
     #[error("this business already has the number {0}; release it first")]
     AlreadyHasNumber(String),
+    /// The business is not in service (why, in words): it gets no number.
+    #[error(
+        "this business is not in service ({0}); numbers are bought and attached only for a business \
+         on a trial or a subscription"
+    )]
+    NotInService(&'static str),
+    /// The business has had [`PURCHASES_PER_WINDOW`] numbers bought within
+    /// [`PURCHASE_WINDOW`]; the next purchase is possible at `until`.
+    #[error(
+        "{PURCHASES_PER_WINDOW} numbers were bought for this business in the last 24 hours, the most \
+         allowed; the next purchase is possible after {}",
+        until.format("%Y-%m-%d %H:%M UTC")
+    )]
+    PurchaseLimit { until: DateTime<Utc> },
     /// Another request is buying a number for the business right now.
     #[error("a number is being bought for this business right now; try again in a minute")]
     PurchaseInProgress,
@@ -76,6 +97,7 @@ pub struct Numbers<'a> {
     db: &'a PgPool,
     twilio: &'a Twilio,
     api_base_url: &'a str,
+    past_due_grace: chrono::Duration,
 }
 
 /// A number on the Twilio account as the audit sees it.
@@ -154,9 +176,9 @@ struct Assigned {
 }
 
 impl<'a> Numbers<'a> {
-    /// The desk over `db` and `twilio`, wiring numbers to `api_base_url`.
-    pub fn new(db: &'a PgPool, twilio: &'a Twilio, api_base_url: &'a str) -> Self {
-        Self { db, twilio, api_base_url }
+    /// The desk over `db` and `twilio`, wiring numbers to the configured `API_BASE_URL`.
+    pub fn new(db: &'a PgPool, twilio: &'a Twilio, config: &'a Config) -> Self {
+        Self { db, twilio, api_base_url: &config.api_base_url, past_due_grace: config.stripe.past_due_grace }
     }
 
     /// Where every DeskRinger number must point.
@@ -169,12 +191,16 @@ impl<'a> Numbers<'a> {
 
     /// Buys a number matching `search` for business `customer_id`, wired to this server.
     ///
+    /// Only for a business in service, and at most [`PURCHASES_PER_WINDOW`] per
+    /// [`PURCHASE_WINDOW`] (counted in `numbers_bought`, so across instances); both are
+    /// checked before Twilio is asked anything.
+    ///
     /// Never buys twice: the chosen number is recorded before Twilio is asked. While that
     /// request runs, another is refused (409); once it has ended without knowing whether the
     /// purchase happened (a lost answer, a crash), a retry first asks Twilio whether that
     /// number is on the account, and takes it if so.
     pub async fn buy(&self, customer_id: i64, search: &NumberSearch) -> Result<Customer, NumberError> {
-        let customer = self.business(customer_id).await?;
+        let customer = self.business_in_service(customer_id).await?;
         if let Some(number) = customer.deskringer_number {
             return Err(NumberError::AlreadyHasNumber(number));
         }
@@ -191,40 +217,48 @@ impl<'a> Numbers<'a> {
             if !pending.settled {
                 return Err(NumberError::PurchaseInProgress);
             }
+            // Taking a number an earlier request bought is not a new purchase: no limit.
             if let Some(bought) = self.twilio.account_numbers(Some(&pending.phone_number)).await?.into_iter().next() {
                 tracing::info!(customer.id = customer_id, "an earlier purchase went through; taking that number");
-                return self.adopt(&customer, &bought).await;
+                return self.adopt(&customer, &bought, true).await;
             }
             self.forget_purchase(customer_id, &pending.phone_number).await?;
         }
+        check_purchase_limit(self.db, customer_id).await?;
 
         let offers = self.twilio.available_numbers(search).await?;
         let Some(offer) = offers.into_iter().next() else {
             return Err(NumberError::NoMatch(no_match_message(search)));
         };
+        // The limit again, with the business's row locked until the claim is stored: a
+        // purchase finishing meanwhile (its record written under the same lock) is counted.
+        let mut tx = self.db.begin().await?;
+        sqlx::query!("SELECT id FROM customers WHERE id = $1 FOR UPDATE", customer_id).fetch_one(&mut *tx).await?;
+        check_purchase_limit(&mut *tx, customer_id).await?;
         let claimed = sqlx::query!(
             "INSERT INTO number_purchases (customer_id, phone_number) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             customer_id,
             offer.phone_number
         )
-        .execute(self.db)
+        .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
+        tx.commit().await?;
         if !claimed {
             return Err(NumberError::PurchaseInProgress);
         }
         match self.twilio.buy_number(&offer.phone_number, &self.wiring(), &friendly_name(&customer)).await {
             Ok(bought) => {
                 tracing::info!(customer.id = customer_id, number.sid = %bought.sid, "number bought");
-                self.assign(customer_id, &bought).await
+                self.assign(customer_id, &bought, true).await
             }
             Err(error) => {
                 // A timeout, or a 5xx followed by a retry told "not available", may hide a
                 // purchase that happened: look before giving up.
                 match self.twilio.account_numbers(Some(&offer.phone_number)).await {
                     Ok(found) => match found.into_iter().next() {
-                        Some(bought) => return self.adopt(&customer, &bought).await,
+                        Some(bought) => return self.adopt(&customer, &bought, true).await,
                         None => self.forget_purchase(customer_id, &offer.phone_number).await?,
                     },
                     // Cannot tell: the record stays, marked as ended, and the next attempt
@@ -246,8 +280,9 @@ impl<'a> Numbers<'a> {
     }
 
     /// Gives business `customer_id` a number already on the account, rewired to this server.
+    /// Only for a business in service.
     pub async fn attach(&self, customer_id: i64, phone_number: &str) -> Result<Customer, NumberError> {
-        let customer = self.business(customer_id).await?;
+        let customer = self.business_in_service(customer_id).await?;
         if let Some(current) = customer.deskringer_number.as_ref().filter(|current| *current != phone_number) {
             return Err(NumberError::AlreadyHasNumber(current.clone()));
         }
@@ -264,7 +299,7 @@ impl<'a> Numbers<'a> {
         let Some(found) = self.twilio.account_numbers(Some(phone_number)).await?.into_iter().next() else {
             return Err(NumberError::NotOnAccount(phone_number.to_owned()));
         };
-        self.adopt(&customer, &found).await
+        self.adopt(&customer, &found, false).await
     }
 
     /// Releases business `customer_id`'s number at Twilio and clears it; returns the number.
@@ -409,23 +444,50 @@ impl<'a> Numbers<'a> {
         tracing::info!(numbers = audit.numbers.len(), wired, missing = audit.missing.len(), "Twilio numbers audited");
     }
 
-    async fn business(&self, customer_id: i64) -> Result<Customer, NumberError> {
-        customers::find(self.db, customer_id).await?.ok_or(NumberError::NoSuchBusiness)
+    /// The business, if it is in service (a business whose calls are not answered has no
+    /// use for a number, and one bought for it is paid for until released).
+    async fn business_in_service(&self, customer_id: i64) -> Result<Customer, NumberError> {
+        let customer = customers::find(self.db, customer_id).await?.ok_or(NumberError::NoSuchBusiness)?;
+        match customer.out_of_service_reason(Utc::now(), self.past_due_grace) {
+            Some(reason) => Err(NumberError::NotInService(reason)),
+            None => Ok(customer),
+        }
     }
 
-    /// Wires `number` (already on the account) to this server when it is not, then assigns it.
-    async fn adopt(&self, customer: &Customer, number: &IncomingNumber) -> Result<Customer, NumberError> {
+    /// Wires `number` (already on the account) to this server when it is not, then assigns
+    /// it; `purchased` when it was bought for the business (counted against the limit).
+    async fn adopt(
+        &self,
+        customer: &Customer,
+        number: &IncomingNumber,
+        purchased: bool,
+    ) -> Result<Customer, NumberError> {
         let wired = if is_wired(number, &self.wiring()) {
             number.clone()
         } else {
             self.twilio.wire_number(&number.sid, &self.wiring(), &friendly_name(customer)).await?
         };
-        self.assign(customer.id, &wired).await
+        self.assign(customer.id, &wired, purchased).await
     }
 
-    /// Stores `number` as the business's, and ends its purchase record.
-    async fn assign(&self, customer_id: i64, number: &IncomingNumber) -> Result<Customer, NumberError> {
+    /// Stores `number` as the business's, and ends its purchase record; a `purchased` number
+    /// is recorded in `numbers_bought` whether or not it could be stored (it was paid for).
+    async fn assign(
+        &self,
+        customer_id: i64,
+        number: &IncomingNumber,
+        purchased: bool,
+    ) -> Result<Customer, NumberError> {
         let mut tx = self.db.begin().await?;
+        if purchased {
+            sqlx::query!(
+                "INSERT INTO numbers_bought (customer_id, phone_number) VALUES ($1, $2)",
+                customer_id,
+                number.phone_number
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let stored = sqlx::query!(
             "UPDATE customers SET deskringer_number = $2, twilio_number_sid = $3, updated_at = now() \
              WHERE id = $1 AND (deskringer_number IS NULL OR deskringer_number = $2)",
@@ -464,6 +526,23 @@ impl<'a> Numbers<'a> {
         .await?;
         Ok(())
     }
+}
+
+/// Refuses a purchase when [`PURCHASES_PER_WINDOW`] numbers were bought for the business
+/// within [`PURCHASE_WINDOW`], saying when the oldest of them leaves the window.
+async fn check_purchase_limit(db: impl sqlx::PgExecutor<'_>, customer_id: i64) -> Result<(), NumberError> {
+    let recent: Vec<DateTime<Utc>> = sqlx::query_scalar!(
+        "SELECT bought_at FROM numbers_bought \
+         WHERE customer_id = $1 AND bought_at > now() - make_interval(secs => $2) ORDER BY bought_at DESC",
+        customer_id,
+        PURCHASE_WINDOW.num_seconds() as f64
+    )
+    .fetch_all(db)
+    .await?;
+    if recent.len() < PURCHASES_PER_WINDOW {
+        return Ok(());
+    }
+    Err(NumberError::PurchaseLimit { until: recent[PURCHASES_PER_WINDOW - 1] + PURCHASE_WINDOW })
 }
 
 /// The label a business's number carries in Twilio's console.

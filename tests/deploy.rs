@@ -1,6 +1,6 @@
-//! The deploy files: `render.yaml` is valid YAML, wires the database and a generated JWT
-//! secret, runs migrations before deploys, checks `/ready`, and names every variable the
-//! server reads.
+//! The deploy files: `render.yaml` is valid YAML, wires the database, a generated JWT
+//! secret and a generated metrics token, runs migrations before deploys, checks `/ready`, and
+//! names every variable the server reads.
 
 use std::collections::HashMap;
 
@@ -29,6 +29,7 @@ fn render_yaml_configures_the_web_service_for_production() {
     assert_eq!(vars["APP_ENV"]["value"].as_str(), Some("production"));
     assert_eq!(vars["DATABASE_URL"]["fromDatabase"]["property"].as_str(), Some("connectionString"));
     assert_eq!(vars["JWT_SECRET_KEY"]["generateValue"].as_bool(), Some(true));
+    assert_eq!(vars["METRICS_TOKEN"]["generateValue"].as_bool(), Some(true));
     for name in REQUIRED_IN_PRODUCTION {
         assert!(vars.contains_key(*name), "render.yaml must provide {name}");
     }

@@ -63,6 +63,22 @@ impl Customer {
         }
     }
 
+    /// Why calls to this business are not answered at `now`, in words for its owner or an
+    /// admin; `None` while it is in service (see [`Customer::is_in_service`]).
+    pub fn out_of_service_reason(&self, now: DateTime<Utc>, past_due_grace: chrono::Duration) -> Option<&'static str> {
+        if self.is_in_service(now, past_due_grace) {
+            return None;
+        }
+        Some(match self.subscription_status.as_str() {
+            "trial" | "trial_expired" => "its free trial has ended",
+            "cancelled" | "canceled" | "incomplete_expired" => "its subscription is cancelled",
+            "past_due" | "unpaid" => "its subscription payment is overdue",
+            "incomplete" => "its subscription's first payment has not gone through",
+            "paused" => "its subscription is paused",
+            _ => "it has no active subscription",
+        })
+    }
+
     /// The settings whose stored JSON no longer reads as its type (only data from before a
     /// rule tightened can be so). Reading them works; an edit must replace them, so that
     /// saving never drops them silently.

@@ -43,12 +43,14 @@ pub struct ChangePassword {
 }
 
 impl ChangePassword {
-    /// Checks the new password's rules and the current password against `stored` (the
+    /// Checks the new password's rules, counts the attempt with `count_attempt` (the login
+    /// limits: a 429 stops here), checks the current password against `stored` (the
     /// account's hash, `None` if it has none), and returns the new hash. A wrong current
     /// password is 400, not 401: the dashboards log the user out on any 401.
-    pub async fn new_hash(self, stored: Option<String>) -> Result<String> {
+    pub async fn new_hash(self, stored: Option<String>, count_attempt: impl FnOnce() -> Result<()>) -> Result<String> {
         check_new_password(self.new_password.expose_secret())
             .map_err(|reason| AppError::invalid_field("new_password", reason))?;
+        count_attempt()?;
         if !verify_password(self.current_password, stored).await? {
             return Err(AppError::BadRequest("current password is incorrect".into()));
         }

@@ -17,7 +17,7 @@ use crate::http::account::PasswordChanged;
 use crate::http::account::{ChangePassword, Credentials};
 use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result, ResultExt};
 use crate::http::extract::{AdminUser, AppJson};
-use crate::http::login_limit::ClientAddress;
+use crate::http::login_limit::{ClientAddress, account_key};
 use crate::http::{figures, validate};
 
 /// Routes under `/api/admin`.
@@ -56,7 +56,7 @@ async fn login(
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<AdminLogin>> {
     let (email, password) = credentials.required()?;
-    state.login_limiter.check(address, &format!("admin:{email}"))?;
+    state.login_limiter.check(address, &account_key(Role::Admin, &email))?;
     let found: Option<AdminWithHash> = sqlx::query_as("SELECT * FROM admins WHERE lower(email) = lower($1)")
         .bind(&email)
         .fetch_optional(&state.db)
@@ -161,28 +161,30 @@ async fn create_admin(
 }
 
 /// `POST /api/admin/change-password`. A wrong current password is 400, not 401: the
-/// dashboard logs the user out on any 401.
+/// dashboard logs the user out on any 401. Attempts count against the login limits.
 #[utoipa::path(
     post,
     path = "/change-password",
     tag = "admin",
     summary = "Change the signed-in admin's password",
     request_body = ChangePassword,
-    responses((status = 200, body = PasswordChanged), InputErrors, AuthErrors),
+    responses((status = 200, body = PasswordChanged), (status = 429, description = "Too many attempts on this account or from this address; see Retry-After", body = ErrorBody), InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn change_password(
     user: AdminUser,
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<PasswordChanged>> {
-    let hash = sqlx::query_scalar!("SELECT password_hash FROM admins WHERE id = $1", user.id)
+    let account = sqlx::query!("SELECT email, password_hash FROM admins WHERE id = $1", user.id)
         .fetch_optional(&state.db)
         .await?;
-    let Some(hash) = hash else {
+    let Some(account) = account else {
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
-    let new_hash = input.new_hash(Some(hash)).await?;
+    let key = account_key(Role::Admin, &account.email);
+    let new_hash = input.new_hash(Some(account.password_hash), || state.login_limiter.check(address, &key)).await?;
     // The trigger moves the account to a new token generation: every older token ends.
     let generation = sqlx::query_scalar!(
         "UPDATE admins SET password_hash = $2 WHERE id = $1 RETURNING token_generation",

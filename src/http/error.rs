@@ -92,6 +92,10 @@ pub enum AppError {
     /// 429: too many attempts; retry after the given seconds.
     #[error("too many attempts, retry in {retry_after_seconds} seconds")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// 429: a limit other than attempts was reached (the message names it); retry after the
+    /// given seconds.
+    #[error("{message}")]
+    LimitReached { message: String, retry_after_seconds: u64 },
     /// 422: well-formed, but a field's value is invalid; `details` maps field to reason.
     #[error("{message}")]
     Unprocessable { message: String, details: Option<Value> },
@@ -139,7 +143,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::Taken(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } | AppError::LimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::ServiceUnavailable(_) | AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => StatusCode::SERVICE_UNAVAILABLE,
@@ -174,8 +178,9 @@ impl IntoResponse for AppError {
             ref other => message(&other.to_string()),
         };
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after_seconds } | AppError::Overloaded { retry_after_seconds, .. } =
-            self
+        if let AppError::TooManyRequests { retry_after_seconds }
+        | AppError::LimitReached { retry_after_seconds, .. }
+        | AppError::Overloaded { retry_after_seconds, .. } = self
         {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_seconds.into());
         }

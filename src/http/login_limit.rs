@@ -1,7 +1,8 @@
-//! Login rate limiting, per client address and per account, so neither one address trying
-//! many accounts nor many addresses trying one account get far. Answers 429 with
-//! `Retry-After`. Counters live in this process: behind several instances each allows its
-//! own share, which still bounds guessing.
+//! Password guessing limits, per client address and per account, so neither one address
+//! trying many accounts nor many addresses trying one account get far. Logins and password
+//! changes (whose current password is a guess too, with a stolen token) count in the same
+//! buckets. Answers 429 with `Retry-After`. Counters live in this process: behind several
+//! instances each allows its own share, which still bounds guessing.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -13,6 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::AppState;
 use super::error::AppError;
+use crate::auth::Role;
 
 /// Attempts per minute from one address (an office behind one IP has several staff).
 const PER_ADDRESS_PER_MINUTE: u32 = 20;
@@ -40,8 +42,18 @@ impl Default for LoginLimiter {
     }
 }
 
+/// The account bucket of `role`'s account with `email`: the same for a login and a password
+/// change, so guesses at either count together.
+pub fn account_key(role: Role, email: &str) -> String {
+    let role = match role {
+        Role::Admin => "admin",
+        Role::Customer => "customer",
+    };
+    format!("{role}:{}", email.to_lowercase())
+}
+
 impl LoginLimiter {
-    /// Counts one attempt on `account` (e.g. `admin:boss@x.com`) from `address`.
+    /// Counts one attempt on `account` (see [`account_key`]) from `address`.
     pub fn check(&self, address: Option<IpAddr>, account: &str) -> Result<(), AppError> {
         if self.by_address.len() > MAX_TRACKED_KEYS {
             self.by_address.retain_recent();

@@ -1,7 +1,11 @@
-//! Prometheus metrics at `GET /metrics` (text format), protected by `METRICS_TOKEN` when set:
-//! requests by route and status with latency histograms, the database pool, the job queue,
-//! calls in progress, and third-party call latency and errors (recorded by the clients through
-//! [`crate::telemetry::record_external`]).
+//! Prometheus metrics at `GET /metrics` (text format), protected by `METRICS_TOKEN` (required
+//! in production): requests by route and status with latency histograms, the database pool,
+//! the job queue, calls in progress, and third-party call latency and errors (recorded by the
+//! clients through [`crate::telemetry::record_external`]).
+//!
+//! The job queue and call figures come from one database query, reused for [`FIGURES_TTL`]:
+//! a scraper every 15 s or more always sees fresh figures, and a flood of requests costs the
+//! database one query per interval, not one per request.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -12,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
+use sqlx::PgPool;
 
 use super::AppState;
 use super::error::AppError;
@@ -54,6 +59,51 @@ fn start_upkeep(handle: PrometheusHandle) {
     }
 }
 
+/// How long the database figures behind `/metrics` are reused.
+pub const FIGURES_TTL: Duration = Duration::from_secs(5);
+
+/// The job queue and call figures `/metrics` reads from the database.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    queued: i64,
+    failing: i64,
+    active_calls: i64,
+}
+
+/// The last database figures and when they were read (`None` figures: the query failed,
+/// which is not retried before [`FIGURES_TTL`] either, so an outage is not hammered).
+#[derive(Debug, Default)]
+pub struct FiguresCache {
+    last: tokio::sync::Mutex<Option<(Instant, Option<Figures>)>>,
+}
+
+impl FiguresCache {
+    /// The figures of the last [`FIGURES_TTL`], or fresh ones. Requests arriving while the
+    /// query runs wait for its answer instead of running their own.
+    async fn get(&self, db: &PgPool) -> Option<Figures> {
+        let mut last = self.last.lock().await;
+        if let Some((read_at, figures)) = *last
+            && read_at.elapsed() < FIGURES_TTL
+        {
+            return figures;
+        }
+        let figures = sqlx::query_as!(
+            Figures,
+            r#"SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts) AS "queued!",
+                      (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts
+                          OR (attempts > 0 AND last_error IS NOT NULL)) AS "failing!",
+                      (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')
+                          AS "active_calls!""#
+        )
+        .fetch_one(db)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "metrics: database figures unavailable"))
+        .ok();
+        *last = Some((Instant::now(), figures));
+        figures
+    }
+}
+
 /// Middleware: counts each request and its latency by method, matched route and status.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
@@ -90,7 +140,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     summary = "Prometheus metrics",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, description = "METRICS_TOKEN is set and was not presented", body = crate::http::error::ErrorBody)
+        (status = 401, description = "METRICS_TOKEN (required in production) was not presented", body = crate::http::error::ErrorBody)
     ),
     security((), ("metrics_token" = []))
 )]
@@ -107,24 +157,11 @@ pub async fn get_metrics(State(state): State<AppState>, headers: axum::http::Hea
     }
     metrics::gauge!("db_pool_connections").set(f64::from(state.db.size()));
     metrics::gauge!("db_pool_idle_connections").set(state.db.num_idle() as f64);
-    // Queue and call figures are read at scrape time; a database outage leaves them stale.
-    let figures = sqlx::query!(
-        r#"SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts) AS "queued!",
-                  (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts
-                      OR (attempts > 0 AND last_error IS NOT NULL)) AS "failing!",
-                  (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')
-                      AS "active_calls!""#
-    )
-    .fetch_one(&state.db)
-    .await
-    .map(|row| (row.queued, row.failing, row.active_calls));
-    match figures {
-        Ok((queued, failing, active_calls)) => {
-            metrics::gauge!("job_queue_depth").set(queued as f64);
-            metrics::gauge!("job_queue_failing").set(failing as f64);
-            metrics::gauge!("active_calls").set(active_calls as f64);
-        }
-        Err(error) => tracing::warn!(%error, "metrics: database figures unavailable"),
+    // A database outage leaves the queue and call figures stale.
+    if let Some(figures) = state.metrics_figures.get(&state.db).await {
+        metrics::gauge!("job_queue_depth").set(figures.queued as f64);
+        metrics::gauge!("job_queue_failing").set(figures.failing as f64);
+        metrics::gauge!("active_calls").set(figures.active_calls as f64);
     }
     let handle = handle();
     handle.run_upkeep();

@@ -72,6 +72,8 @@ pub struct AppState {
     pub standings: Arc<standing::Standings>,
     /// Realtime model sessions opened while answering `voice`, waiting for their stream.
     pub model_sessions: Arc<webhooks::twilio::media_stream::prepared::PreparedSessions>,
+    /// The database figures `/metrics` shows, reused for a few seconds.
+    pub metrics_figures: Arc<metrics::FiguresCache>,
 }
 
 impl AppState {
@@ -83,8 +85,18 @@ impl AppState {
         let audio_url = format!("{}{}", config.api_base_url, webhooks::twilio::tts::TTS_PATH);
         let speech = Arc::new(SpeechService::new(clients.openai.clone(), config.jwt_secret_bytes(), &audio_url));
         let (login_limiter, standings) = (Arc::default(), Arc::default());
-        let model_sessions = Arc::default();
-        Ok(Self { db, config: Arc::new(config), jwt, clients, speech, login_limiter, standings, model_sessions })
+        let (model_sessions, metrics_figures) = (Arc::default(), Arc::default());
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            jwt,
+            clients,
+            speech,
+            login_limiter,
+            standings,
+            model_sessions,
+            metrics_figures,
+        })
     }
 
     /// What background jobs need from the state.

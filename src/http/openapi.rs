@@ -45,7 +45,8 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(ADMIN_TOKEN, bearer());
         components.add_security_scheme(CUSTOMER_TOKEN, bearer());
         let mut metrics = Http::new(HttpAuthScheme::Bearer);
-        metrics.description = Some("METRICS_TOKEN, when the server sets one".into());
+        metrics.description =
+            Some("METRICS_TOKEN (required in production; development may leave /metrics open)".into());
         components.add_security_scheme("metrics_token", SecurityScheme::Http(metrics));
     }
 }

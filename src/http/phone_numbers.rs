@@ -32,9 +32,14 @@ impl From<NumberError> for AppError {
             NumberError::NoSuchBusiness | NumberError::NoNumber | NumberError::NoMatch(_) => {
                 AppError::NotFound(error.to_string())
             }
-            NumberError::AlreadyHasNumber(_) | NumberError::PurchaseInProgress | NumberError::Taken(_) => {
-                AppError::Conflict(error.to_string())
-            }
+            NumberError::AlreadyHasNumber(_)
+            | NumberError::PurchaseInProgress
+            | NumberError::Taken(_)
+            | NumberError::NotInService(_) => AppError::Conflict(error.to_string()),
+            NumberError::PurchaseLimit { until } => AppError::LimitReached {
+                message: error.to_string(),
+                retry_after_seconds: (until - chrono::Utc::now()).num_seconds().max(1) as u64,
+            },
             NumberError::NotOnAccount(_) => AppError::invalid_field("phone_number", error),
             NumberError::Twilio(error) => error.into(),
             NumberError::Database(error) => error.into(),
@@ -44,7 +49,7 @@ impl From<NumberError> for AppError {
 
 /// The numbers desk over the state's database and Twilio client.
 pub fn numbers(state: &AppState) -> Numbers<'_> {
-    Numbers::new(&state.db, &state.clients.twilio, &state.config.api_base_url)
+    Numbers::new(&state.db, &state.clients.twilio, &state.config)
 }
 
 /// What number to buy; every field is optional and `""` counts as not given.
@@ -108,7 +113,7 @@ pub struct Released {
     summary = "Buy a number for a business",
     params(("id" = i64, Path, description = "Row id")),
     request_body(content = Option<BuyNumber>, description = "Search preferences; the body may be left out"),
-    responses((status = 201, description = "The business with its new number", body = Customer), (status = 404, description = "No such business, or no number matches the search", body = ErrorBody), (status = 409, description = "The business already has a number, or one is being bought", body = ErrorBody), TwilioErrors, InputErrors, AuthErrors),
+    responses((status = 201, description = "The business with its new number", body = Customer), (status = 404, description = "No such business, or no number matches the search", body = ErrorBody), (status = 409, description = "The business is not in service, already has a number, or one is being bought", body = ErrorBody), (status = 429, description = "The business's purchase limit (3 numbers in 24 hours) is reached; see Retry-After", body = ErrorBody), TwilioErrors, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn buy_number(
@@ -131,7 +136,7 @@ async fn buy_number(
     summary = "Attach a number already on the Twilio account",
     params(("id" = i64, Path, description = "Row id")),
     request_body = AttachNumber,
-    responses((status = 200, description = "The business with the number", body = Customer), (status = 409, description = "Another business has the number", body = ErrorBody), TwilioErrors, NotFound, InputErrors, AuthErrors),
+    responses((status = 200, description = "The business with the number", body = Customer), (status = 409, description = "The business is not in service, or another business has the number", body = ErrorBody), TwilioErrors, NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
 )]
 async fn attach_number(

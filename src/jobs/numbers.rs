@@ -156,7 +156,7 @@ pub async fn release_lapsed_numbers(job: &JobContext) -> anyhow::Result<LapsedRe
     )
     .fetch_all(&job.db)
     .await?;
-    let numbers = Numbers::new(&job.db, &job.clients.twilio, &job.config.api_base_url);
+    let numbers = Numbers::new(&job.db, &job.clients.twilio, &job.config);
     let mut failures = 0;
     for customer_id in due {
         match numbers.release(customer_id).await {
@@ -184,7 +184,7 @@ pub async fn release_lapsed_numbers(job: &JobContext) -> anyhow::Result<LapsedRe
 /// Buys a number for business `customer_id` if it still has none (in the area code of its
 /// own phone when Twilio has one there, else anywhere in the US), then tells the owner.
 pub async fn provision_number(job: &JobContext, customer_id: i64) -> anyhow::Result<()> {
-    let numbers = Numbers::new(&job.db, &job.clients.twilio, &job.config.api_base_url);
+    let numbers = Numbers::new(&job.db, &job.clients.twilio, &job.config);
     let Some(customer) = crate::db::customers::find(&job.db, customer_id).await? else { return Ok(()) };
     if customer.deskringer_number.is_none() && !customer.is_in_service(Utc::now(), job.config.stripe.past_due_grace) {
         tracing::info!(customer.id = customer_id, "no longer in service; no number bought");

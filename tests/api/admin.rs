@@ -216,6 +216,42 @@ async fn change_password_needs_the_current_one_and_never_answers_401_for_it() {
 }
 
 #[tokio::test]
+async fn password_changes_count_against_the_admin_login_limit() {
+    let app = TestApp::spawn().await;
+    let id = app.create_admin("boss@deskringer.test", "old-password").await;
+    let token = app.token(deskringer::auth::Role::Admin, id);
+    let change = |current: &'static str| {
+        app.post(
+            "/api/admin/change-password",
+            &token,
+            json!({"current_password": current, "new_password": "new-password"}),
+        )
+    };
+
+    for guess in ["guess-one", "guess-two", "guess-three", "guess-four", "guess-five"] {
+        change(guess).await.assert_error(StatusCode::BAD_REQUEST);
+    }
+    let limited = change("old-password").await;
+
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The password is unchanged, and logging in to the account waits as well.
+    let login = app
+        .call(
+            Method::POST,
+            "/api/admin/login",
+            None,
+            Some(json!({"email": "Boss@deskringer.test", "password": "old-password"})),
+        )
+        .await;
+    login.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1").bind(id).fetch_one(&app.db).await.unwrap();
+    assert!(deskringer::auth::password::verify_password("old-password".to_owned().into(), Some(hash)).await.unwrap());
+}
+
+#[tokio::test]
 async fn stats_count_customers_and_calls() {
     // Arrange: 4 customers (2 active, 1 trial, 1 cancelled); 3 calls today, 1 two days ago.
     let app = TestApp::spawn().await;

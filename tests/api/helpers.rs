@@ -60,9 +60,11 @@ async fn start_server() -> TestServer {
 /// built under another name and renamed, so a half-built template is never used.
 async fn create_template(maintenance: &PgConnectOptions) -> String {
     let migrator = &deskringer::db::MIGRATOR;
+    // Versions as well as contents: a migration renumbered (as when branches are merged)
+    // must not reuse a template that recorded it under its old version.
     let fingerprint = migrator
         .iter()
-        .flat_map(|m| m.checksum.iter().copied())
+        .flat_map(|m| m.version.to_le_bytes().into_iter().chain(m.checksum.iter().copied()))
         .fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
     // The job queue's schema version is part of the template too.
     let template = format!("deskringer_test_template_{fingerprint:016x}_gw{}", graphile_worker_version());

@@ -500,6 +500,96 @@ async fn releasing_gives_the_number_back_to_twilio_and_clears_it() {
 }
 
 #[tokio::test]
+async fn a_business_out_of_service_gets_no_number_bought_or_attached() {
+    let (app, mocks) = app_with_twilio(&[]).await;
+    // Twilio must be asked nothing at all.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&mocks.twilio)
+        .await;
+    let admin = app.admin_token().await;
+
+    for (status, trial_ends, why) in [
+        ("cancelled", "-40 days", "its subscription is cancelled"),
+        ("trial_expired", "-3 days", "its free trial has ended"),
+        // Ended an hour ago; the daily job has not recorded it yet.
+        ("trial", "-1 hour", "its free trial has ended"),
+    ] {
+        let id = app.insert_customer(status, &format!("{status}@x.test"), status).await;
+        sqlx::query("UPDATE customers SET trial_ends_at = now() + $2::interval WHERE id = $1")
+            .bind(id)
+            .bind(trial_ends)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        let uri = format!("/api/customers/{id}/phone-number");
+
+        let bought = app.post(&uri, &admin, json!({"area_code": "312"})).await;
+        let attached = app.put(&uri, &admin, json!({"phone_number": "+14155550111"})).await;
+
+        for refused in [bought, attached] {
+            let message = refused.assert_error(StatusCode::CONFLICT);
+            assert!(message.starts_with("this business is not in service") && message.contains(why), "{message}");
+        }
+        assert_eq!(number_of(&app, id).await, (None, None));
+    }
+    assert_eq!(app.count("number_purchases").await, 0);
+    mocks.twilio.verify().await;
+}
+
+#[tokio::test]
+async fn at_most_three_numbers_are_bought_per_business_a_day() {
+    let (app, mocks) = app_with_twilio(&[]).await;
+    stock_and_sell(&mocks.twilio, None, "+13125550100", "PN100").await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers/PN100.json")))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&mocks.twilio)
+        .await;
+    let admin = app.admin_token().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let uri = format!("/api/customers/{id}/phone-number");
+    let purchases =
+        || async { received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers.json")).await.len() };
+    let searches = || async {
+        received(&mocks.twilio, "GET", &format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")).await.len()
+    };
+
+    // Bought and released three times...
+    for _ in 0..3 {
+        app.post(&uri, &admin, json!({})).await.assert_ok(StatusCode::CREATED);
+        app.delete(&uri, &admin).await.assert_ok(StatusCode::OK);
+    }
+    // ...the fourth purchase waits until the first leaves the 24 hours, and Twilio is not asked.
+    let limited = app.post(&uri, &admin, json!({})).await;
+
+    let message = limited.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    assert!(message.starts_with("3 numbers were bought for this business in the last 24 hours"), "{message}");
+    let retry_after: i64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((23 * 3600..=24 * 3600).contains(&retry_after), "{retry_after}");
+    assert_eq!((purchases().await, searches().await), (3, 3));
+    assert_eq!(number_of(&app, id).await, (None, None));
+    assert_eq!(app.count("numbers_bought").await, 3);
+
+    // Another business is not held back.
+    let other = app.insert_customer("Joe's Diner", "joe@diner.test", "trial").await;
+    app.post(&format!("/api/customers/{other}/phone-number"), &admin, json!({})).await.assert_ok(StatusCode::CREATED);
+    // A day later the oldest purchase no longer counts.
+    sqlx::query(
+        "UPDATE numbers_bought SET bought_at = bought_at - interval '1 day' \
+         WHERE id = (SELECT min(id) FROM numbers_bought WHERE customer_id = $1)",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.delete(&format!("/api/customers/{other}/phone-number"), &admin).await.assert_ok(StatusCode::OK);
+    app.post(&uri, &admin, json!({})).await.assert_ok(StatusCode::CREATED);
+    assert_eq!(purchases().await, 5);
+}
+
+#[tokio::test]
 async fn an_admin_typing_another_number_forgets_the_old_sid() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -360,6 +360,124 @@ async fn a_failed_test_call_says_why_and_does_not_count_against_the_limit() {
     assert_eq!(app.count("test_calls").await, 0);
 }
 
+/// Twilio places any call it is asked for, each with its own SID; `expected` is how many
+/// the test allows.
+async fn twilio_places_calls(mocks: &Mocks, expected: u64) {
+    let placed = std::sync::atomic::AtomicUsize::new(0);
+    Mock::given(method("POST"))
+        .and(path(format!("{ACCOUNT}/Calls.json")))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = placed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(201).set_body_json(json!({"sid": format!("CAplaced{n}"), "status": "queued"}))
+        })
+        .expect(expected)
+        .mount(&mocks.twilio)
+        .await;
+}
+
+#[tokio::test]
+async fn a_test_call_rings_only_phones_in_the_allowed_countries() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    twilio_places_calls(&mocks, 0).await;
+    let (_id, token) = ready_business(&app).await;
+
+    // The owner's phone abroad, on an international network, in the Caribbean (+1 but not
+    // US or Canada) or on a premium +1 900 line: refused, and Twilio is asked nothing.
+    for phone in ["+882 1234 5678 90", "+44 20 7946 0000", "+1 876 555 0199", "+1 900 555 0199"] {
+        app.put("/api/portal/settings", &token, json!({"phone": phone})).await.assert_ok(StatusCode::OK);
+
+        let refused = app.post("/api/portal/test-call", &token, json!({})).await;
+
+        let message = refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(message.starts_with("phone: test calls ring only phones in US, CA"), "{phone}: {message}");
+        assert_eq!(refused.body["details"]["phone"].as_str().map(|d| d.contains("is not one")), Some(true));
+    }
+    assert_eq!(app.count("test_calls").await, 0);
+    mocks.twilio.verify().await;
+}
+
+#[tokio::test]
+async fn a_test_call_rings_a_canadian_phone_or_the_notification_phone_when_the_business_phone_is_abroad() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    twilio_places_calls(&mocks, 2).await;
+    let (id, token) = ready_business(&app).await;
+    sqlx::query("UPDATE customers SET phone = '+14165550199' WHERE id = $1").bind(id).execute(&app.db).await.unwrap();
+
+    let canadian = app.post("/api/portal/test-call", &token, json!({})).await;
+
+    assert_eq!(canadian.assert_ok(StatusCode::ACCEPTED)["to"], "+14165550199");
+    sqlx::query("UPDATE customers SET phone = '+8821234567890', notification_phone = '+13125550188' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let fallback = app.post("/api/portal/test-call", &token, json!({})).await;
+    assert_eq!(fallback.assert_ok(StatusCode::ACCEPTED)["to"], "+13125550188");
+    let calls = received(&mocks.twilio, "POST", &format!("{ACCOUNT}/Calls.json")).await;
+    let rung: Vec<String> = calls.iter().map(|call| field(&form(call), "To").unwrap_or_default().to_owned()).collect();
+    assert_eq!(rung, ["+14165550199", "+13125550188"]);
+}
+
+#[tokio::test]
+async fn the_operator_chooses_the_countries_test_calls_ring() {
+    let (app, mocks, _stripe) = onboarding_app(&[("TEST_CALL_COUNTRIES", "GB")]).await;
+    twilio_places_calls(&mocks, 1).await;
+    let (id, token) = ready_business(&app).await;
+
+    let us = app.post("/api/portal/test-call", &token, json!({})).await;
+    assert!(us.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("only phones in GB"), "{}", us.text);
+    sqlx::query("UPDATE customers SET phone = '+447911123456' WHERE id = $1").bind(id).execute(&app.db).await.unwrap();
+    let gb = app.post("/api/portal/test-call", &token, json!({})).await;
+    assert_eq!(gb.assert_ok(StatusCode::ACCEPTED)["to"], "+447911123456");
+    mocks.twilio.verify().await;
+}
+
+#[tokio::test]
+async fn a_business_out_of_service_places_no_test_call() {
+    let (app, mocks, _stripe) = onboarding_app(&[]).await;
+    twilio_places_calls(&mocks, 0).await;
+    let (id, token) = ready_business(&app).await;
+    let set_status = |status: &'static str, trial_ends: &'static str, past_due_since: Option<&'static str>| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query(
+                "UPDATE customers SET subscription_status = $2, trial_ends_at = now() + $3::interval, \
+                 past_due_since = now() - $4::interval WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(trial_ends)
+            .bind(past_due_since)
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+    };
+
+    // A trial that has ended (before and after the daily job records it), a payment
+    // overdue past the grace period: 409 saying why.
+    for (status, trial_ends, past_due_since, why) in [
+        ("trial", "-1 hour", None, "its free trial has ended"),
+        ("trial_expired", "-3 days", None, "its free trial has ended"),
+        ("past_due", "-30 days", Some("30 days"), "its subscription payment is overdue"),
+    ] {
+        set_status(status, trial_ends, past_due_since).await;
+        app.state.standings.forget(Role::Customer, id);
+
+        let refused = app.post("/api/portal/test-call", &token, json!({})).await;
+
+        let message = refused.assert_error(StatusCode::CONFLICT);
+        assert!(message.contains("not in service") && message.contains(why), "{status}: {message}");
+    }
+    // A cancelled business's token no longer works at all.
+    set_status("cancelled", "-30 days", None).await;
+    app.state.standings.forget(Role::Customer, id);
+    app.post("/api/portal/test-call", &token, json!({})).await.assert_error(StatusCode::UNAUTHORIZED);
+
+    assert_eq!(app.count("test_calls").await, 0);
+    mocks.twilio.verify().await;
+}
+
 #[tokio::test]
 async fn the_portal_cannot_change_its_number_but_an_admin_can() {
     let app = TestApp::spawn().await;

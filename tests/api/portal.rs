@@ -423,6 +423,91 @@ async fn a_business_changes_its_password() {
     login(&w.app, "owner@bella.test", "new-pass-99").await.assert_ok(StatusCode::OK);
 }
 
+/// A password change from client `address` (behind the trusted proxy).
+async fn change_password_from(
+    app: &TestApp,
+    token: &str,
+    address: &str,
+    current: &str,
+) -> crate::helpers::TestResponse {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/portal/change-password")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", address)
+        .body(Body::from(json!({"current_password": current, "new_password": "new-pass-99"}).to_string()))
+        .unwrap();
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn password_changes_count_against_the_login_limit_of_the_account() {
+    let w = world().await;
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("SELECT password_hash FROM customers WHERE id = $1")
+            .bind(w.mine)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap()
+    };
+    let before = stored().await;
+    let change = |current: &'static str| {
+        w.app.post(
+            "/api/portal/change-password",
+            &w.my_token,
+            json!({"current_password": current, "new_password": "new-pass-99"}),
+        )
+    };
+
+    for guess in ["guess-one", "guess-two", "guess-three", "guess-four", "guess-five"] {
+        change(guess).await.assert_error(StatusCode::BAD_REQUEST);
+    }
+    let limited = change("portal-pass-1").await;
+
+    // Even the right password waits: the answer must not tell a guess right from wrong.
+    assert!(limited.assert_error(StatusCode::TOO_MANY_REQUESTS).contains("too many attempts"));
+    let retry_after: u64 = limited.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(stored().await, before, "the password did not change");
+    // Logins to the account share the limit; another business is not affected.
+    login(&w.app, "owner@bella.test", "portal-pass-1").await.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    let theirs = w.app.token(Role::Customer, w.theirs);
+    w.app
+        .post(
+            "/api/portal/change-password",
+            &theirs,
+            json!({"current_password": "guess-guess", "new_password": "new-pass-99"}),
+        )
+        .await
+        .assert_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn password_changes_are_limited_per_client_address() {
+    let mocks = crate::helpers::Mocks::start().await;
+    let w = world_with(mocks.config(false, false, &[("TRUST_FORWARDED_FOR", "true")])).await;
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let id = w.app.insert_customer("Shop", &format!("shop{i}@x.test"), "active").await;
+        tokens.push(w.app.token(Role::Customer, id));
+    }
+
+    // Twenty guesses from one address, four per account (under the account limit)...
+    for token in &tokens[..5] {
+        for _ in 0..4 {
+            change_password_from(&w.app, token, "198.51.100.7", "guess-guess")
+                .await
+                .assert_error(StatusCode::BAD_REQUEST);
+        }
+    }
+    // ...then that address is stopped, on a fresh account too; another address is not.
+    let limited = change_password_from(&w.app, &tokens[5], "198.51.100.7", "guess-guess").await;
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    change_password_from(&w.app, &tokens[5], "198.51.100.8", "guess-guess").await.assert_error(StatusCode::BAD_REQUEST);
+}
+
 /// Every portal route that names a call, with another business's call id.
 fn routes_on_call(id: i64) -> Vec<(Method, String)> {
     vec![

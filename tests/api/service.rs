@@ -8,7 +8,7 @@ use deskringer::http::{AppState, app};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
 
-use crate::helpers::TestApp;
+use crate::helpers::{NewCall, TestApp};
 
 #[tokio::test]
 async fn root_names_the_service_and_its_version() {
@@ -112,6 +112,30 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
     for gauge in ["db_pool_connections", "job_queue_depth", "job_queue_failing", "active_calls"] {
         assert!(text.contains(gauge), "{gauge} missing");
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_metrics_requests_reads_the_database_once_every_few_seconds() {
+    let app = TestApp::spawn().await;
+    let gauge = |text: &str, name: &str| {
+        text.lines().find_map(|line| line.strip_prefix(&format!("{name} "))).map(str::to_owned)
+    };
+    let first = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(gauge(&first.text, "active_calls").as_deref(), Some("0"), "{}", first.text);
+
+    // A call starts right after the first scrape.
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    app.insert_call(NewCall { status: "in_progress", duration_seconds: None, ..NewCall::completed(id) }).await;
+    let in_progress: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(in_progress, 1);
+
+    // Requests within the next seconds show the figures of the first: no new query.
+    for _ in 0..20 {
+        let again = app.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(gauge(&again.text, "active_calls").as_deref(), Some("0"), "the figures were read again");
     }
 }
 

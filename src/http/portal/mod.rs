@@ -28,7 +28,7 @@ use crate::http::account::{ChangePassword, Credentials};
 use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result};
 use crate::http::extract::{AppJson, CustomerUser, is_cancelled};
 use crate::http::figures;
-use crate::http::login_limit::ClientAddress;
+use crate::http::login_limit::{ClientAddress, account_key};
 use crate::receptionist::hours::{start_of_local_day, time_zone};
 
 /// Routes under `/api/portal`.
@@ -77,7 +77,7 @@ async fn login(
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<CustomerLogin>> {
     let (email, password) = credentials.required()?;
-    state.login_limiter.check(address, &format!("customer:{email}"))?;
+    state.login_limiter.check(address, &account_key(Role::Customer, &email))?;
     let found: Option<CustomerWithHash> = sqlx::query_as("SELECT * FROM customers WHERE lower(email) = lower($1)")
         .bind(&email)
         .fetch_optional(&state.db)
@@ -200,28 +200,31 @@ async fn update_settings(
     Ok(AppJson(CustomerMessage { message: "Settings updated", customer }))
 }
 
-/// `POST /api/portal/change-password`. A wrong current password is 400, not 401.
+/// `POST /api/portal/change-password`. A wrong current password is 400, not 401. Attempts
+/// count against the login limits.
 #[utoipa::path(
     post,
     path = "/change-password",
     tag = "portal",
     summary = "Change the portal password",
     request_body = ChangePassword,
-    responses((status = 200, body = PasswordChanged), InputErrors, AuthErrors),
+    responses((status = 200, body = PasswordChanged), (status = 429, description = "Too many attempts on this account or from this address; see Retry-After", body = ErrorBody), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn change_password(
     user: CustomerUser,
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     AppJson(input): AppJson<ChangePassword>,
 ) -> Result<AppJson<PasswordChanged>> {
-    let hash = sqlx::query_scalar!("SELECT password_hash FROM customers WHERE id = $1", user.id)
+    let account = sqlx::query!("SELECT email, password_hash FROM customers WHERE id = $1", user.id)
         .fetch_optional(&state.db)
         .await?;
-    let Some(hash) = hash else {
+    let Some(account) = account else {
         return Err(AppError::Unauthorized("invalid or expired token"));
     };
-    let new_hash = input.new_hash(hash).await?;
+    let key = account_key(Role::Customer, &account.email);
+    let new_hash = input.new_hash(account.password_hash, || state.login_limiter.check(address, &key)).await?;
     // The trigger moves the account to a new token generation: every older token ends.
     let generation = sqlx::query_scalar!(
         "UPDATE customers SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING token_generation",

@@ -15,10 +15,12 @@ use utoipa_axum::routes;
 
 use super::current;
 use crate::clients::twilio::calls::OutgoingCall;
+use crate::db::customers::Customer;
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, ErrorBody, Result, TwilioErrors};
 use crate::http::extract::{AppJson, CustomerUser};
 use crate::numbers::{STATUS_PATH, VOICE_PATH};
+use crate::phone_country;
 
 /// Test calls a business may ask for per [`LIMIT_WINDOW`].
 pub const TEST_CALLS_PER_HOUR: i64 = 3;
@@ -40,13 +42,32 @@ pub struct TestCallPlaced {
     pub from: String,
 }
 
+/// The business's phone, else its notification phone, whichever is in an allowed country.
+fn phone_to_ring(customer: &Customer, allowed: &[String]) -> Result<String> {
+    let phones = [("phone", &customer.phone), ("notification_phone", &customer.notification_phone)];
+    let mut set = phones.iter().filter_map(|(field, phone)| phone.as_ref().map(|phone| (*field, phone))).peekable();
+    let Some(&(first_field, first_phone)) = set.peek() else {
+        return Err(AppError::invalid_field(
+            "phone",
+            "add your business phone (or a notification phone) in settings first",
+        ));
+    };
+    if let Some((_, phone)) = set.find(|(_, phone)| phone_country::is_in(phone, allowed)) {
+        return Ok(phone.clone());
+    }
+    Err(AppError::invalid_field(
+        first_field,
+        format!("test calls ring only phones in {}; {first_phone} is not one", allowed.join(", ")),
+    ))
+}
+
 /// `POST /api/portal/test-call`.
 #[utoipa::path(
     post,
     path = "/test-call",
     tag = "portal",
     summary = "Ring the owner's phone with the receptionist",
-    responses((status = 202, body = TestCallPlaced), (status = 409, description = "No number to call from yet", body = ErrorBody), (status = 422, description = "No phone to ring", body = ErrorBody), (status = 429, description = "Too many test calls; see Retry-After", body = ErrorBody), TwilioErrors, AuthErrors),
+    responses((status = 202, body = TestCallPlaced), (status = 409, description = "The business is not in service (trial ended, payment overdue...), or has no number to call from yet", body = ErrorBody), (status = 422, description = "No phone to ring, or none in a country test calls may ring (`TEST_CALL_COUNTRIES`)", body = ErrorBody), (status = 429, description = "Too many test calls; see Retry-After", body = ErrorBody), TwilioErrors, AuthErrors),
     security(("customer_token" = []))
 )]
 async fn request_test_call(
@@ -54,9 +75,14 @@ async fn request_test_call(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, AppJson<TestCallPlaced>)> {
     let customer = current(&state, user).await?;
-    let to = customer.phone.clone().or(customer.notification_phone.clone()).ok_or_else(|| {
-        AppError::invalid_field("phone", "add your business phone (or a notification phone) in settings first")
-    })?;
+    // A test call is a call the platform pays for: only a business in service places one,
+    // and only to its own phones in the countries the operator allows.
+    if let Some(reason) = customer.out_of_service_reason(Utc::now(), state.config.stripe.past_due_grace) {
+        return Err(AppError::Conflict(format!(
+            "this business is not in service ({reason}), so it cannot place test calls"
+        )));
+    }
+    let to = phone_to_ring(&customer, &state.config.twilio.test_call_countries)?;
     let from = customer.deskringer_number.clone().or(state.config.twilio.phone_number.clone()).ok_or_else(|| {
         AppError::Conflict("your DeskRinger number is not set up yet; the test call rings from it".into())
     })?;

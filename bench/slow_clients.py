@@ -143,6 +143,9 @@ async def main():
                        "still_open_after_25s": silent["still_open"],
                        "closed_after_s": summary(silent["closed_after_s"])}
     await asyncio.sleep(2)
+    report["rss_2s_after_mb"] = rss_mb()
+    # The server hands freed connection memory back every few seconds, not at once.
+    await asyncio.sleep(6)
     report["rss_after_mb"] = rss_mb()
     writer.close()
     print(json.dumps(report, indent=1))

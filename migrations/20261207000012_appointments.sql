@@ -70,3 +70,28 @@ CREATE TABLE time_off (
     CONSTRAINT time_off_times_check CHECK (ends_at > starts_at)
 );
 CREATE INDEX time_off_customer_idx ON time_off (customer_id, ends_at);
+
+-- The times the receptionist offered during a call (`check_availability`), by the short id
+-- the model books with ("S1"); kept across the call's turns. The model can only book what it
+-- was offered, and a slot booked twice in one call returns the first booking.
+CREATE TABLE call_slots (
+    call_id        BIGINT      NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    slot_id        TEXT        NOT NULL,
+    service        TEXT        NOT NULL,
+    starts_at      TIMESTAMPTZ NOT NULL,
+    appointment_id BIGINT      REFERENCES appointments (id) ON DELETE SET NULL,
+    created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (call_id, slot_id),
+    CONSTRAINT call_slots_offer_key UNIQUE (call_id, service, starts_at)
+);
+
+-- What a call did to the diary (booked, moved, cancelled), for the call's detail and summary.
+CREATE TABLE call_appointments (
+    id             BIGSERIAL   PRIMARY KEY,
+    call_id        BIGINT      NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    appointment_id BIGINT      NOT NULL REFERENCES appointments (id) ON DELETE CASCADE,
+    action         TEXT        NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT call_appointments_action_check CHECK (action IN ('booked', 'moved', 'cancelled'))
+);
+CREATE INDEX call_appointments_call_idx ON call_appointments (call_id);

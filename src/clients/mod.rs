@@ -10,7 +10,32 @@ pub mod twilio;
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::config::Config;
+
+/// A function the model may call, as the receptionist defines it (`receptionist::tools`);
+/// each client writes it in its own wire format.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    /// The function's name.
+    pub name: &'static str,
+    /// What it does and when to call it, for the model.
+    pub description: String,
+    /// Its arguments, as a JSON Schema object.
+    pub parameters: serde_json::Value,
+}
+
+/// A call of a tool by the model: its id (to answer it), the name and the raw arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The model's id for this call.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as the model wrote them (a JSON object, unchecked).
+    pub arguments: String,
+}
 
 /// Every client, built once at start-up.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! OpenAI: chat completions (with the `transfer_to_human` tool) and text to speech.
+//! OpenAI: chat completions (with the receptionist's tools) and text to speech.
 
 use std::time::Duration;
 
@@ -7,14 +7,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{error_for_status, http_client};
+use super::{ToolCall, ToolSpec, error_for_status, http_client};
 use crate::config::OpenAiConfig;
 
 /// Longest any OpenAI request may take; conversation turns have a shorter deadline of
 /// their own (`OpenAiConfig::reply_deadline`).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Name of the tool the model calls to hand the caller to a person.
-pub const TRANSFER_TOOL: &str = "transfer_to_human";
 
 /// The OpenAI client.
 #[derive(Debug, Clone)]
@@ -30,27 +28,53 @@ pub struct OpenAi {
     pub tts_voice: String,
 }
 
-/// One chat message.
+/// One chat message: the system prompt, a line of the call, the model's tool calls, or a
+/// tool's result.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: &'static str,
-    /// The text.
-    pub content: String,
+    /// The text (`null` for an assistant message that only calls tools).
+    pub content: Option<String>,
+    /// The tools an assistant message called.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
+    /// The call a tool message answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
+    fn text(role: &'static str, content: impl Into<String>) -> Self {
+        Self { role, content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: None }
+    }
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: "system", content: content.into() }
+        Self::text("system", content)
     }
     /// A message from the caller.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: "user", content: content.into() }
+        Self::text("user", content)
     }
     /// A message from the receptionist.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: "assistant", content: content.into() }
+        Self::text("assistant", content)
+    }
+    /// The receptionist's tool calls (and any words said with them).
+    pub fn assistant_calls(content: Option<String>, calls: &[ToolCall]) -> Self {
+        let tool_calls = calls
+            .iter()
+            .map(|call| WireToolCall {
+                id: call.id.clone(),
+                r#type: "function".into(),
+                function: WireFunction { name: call.name.clone(), arguments: call.arguments.clone() },
+            })
+            .collect();
+        Self { role: "assistant", content, tool_calls, tool_call_id: None }
+    }
+    /// A tool's result, answering the call `id`.
+    pub fn tool_result(id: &str, output: impl Into<String>) -> Self {
+        Self { role: "tool", content: Some(output.into()), tool_calls: Vec::new(), tool_call_id: Some(id.to_owned()) }
     }
 }
 
@@ -65,13 +89,20 @@ pub struct Usage {
     pub completion_tokens: u32,
 }
 
-/// What the model answered in a conversation turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TurnReply {
-    /// Words to speak.
-    Say(String),
-    /// The model asks to transfer the caller; `say` is what it wants said first, if anything.
-    Transfer { say: Option<String> },
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+    }
+}
+
+/// What the model answered in a conversation turn: words, tool calls, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModelReply {
+    /// Words to speak, if any.
+    pub text: Option<String>,
+    /// Tools it asks to run, in order.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 #[derive(Deserialize)]
@@ -91,17 +122,27 @@ struct AssistantMessage {
     #[serde(default)]
     content: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<ToolCall>,
+    tool_calls: Vec<WireToolCall>,
 }
 
-#[derive(Deserialize)]
-struct ToolCall {
-    function: FunctionCall,
+/// A tool call as chat completions write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireToolCall {
+    id: String,
+    #[serde(default = "function_type")]
+    r#type: String,
+    function: WireFunction,
 }
 
-#[derive(Deserialize)]
-struct FunctionCall {
+fn function_type() -> String {
+    "function".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct WireFunction {
     name: String,
+    #[serde(default)]
+    arguments: String,
 }
 
 impl OpenAi {
@@ -137,34 +178,38 @@ impl OpenAi {
         response.json().await.context("OpenAI answered malformed JSON")
     }
 
-    /// One conversation turn: the model may answer or call `transfer_to_human`.
+    /// One round of a conversation turn: the model answers, or calls some of `tools`.
     #[tracing::instrument(skip_all, fields(model = %self.model))]
-    pub async fn converse(&self, messages: &[ChatMessage]) -> anyhow::Result<(TurnReply, Usage)> {
-        let body = json!({
+    pub async fn converse(&self, messages: &[ChatMessage], tools: &[ToolSpec]) -> anyhow::Result<(ModelReply, Usage)> {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|tool| {
+                json!({"type": "function", "function": {
+                    "name": tool.name, "description": tool.description, "parameters": tool.parameters
+                }})
+            })
+            .collect();
+        let mut body = json!({
             "model": self.model,
             "messages": messages,
             "temperature": 0.5,
-            "max_tokens": 200,
-            "tools": [{
-                "type": "function",
-                "function": {
-                    "name": TRANSFER_TOOL,
-                    "description": "Transfer the caller to a member of staff. Use when the caller asks for a person, \
-                                    has an urgent problem, or needs something you cannot help with.",
-                    "parameters": {"type": "object", "properties": {
-                        "reason": {"type": "string", "description": "Why the caller needs a person"}
-                    }}
-                }
-            }],
+            "max_tokens": 300,
         });
+        if !tools.is_empty() {
+            body["tools"] = Value::Array(tools);
+        }
         let completion = self.complete(body).await?;
         let message = completion.choices.into_iter().next().context("OpenAI answered no choices")?.message;
         let text = message.content.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty());
-        if message.tool_calls.iter().any(|call| call.function.name == TRANSFER_TOOL) {
-            return Ok((TurnReply::Transfer { say: text }, completion.usage));
+        let tool_calls: Vec<ToolCall> = message
+            .tool_calls
+            .into_iter()
+            .map(|call| ToolCall { id: call.id, name: call.function.name, arguments: call.function.arguments })
+            .collect();
+        if text.is_none() && tool_calls.is_empty() {
+            anyhow::bail!("OpenAI answered neither text nor a tool call");
         }
-        let text = text.context("OpenAI answered neither text nor a known tool call")?;
-        Ok((TurnReply::Say(text), completion.usage))
+        Ok((ModelReply { text, tool_calls }, completion.usage))
     }
 
     /// A completion constrained to a JSON object (used for call summaries).

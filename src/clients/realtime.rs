@@ -190,14 +190,13 @@ pub struct Tool {
     parameters: serde_json::Value,
 }
 
-impl Tool {
-    /// A function without arguments.
-    pub fn function(name: &str, description: &str) -> Self {
+impl From<&super::ToolSpec> for Tool {
+    fn from(spec: &super::ToolSpec) -> Self {
         Self {
             r#type: "function",
-            name: name.to_owned(),
-            description: description.to_owned(),
-            parameters: serde_json::json!({"type": "object", "properties": {}}),
+            name: spec.name.to_owned(),
+            description: spec.description.clone(),
+            parameters: spec.parameters.clone(),
         }
     }
 }
@@ -346,7 +345,14 @@ pub enum ServerEvent {
     ReplyTranscript { response_id: String, item_id: String, transcript: String },
     /// The model calls a function.
     #[serde(rename = "response.function_call_arguments.done")]
-    FunctionCall { response_id: String, call_id: String, name: String },
+    FunctionCall {
+        response_id: String,
+        call_id: String,
+        name: String,
+        /// The arguments as a JSON object in a string.
+        #[serde(default)]
+        arguments: String,
+    },
     /// A response ended (completed, cancelled, failed or incomplete), with its usage.
     #[serde(rename = "response.done")]
     ResponseDone { response: ResponseRef },

@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::hours::{self, LocalStatus};
-use crate::clients::openai::{self, ChatMessage, OpenAi, TurnReply};
+use super::tools::{self, CallDesk, Effect};
+use crate::clients::ToolSpec;
+use crate::clients::openai::{self, ChatMessage, OpenAi, Usage};
 use crate::profile::{AppointmentHandling, BusinessHours};
 
 /// What the caller hears when the model fails or is too slow.
@@ -24,6 +26,10 @@ pub const TRANSFERRING: &str = "Of course. Please hold while I transfer you.";
 pub const TRANSFER_UNANSWERED: &str = "I'm sorry, nobody is available to take your call right now. I can take a message for the team. What would you like me to pass on?";
 /// Said when a transfer is wanted but the business has no forward number.
 pub const NO_TRANSFER: &str = "I'm sorry, I can't transfer you right now, but I can take a message and make sure the team gets back to you. What would you like me to pass on?";
+/// Said when the diary failed during a turn: the details are taken instead.
+pub const BOOKING_APOLOGY: &str = "I'm sorry, I can't reach the diary right now. Could you tell me your name, your phone number and when you'd like to come in? The team will confirm with you.";
+/// Model rounds in one turn (each may run tools); the turn's deadline bounds them too.
+const MAX_ROUNDS: usize = 4;
 /// Said on a number that belongs to no business.
 pub const UNKNOWN_NUMBER: &str = "We're sorry, the number you have called is not in service. Goodbye.";
 /// Said on the number of a cancelled or expired business.
@@ -55,6 +61,9 @@ pub struct BusinessContext {
     pub appointment_handling: AppointmentHandling,
     /// Whether calls can be transferred.
     pub can_transfer: bool,
+    /// Whether the receptionist books with its tools (`appointment_handling` is `book` and
+    /// services are defined).
+    pub books: bool,
 }
 
 impl BusinessContext {
@@ -101,6 +110,13 @@ pub fn system_prompt(business: &BusinessContext, now: DateTime<Utc>) -> String {
     if !business.can_transfer {
         prompt.push_str("Transfers are not possible on this line: never promise one; offer to take a message.\n");
     }
+    if business.books {
+        prompt.push_str("\n## Booking\n");
+        prompt.push_str(&tools::calendar_lines(hours::time_zone(&business.timezone), now));
+        prompt.push_str(
+            "\nPass dates to check_availability as YYYY-MM-DD from this list. Say times as the tools label them.\n",
+        );
+    }
     prompt
 }
 
@@ -115,6 +131,15 @@ pub fn messages(business: &BusinessContext, history: &[Line], now: DateTime<Utc>
     messages
 }
 
+/// What the receptionist does after a turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnReply {
+    /// Words to speak.
+    Say(String),
+    /// Transfer the caller; `say` is what the model wanted said first, if anything.
+    Transfer { say: Option<String> },
+}
+
 /// The result of a turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnOutcome {
@@ -124,13 +149,17 @@ pub struct TurnOutcome {
     pub cost: f64,
 }
 
-/// Takes one turn. Never fails: a model error or a missed deadline becomes [`SAY_AGAIN`].
+/// Takes one turn. Never fails: a model error or a missed deadline becomes [`SAY_AGAIN`]
+/// (or, once the diary was being used, [`BOOKING_APOLOGY`]). With `desk`, the model may call
+/// `tools`: they run and the model is asked again, a few rounds at most, all within
+/// `deadline`.
 pub async fn take_turn(
     openai: Option<&OpenAi>,
     deadline: Duration,
     business: &BusinessContext,
     history: &[Line],
     now: DateTime<Utc>,
+    desk: Option<(&CallDesk, &[ToolSpec])>,
 ) -> TurnOutcome {
     let Some(openai) = openai else {
         let said = history.iter().rev().find_map(|line| match line {
@@ -139,21 +168,59 @@ pub async fn take_turn(
         });
         return TurnOutcome { reply: built_in_reply(business, said.unwrap_or_default(), now), cost: 0.0 };
     };
-    let messages = messages(business, history, now);
-    match tokio::time::timeout(deadline, openai.converse(&messages)).await {
-        Ok(Ok((reply, usage))) => TurnOutcome { reply, cost: openai::cost(&openai.model, usage) },
-        Ok(Err(error)) => {
-            tracing::warn!(error = format!("{error:#}"), "model call failed; asking the caller to repeat");
-            TurnOutcome { reply: TurnReply::Say(SAY_AGAIN.into()), cost: 0.0 }
+    let mut messages = messages(business, history, now);
+    let (desk, specs) = match desk {
+        Some((desk, specs)) => (Some(desk), specs),
+        None => (None, &[][..]),
+    };
+    let mut usage = Usage::default();
+    let mut used_tools = false;
+    let ends_at = tokio::time::Instant::now() + deadline;
+    let failed = |used_tools: bool, usage: Usage| {
+        let line = if used_tools { BOOKING_APOLOGY } else { SAY_AGAIN };
+        TurnOutcome { reply: TurnReply::Say(line.into()), cost: openai::cost(&openai.model, usage) }
+    };
+    for _ in 0..MAX_ROUNDS {
+        let answer = tokio::time::timeout_at(ends_at, openai.converse(&messages, specs)).await;
+        let reply = match answer {
+            Ok(Ok((reply, spent))) => {
+                usage += spent;
+                reply
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = format!("{error:#}"), "model call failed; asking the caller to repeat");
+                return failed(used_tools, usage);
+            }
+            Err(_) => {
+                tracing::warn!(deadline_ms = deadline.as_millis() as u64, "model missed its deadline");
+                return failed(used_tools, usage);
+            }
+        };
+        let cost = openai::cost(&openai.model, usage);
+        if reply.tool_calls.iter().any(|call| call.name == tools::TRANSFER) {
+            return TurnOutcome { reply: TurnReply::Transfer { say: reply.text }, cost };
         }
-        Err(_) => {
-            tracing::warn!(
-                deadline_ms = deadline.as_millis() as u64,
-                "model missed its deadline; asking the caller to repeat"
-            );
-            TurnOutcome { reply: TurnReply::Say(SAY_AGAIN.into()), cost: 0.0 }
+        let Some(desk) = desk.filter(|_| !reply.tool_calls.is_empty()) else {
+            return match reply.text {
+                Some(text) => TurnOutcome { reply: TurnReply::Say(text), cost },
+                None => failed(used_tools, usage),
+            };
+        };
+        used_tools = true;
+        messages.push(ChatMessage::assistant_calls(reply.text, &reply.tool_calls));
+        for call in &reply.tool_calls {
+            let Ok(result) = tokio::time::timeout_at(ends_at, desk.run(call, Utc::now())).await else {
+                tracing::warn!(tool = %call.name, "a tool missed the turn's deadline");
+                return failed(true, usage);
+            };
+            if result.effect == Effect::Transfer {
+                return TurnOutcome { reply: TurnReply::Transfer { say: None }, cost };
+            }
+            messages.push(ChatMessage::tool_result(&call.id, result.output));
         }
     }
+    tracing::warn!("the model kept calling tools; taking details instead");
+    failed(true, usage)
 }
 
 /// The built-in receptionist used without OpenAI: answers hours, services and prices from
@@ -224,6 +291,7 @@ mod tests {
             pricing_info: Some("Cuts from $45.".into()),
             appointment_handling: AppointmentHandling::CollectDetails,
             can_transfer: true,
+            books: false,
         }
     }
 
@@ -245,7 +313,7 @@ mod tests {
         let messages = messages(&business(), &history, monday_noon_new_york());
         let roles: Vec<&str> = messages.iter().map(|m| m.role).collect();
         assert_eq!(roles, ["system", "assistant", "user"]);
-        assert_eq!(messages[2].content, "Are you open?");
+        assert_eq!(messages[2].content.as_deref(), Some("Are you open?"));
     }
 
     #[test]
@@ -268,7 +336,8 @@ mod tests {
     #[tokio::test]
     async fn without_a_model_the_turn_uses_the_built_in_reply() {
         let history = [Line::Caller("When do you open?".into())];
-        let outcome = take_turn(None, Duration::from_secs(1), &business(), &history, monday_noon_new_york()).await;
+        let outcome =
+            take_turn(None, Duration::from_secs(1), &business(), &history, monday_noon_new_york(), None).await;
         assert_eq!(outcome.cost, 0.0);
         assert!(matches!(outcome.reply, TurnReply::Say(text) if text.contains("09:00-17:00")));
     }

@@ -6,10 +6,8 @@ use chrono::{DateTime, Utc};
 use super::conversation::{BusinessContext, system_prompt};
 use crate::clients::realtime::{ResponseUsage, Tool};
 
-/// The tool the model calls to hand the caller to a person (as in the standard flow).
-pub const TRANSFER_TOOL: &str = crate::clients::openai::TRANSFER_TOOL;
-/// The tool the model calls when the conversation is over.
-pub const END_CALL_TOOL: &str = "end_call";
+use super::tools::{self, END_CALL as END_CALL_TOOL, Mode, TRANSFER as TRANSFER_TOOL};
+use crate::db::customers::Customer;
 
 /// Said before a transfer, by the realtime voice.
 pub const TRANSFER_LINE: &str = super::conversation::TRANSFERRING;
@@ -17,6 +15,8 @@ pub const TRANSFER_LINE: &str = super::conversation::TRANSFERRING;
 pub const CHECK_IN_LINE: &str = super::conversation::STILL_THERE;
 /// The goodbye after a second silence.
 pub const SILENCE_GOODBYE_LINE: &str = super::conversation::GOODBYE;
+/// Said while a tool (the diary) is still working after a moment.
+pub const FILLER_LINE: &str = "One moment while I check the diary.";
 /// Said when a call reaches its longest length.
 pub const TIME_LIMIT_LINE: &str =
     "I'm sorry, we've reached the time limit for this call. Please call again if you need anything else. Goodbye!";
@@ -38,15 +38,9 @@ pub fn session_instructions(business: &BusinessContext, now: DateTime<Utc>) -> S
     instructions
 }
 
-/// The tools offered to the model.
-pub fn tools() -> Vec<Tool> {
-    vec![
-        Tool::function(
-            TRANSFER_TOOL,
-            "Transfer the caller to a person at the business, when they ask for one or when you cannot help.",
-        ),
-        Tool::function(END_CALL_TOOL, "End the call, after the caller has said goodbye and needs nothing else."),
-    ]
+/// The tools offered to the model in a realtime call to `customer`.
+pub fn session_tools(customer: &Customer) -> Vec<Tool> {
+    tools::for_call(customer, Mode::Realtime).iter().map(Tool::from).collect()
 }
 
 /// Instructions for a response that says `line` word for word.
@@ -120,13 +114,14 @@ mod tests {
             pricing_info: None,
             appointment_handling: AppointmentHandling::CollectDetails,
             can_transfer: false,
+            books: false,
         };
         let now = Utc::now();
         let instructions = session_instructions(&business, now);
         assert!(instructions.starts_with(&system_prompt(&business, now)));
         assert!(instructions.contains("answering the phone for Bella Hair"));
         assert!(instructions.contains("never promise one"));
-        let names: Vec<String> = tools().into_iter().map(|tool| tool.name).collect();
+        let names: Vec<String> = session_tools(&Customer::default()).into_iter().map(|tool| tool.name).collect();
         assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL]);
     }
 }

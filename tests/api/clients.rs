@@ -300,7 +300,7 @@ async fn wrong_values_are_explained_for_the_person_at_the_form() {
         (json!({"faqs": {"question": "?"}}), "faqs must be a list"),
         (
             json!({"appointment_handling": "whenever"}),
-            "appointment_handling must be one of: collect_details, callback, transfer, booking_link, call_back_later",
+            "appointment_handling must be one of: collect_details, callback, transfer, booking_link, call_back_later, book",
         ),
         (json!({"email": "new@bella.example"}), "email is not a field that can be set here"),
     ] {

@@ -443,6 +443,7 @@ pub fn keys(value: &Value) -> Vec<&str> {
 pub const CUSTOMER_KEYS: &[&str] = &[
     "ai_instructions",
     "appointment_handling",
+    "booking",
     "business_hours",
     "business_name",
     "business_type",

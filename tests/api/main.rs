@@ -1,6 +1,7 @@
 //! Integration tests: the whole application against a real PostgreSQL.
 
 mod admin;
+mod appointments;
 mod auth;
 mod billing;
 mod calls;

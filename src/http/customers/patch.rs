@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::booking::BookingSettings;
 use crate::db::customers::{Customer, SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS, Setting};
 use crate::db::stored_json::StoredJson;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
-use crate::booking::BookingSettings;
 use crate::profile::{AppointmentHandling, BusinessHours, Faq, FaqRows, VoiceMode};
 use crate::receptionist::{BusinessProfile, compile_instructions};
 

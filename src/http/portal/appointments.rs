@@ -220,8 +220,9 @@ async fn update_appointment(
     if caller_name.is_some() || notes.is_some() {
         let name = caller_name.unwrap_or_else(|| appointment.caller_name.clone());
         let notes = notes.unwrap_or_else(|| appointment.notes.clone());
-        appointment =
-            db::update_details(&state.db, appointment.id, &name, notes.as_deref()).await?.ok_or_else(no_such_appointment)?;
+        appointment = db::update_details(&state.db, appointment.id, &name, notes.as_deref())
+            .await?
+            .ok_or_else(no_such_appointment)?;
     }
     Ok(AppJson(appointment.into()))
 }

@@ -8,14 +8,15 @@ use axum::http::HeaderMap;
 use chrono::Utc;
 
 use super::{TwiMl, TwilioForm, business_context, gather_url, say_and_hang_up, speak_and_listen};
-use crate::clients::openai::TurnReply;
 use crate::db::customers::{self, Customer};
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::receptionist::conversation::{
-    CALL_NOT_FOUND, DID_NOT_CATCH, Line, MAX_UTTERANCE_CHARS, NO_TRANSFER, TRANSFER_UNANSWERED, TRANSFERRING, take_turn,
+    CALL_NOT_FOUND, DID_NOT_CATCH, Line, MAX_UTTERANCE_CHARS, NO_TRANSFER, TRANSFER_UNANSWERED, TRANSFERRING,
+    TurnReply, take_turn,
 };
 use crate::receptionist::summary::truncate;
+use crate::receptionist::tools::{self, CallDesk, Mode, caller_number};
 use crate::receptionist::twiml;
 
 /// Seconds the forward number rings before the caller is offered to leave a message.
@@ -177,9 +178,20 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
 
     let history = history(state, call_id).await?;
     let business = business_context(&customer);
-    let outcome =
-        take_turn(state.clients.openai.as_ref(), state.config.openai.reply_deadline, &business, &history, Utc::now())
-            .await;
+    // The booking tools act for the number calling (Twilio's `From`), never for a number
+    // the model names.
+    let specs = tools::for_call(&customer, Mode::Standard);
+    let desk =
+        CallDesk { db: state.db.clone(), customer: customer.clone(), call_id, caller: caller_number(form.get("From")) };
+    let outcome = take_turn(
+        state.clients.openai.as_ref(),
+        state.config.openai.reply_deadline,
+        &business,
+        &history,
+        Utc::now(),
+        Some((&desk, &specs)),
+    )
+    .await;
 
     match outcome.reply {
         TurnReply::Say(reply) => {

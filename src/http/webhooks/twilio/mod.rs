@@ -169,5 +169,6 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
         pricing_info: customer.pricing_info.clone(),
         appointment_handling: AppointmentHandling::from_db(&customer.appointment_handling),
         can_transfer: customer.forward_to_number.is_some(),
+        books: crate::receptionist::tools::books(customer),
     }
 }

@@ -16,7 +16,7 @@ use crate::http::extract::AppQuery;
 use crate::jobs;
 use crate::profile::VoiceMode;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
-use crate::receptionist::realtime::{session_instructions, tools};
+use crate::receptionist::realtime::{session_instructions, session_tools};
 use crate::receptionist::twiml;
 
 /// Finds the business by the number called, records the call (once per `CallSid`), and
@@ -111,7 +111,7 @@ pub async fn answer_call(
         // The model's handshake starts now, while Twilio reads the TwiML and opens the
         // stream; the greeting goes to the model, which says it.
         let instructions = session_instructions(&business_context(&customer), Utc::now());
-        state.model_sessions.prepare(call_sid, realtime.clone(), instructions, tools());
+        state.model_sessions.prepare(call_sid, realtime.clone(), instructions, session_tools(&customer));
         return Ok(TwiMl::from(connect_stream(&state, call_sid)));
     }
     let speech = state.speech.speak(&greeting).await;

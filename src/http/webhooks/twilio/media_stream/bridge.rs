@@ -18,14 +18,16 @@ use tokio::time::{Instant as Deadline, sleep_until};
 use super::StreamCall;
 use super::playback::{Playback, base64_len};
 use super::twilio_events::{Inbound, Outbound, OutboundMark, OutboundMedia};
+use crate::clients::ToolCall;
 use crate::clients::realtime::{ClientEvent, Item, ModelSession, Received, ResponseParams, ServerEvent};
 use crate::http::AppState;
 use crate::http::webhooks::twilio::business_context;
 use crate::receptionist::conversation::greeting;
 use crate::receptionist::realtime::{
-    CHECK_IN_LINE, END_CALL_TOOL, NO_TRANSFER_OUTPUT, SILENCE_GOODBYE_LINE, TIME_LIMIT_LINE, TRANSFER_LINE,
-    TRANSFER_TOOL, response_cost, say_exactly, session_instructions, tools,
+    CHECK_IN_LINE, FILLER_LINE, NO_TRANSFER_OUTPUT, SILENCE_GOODBYE_LINE, TIME_LIMIT_LINE, TRANSFER_LINE,
+    response_cost, say_exactly, session_instructions, session_tools,
 };
+use crate::receptionist::tools::{self, CallDesk, Effect, ToolResult};
 
 /// Longest wait for a session prepared by `voice` (its handshake is usually long done).
 const PREPARED_WAIT: Duration = Duration::from_secs(5);
@@ -35,6 +37,18 @@ const ENDING_MARK: &str = "end";
 const ENDING_GRACE: Duration = Duration::from_secs(20);
 /// Caller items waiting for their transcript, at most (their speech start times).
 const MAX_PENDING_CALLER_ITEMS: usize = 16;
+/// A tool slower than this gets a filler line, so the caller does not hear silence.
+const FILLER_AFTER: Duration = Duration::from_millis(700);
+/// Longest a tool may run; then the model is told the diary cannot be reached.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(8);
+/// Tool results waiting to be handed to the model, at most.
+const TOOL_RESULTS: usize = 8;
+
+/// A tool that finished, for the bridge to hand its output to the model.
+struct ToolDone {
+    call_id: String,
+    result: ToolResult,
+}
 
 /// How the stream ends, as `stream-ended` will read it from `calls.stream_outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +117,7 @@ async fn open_model(state: &AppState, call: &StreamCall) -> anyhow::Result<Model
 async fn open_new(state: &AppState, call: &StreamCall) -> anyhow::Result<ModelSession> {
     let realtime = state.clients.realtime.as_ref().ok_or_else(|| anyhow::anyhow!("OpenAI is not configured"))?;
     let instructions = session_instructions(&business_context(&call.customer), Utc::now());
-    realtime.open(instructions, tools()).await
+    realtime.open(instructions, session_tools(&call.customer)).await
 }
 
 /// Stores the outcome (before closing, so `stream-ended` finds it), then closes the stream.
@@ -164,6 +178,15 @@ struct Bridge {
     call_deadline: Deadline,
     started: Instant,
     first_audio: bool,
+    /// What the call's tools reach.
+    desk: CallDesk,
+    /// Tools running in their own tasks send their results here (bounded: at most a few
+    /// run at once, and the bridge reads them as they come).
+    tool_done: (tokio::sync::mpsc::Sender<ToolDone>, tokio::sync::mpsc::Receiver<ToolDone>),
+    /// Tools still running.
+    tools_running: usize,
+    /// When the caller hears a filler line if a tool is still running.
+    filler_at: Option<Deadline>,
 }
 
 impl Bridge {
@@ -176,6 +199,12 @@ impl Bridge {
     ) -> Self {
         let now = Deadline::now();
         let call_deadline = now + state.config.realtime.max_call;
+        let desk = CallDesk {
+            db: state.db.clone(),
+            customer: call.customer.clone(),
+            call_id: call.id,
+            caller: tools::caller_number(call.caller_phone.as_deref()),
+        };
         Bridge {
             state,
             call,
@@ -199,6 +228,10 @@ impl Bridge {
             call_deadline,
             started,
             first_audio: false,
+            desk,
+            tool_done: tokio::sync::mpsc::channel(TOOL_RESULTS),
+            tools_running: 0,
+            filler_at: None,
         }
     }
 
@@ -224,6 +257,10 @@ impl Bridge {
                 () = sleep_until(ending_at.unwrap_or(self.call_deadline)), if ending_at.is_some() => {
                     Err(Stop::Close(self.ending.unwrap_or(Outcome::Hangup), "last_words_timeout"))
                 }
+                Some(done) = self.tool_done.1.recv() => self.tool_finished(done).await,
+                () = sleep_until(self.filler_at.unwrap_or(self.call_deadline)), if self.filler_at.is_some() => {
+                    self.filler().await
+                }
             };
             if let Err(stop) = step {
                 return stop;
@@ -233,8 +270,11 @@ impl Bridge {
 
     /// When the caller will have been silent long enough to check in, if the line is quiet.
     fn idle_deadline(&self) -> Option<Deadline> {
-        let quiet =
-            self.ending.is_none() && self.response.is_none() && !self.caller_speaking && !self.playback.is_playing();
+        let quiet = self.ending.is_none()
+            && self.response.is_none()
+            && self.tools_running == 0
+            && !self.caller_speaking
+            && !self.playback.is_playing();
         quiet.then(|| self.last_activity + self.state.config.realtime.idle)
     }
 
@@ -324,8 +364,8 @@ impl Bridge {
                     self.record_line("ai", line, spoken_at);
                 }
             }
-            ServerEvent::FunctionCall { response_id, call_id, name } => {
-                self.call_tool(&response_id, &call_id, &name).await?;
+            ServerEvent::FunctionCall { response_id, call_id, name, arguments } => {
+                self.call_tool(&response_id, ToolCall { id: call_id, name, arguments }).await?;
             }
             ServerEvent::Error { error } => {
                 tracing::info!(
@@ -398,31 +438,78 @@ impl Bridge {
         Ok(())
     }
 
-    async fn call_tool(&mut self, response_id: &str, call_id: &str, name: &str) -> Result<(), Stop> {
+    async fn call_tool(&mut self, response_id: &str, call: ToolCall) -> Result<(), Stop> {
         let spoke = self.response.as_ref().is_some_and(|(id, had_audio)| id == response_id && *had_audio);
-        let (output, ending) = match name {
-            TRANSFER_TOOL if self.call.customer.forward_to_number.is_some() => {
-                ("Transferring the caller now.", Some((Outcome::Transfer, TRANSFER_LINE)))
+        let ending = match call.name.as_str() {
+            tools::TRANSFER if self.call.customer.forward_to_number.is_some() => {
+                Some(("Transferring the caller now.", Outcome::Transfer, TRANSFER_LINE))
             }
-            TRANSFER_TOOL => (NO_TRANSFER_OUTPUT, None),
-            END_CALL_TOOL => ("Ending the call.", Some((Outcome::Hangup, SILENCE_GOODBYE_LINE))),
-            _ => ("There is no such tool.", None),
+            tools::TRANSFER => {
+                self.answer_tool(&call.id, NO_TRANSFER_OUTPUT).await?;
+                return self.ask(ResponseParams::default()).await;
+            }
+            tools::END_CALL => Some(("Ending the call.", Outcome::Hangup, SILENCE_GOODBYE_LINE)),
+            _ => None,
         };
-        self.send_model(&ClientEvent::CreateItem { item: Item::FunctionCallOutput { call_id, output } }).await?;
-        match ending {
+        let Some((output, outcome, line)) = ending else {
+            // The diary's tools wait on the database: they run in their own task, and their
+            // result comes back through `tool_done`, so audio keeps flowing meanwhile.
+            self.tools_running += 1;
+            self.filler_at.get_or_insert(Deadline::now() + FILLER_AFTER);
+            let (desk, results) = (self.desk.clone(), self.tool_done.0.clone());
+            tokio::spawn(async move {
+                let result = match tokio::time::timeout(TOOL_TIMEOUT, desk.run(&call, Utc::now())).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!(call.id = desk.call_id, tool = %call.name, "a tool timed out");
+                        ToolResult { output: tools::diary_down(), effect: Effect::None }
+                    }
+                };
+                let _ = results.send(ToolDone { call_id: call.id, result }).await;
+            });
+            return Ok(());
+        };
+        self.answer_tool(&call.id, output).await?;
+        if spoke {
             // The model already spoke in this response (its own short line): the call ends
             // once that has played.
-            Some((outcome, _)) if spoke => {
-                tracing::info!(call.id = self.call.id, tool = name, "the call ends after the words playing");
-                self.ending = Some(outcome);
-                self.ending_response = Some(response_id.to_owned());
-                self.ending_deadline = Some(Deadline::now() + ENDING_GRACE);
-                Ok(())
-            }
-            Some((outcome, line)) => self.end_with(outcome, line).await,
-            // The model answers the tool's output.
-            None => self.ask(ResponseParams::default()).await,
+            tracing::info!(call.id = self.call.id, tool = %call.name, "the call ends after the words playing");
+            self.ending = Some(outcome);
+            self.ending_response = Some(response_id.to_owned());
+            self.ending_deadline = Some(Deadline::now() + ENDING_GRACE);
+            Ok(())
+        } else {
+            self.end_with(outcome, line).await
         }
+    }
+
+    async fn answer_tool(&mut self, call_id: &str, output: &str) -> Result<(), Stop> {
+        self.send_model(&ClientEvent::CreateItem { item: Item::FunctionCallOutput { call_id, output } }).await
+    }
+
+    /// A tool finished: the model gets its output and answers it (after whatever is being
+    /// said, the filler included). A caller who interrupted meanwhile loses nothing: the
+    /// booking stands and the model is told.
+    async fn tool_finished(&mut self, done: ToolDone) -> Result<(), Stop> {
+        self.tools_running = self.tools_running.saturating_sub(1);
+        if self.tools_running == 0 {
+            self.filler_at = None;
+        }
+        self.last_activity = Deadline::now();
+        self.answer_tool(&done.call_id, &done.result.output).await?;
+        if self.ending.is_none() {
+            self.ask(ResponseParams::default()).await?;
+        }
+        Ok(())
+    }
+
+    /// A tool is still running: the caller hears a short line instead of silence.
+    async fn filler(&mut self) -> Result<(), Stop> {
+        self.filler_at = None;
+        if self.tools_running == 0 || self.ending.is_some() || self.response.is_some() || self.caller_speaking {
+            return Ok(());
+        }
+        self.ask(ResponseParams { instructions: Some(say_exactly(FILLER_LINE)) }).await
     }
 
     /// Says `line`, then ends the call with `outcome` once it has been heard.

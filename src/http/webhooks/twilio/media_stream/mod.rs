@@ -100,6 +100,8 @@ pub struct StreamCall {
     pub stream_sid: String,
     /// The business answering.
     pub customer: Customer,
+    /// The number calling, as Twilio gave it (`From`).
+    pub caller_phone: Option<String>,
 }
 
 async fn run_stream(state: AppState, mut socket: WebSocket) {
@@ -144,7 +146,7 @@ async fn accept(state: &AppState, socket: &mut WebSocket) -> std::result::Result
                UPDATE calls SET stream_started_at = now()
                WHERE twilio_call_sid = $1 AND status = 'in_progress' AND stream_started_at IS NULL
                RETURNING id)
-           SELECT id, customer_id, status, EXISTS (SELECT 1 FROM claim) AS "claimed!"
+           SELECT id, customer_id, status, caller_phone, EXISTS (SELECT 1 FROM claim) AS "claimed!"
            FROM calls WHERE twilio_call_sid = $1"#,
         start.call_sid
     )
@@ -161,7 +163,13 @@ async fn accept(state: &AppState, socket: &mut WebSocket) -> std::result::Result
     let Ok(Some(customer)) = customers::find(&state.db, call.customer_id).await else {
         return refuse("no such business");
     };
-    Ok(StreamCall { id: call.id, sid: start.call_sid, stream_sid: start.stream_sid, customer })
+    Ok(StreamCall {
+        id: call.id,
+        sid: start.call_sid,
+        stream_sid: start.stream_sid,
+        customer,
+        caller_phone: call.caller_phone,
+    })
 }
 
 /// Reads past `connected` to `start`.

@@ -915,3 +915,80 @@ async fn admins_and_businesses_choose_the_voice_mode_and_new_businesses_get_the_
         sqlx::query_scalar("SELECT voice_mode FROM customers WHERE id = $1").bind(id).fetch_one(&app.db).await.unwrap();
     assert_eq!(stored, "realtime");
 }
+
+fn tool_call_event(response: &str, call_id: &str, name: &str, arguments: Value) -> Value {
+    json!({"type": "response.function_call_arguments.done", "event_id": "ev", "response_id": response,
+           "item_id": format!("item_{call_id}"), "output_index": 0, "call_id": call_id, "name": name,
+           "arguments": arguments.to_string()})
+}
+
+#[tokio::test]
+async fn a_realtime_caller_books_and_a_slow_diary_gets_a_filler_line_not_silence() {
+    let mocks = Mocks::start().await;
+    let mut model = MockModel::start().await;
+    let (app, addr) = realtime_app(&mocks, &model, &[]).await;
+    let id = realtime_business(&app, None).await;
+    let every_day: serde_json::Map<String, Value> =
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+            .iter()
+            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
+            .collect();
+    sqlx::query(
+        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
+         business_hours = $2::json, booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
+    )
+    .bind(id)
+    .bind(Value::Object(every_day).to_string())
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (_twilio, mut session) = start_call(&app, addr, &mut model, "CA_rt_book").await;
+    let day = chrono::Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+
+    // The model checks the diary: the output offers three times, then the model answers it.
+    session.send(response_created("resp_check")).await;
+    session
+        .send(tool_call_event(
+            "resp_check",
+            "call_1",
+            "check_availability",
+            json!({"service": "Haircut", "date": day.to_string(), "earliest": "10:00"}),
+        ))
+        .await;
+    session.send(response_done("resp_check", "completed")).await;
+    let output = session.expect("conversation.item.create").await;
+    assert_eq!(output["item"]["call_id"], "call_1");
+    let offered: Value = serde_json::from_str(output["item"]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(offered["slots"].as_array().unwrap().len(), 3, "{offered}");
+    assert_eq!(offered["slots"][0]["slot_id"], "S1");
+    session.expect("response.create").await;
+
+    // The diary is slow (the offered slot is locked by another transaction): the caller hears
+    // a filler line instead of silence, and the booking lands once the diary answers.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM call_slots WHERE slot_id = 'S1' FOR UPDATE").execute(&mut *blocker).await.unwrap();
+    session.send(response_created("resp_book")).await;
+    session
+        .send(tool_call_event(
+            "resp_book",
+            "call_2",
+            "book_appointment",
+            json!({"slot_id": "S1", "caller_name": "Ana"}),
+        ))
+        .await;
+    session.send(response_done("resp_book", "completed")).await;
+    let filler = session.expect("response.create").await;
+    assert!(
+        filler["response"]["instructions"].as_str().unwrap().contains("One moment while I check the diary"),
+        "{filler}"
+    );
+    blocker.rollback().await.unwrap();
+    let output = session.expect("conversation.item.create").await;
+    assert_eq!(output["item"]["call_id"], "call_2");
+    let booked: Value = serde_json::from_str(output["item"]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(booked["booked"], true, "{booked}");
+
+    let row: (String, Option<String>, String) =
+        sqlx::query_as("SELECT source, caller_phone, caller_name FROM appointments").fetch_one(&app.db).await.unwrap();
+    assert_eq!(row, ("call".to_owned(), Some(CALLER.to_owned()), "Ana".to_owned()));
+}

@@ -249,6 +249,21 @@ async fn another_business_appointment_is_not_found_and_the_roles_hold() {
     let admin = app.admin_token().await;
     assert_eq!(app.get("/api/portal/appointments", &admin).await.status, StatusCode::FORBIDDEN);
     assert_eq!(booked_count(&app).await, 1);
+    // Staff read a business's diary; a business cannot read it through the admin route.
+    let list = app.get(&format!("/api/customers/{id}/appointments"), &admin).await;
+    assert_eq!(list.assert_ok(StatusCode::OK)["appointments"][0]["caller_name"], "Ana");
+    assert_eq!(app.get(&format!("/api/customers/{id}/appointments"), &token).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/customers/999999/appointments", &admin).await.status, StatusCode::NOT_FOUND);
+    // The portal's figures count the diary.
+    let stats = app.get("/api/portal/stats", &token).await;
+    assert_eq!(stats.assert_ok(StatusCode::OK)["appointments_upcoming"], 1);
+    assert_eq!(stats.body["appointments_booked_by_phone"], 0);
+    // A business that books needs services on its checklist.
+    let steps = app.get("/api/portal/onboarding", &token).await;
+    let booking_step = steps.body["steps"].as_array().unwrap().iter().find(|s| s["key"] == "booking").cloned();
+    assert_eq!(booking_step.unwrap()["done"], true);
+    let steps = app.get("/api/portal/onboarding", &other_token).await;
+    assert!(steps.body["steps"].as_array().unwrap().iter().all(|s| s["key"] != "booking"));
 }
 
 #[tokio::test]

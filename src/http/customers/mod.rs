@@ -1,5 +1,6 @@
 //! `/api/customers`: DeskRinger staff manage the businesses they serve.
 
+mod appointments;
 pub mod patch;
 
 use axum::extract::State;
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_customer, update_customer, cancel_customer))
         .routes(routes!(update_customer_settings))
         .routes(routes!(set_customer_password))
+        .merge(appointments::router())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

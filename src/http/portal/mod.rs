@@ -141,6 +141,10 @@ pub struct PortalStats {
     pub avg_duration_seconds: f64,
     pub subscription_status: String,
     pub subscription_tier: String,
+    /// Booked appointments still to come.
+    pub appointments_upcoming: i64,
+    /// Appointments the receptionist booked during calls in the last 30 days.
+    pub appointments_booked_by_phone: i64,
 }
 
 /// `GET /api/portal/stats`: archived calls excluded; "today" is the business's own day.
@@ -167,7 +171,17 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     )
     .fetch_one(&state.db)
     .await?;
+    let diary = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE status = 'booked' AND starts_at > now()) AS "upcoming!",
+                  count(*) FILTER (WHERE source = 'call' AND created_at > now() - interval '30 days') AS "by_phone!"
+           FROM appointments WHERE customer_id = $1"#,
+        customer.id
+    )
+    .fetch_one(&state.db)
+    .await?;
     Ok(AppJson(PortalStats {
+        appointments_upcoming: diary.upcoming,
+        appointments_booked_by_phone: diary.by_phone,
         total_calls: figures.total_calls,
         handled_calls: figures.handled_calls,
         unhandled_calls: figures.total_calls - figures.handled_calls,

@@ -74,7 +74,7 @@ pub fn checklist(customer: &Customer, progress: &Progress) -> Onboarding {
     }
     let has_faqs = customer.faqs.as_ref().and_then(|faqs| faqs.parse()).is_some_and(|faqs| !faqs.is_empty());
     let has_hours = customer.business_hours.as_ref().is_some_and(|hours| hours.parse().is_some());
-    let steps = vec![
+    let mut steps = vec![
         step("business_details", "Business details", details),
         step("hours", "Opening hours", when(has_hours, "opening hours for the week")),
         step("greeting", "Greeting", when(filled(&customer.greeting_message), "the greeting callers hear")),
@@ -107,6 +107,18 @@ pub fn checklist(customer: &Customer, progress: &Progress) -> Onboarding {
         ),
         step("test_call", "Test call", when(progress.test_call_answered, "a test call to hear your receptionist")),
     ];
+    // A receptionist that books needs something to book.
+    if crate::profile::AppointmentHandling::from_db(&customer.appointment_handling)
+        == crate::profile::AppointmentHandling::Book
+    {
+        let has_services = customer
+            .booking
+            .as_ref()
+            .and_then(|booking| booking.parse())
+            .is_some_and(|booking| !booking.services.is_empty());
+        let booking = step("booking", "Services to book", when(has_services, "at least one service callers can book"));
+        steps.insert(4, booking);
+    }
     let complete = steps.iter().all(|step| step.done);
     Onboarding { steps, complete }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod billing;
+mod calendar_feed;
 mod calls;
 mod cli;
 mod clients;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod appointments;
 pub mod billing;
+pub mod calendar_feed;
 pub mod calls;
 pub mod customers;
 pub mod error;
@@ -172,6 +173,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .nest("/api/calls", calls::router())
         .nest("/api/stripe", billing::router())
         .nest("/api/portal", portal::router())
+        .merge(calendar_feed::router())
         .nest("/api/webhooks", webhooks::router())
         .routes(utoipa_axum::routes!(metrics::get_metrics))
 }

@@ -4,6 +4,7 @@ mod admin;
 mod appointments;
 mod auth;
 mod billing;
+mod calendar_feed;
 mod calls;
 mod cli;
 mod clients;

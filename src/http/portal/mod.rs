@@ -4,6 +4,7 @@
 //! and changes its own rows; another business's call answers 404, so ids cannot be probed.
 
 mod appointments;
+mod calendar_feed;
 mod calls;
 mod export;
 mod onboarding;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_settings))
         .routes(routes!(change_password))
         .merge(appointments::router())
+        .merge(calendar_feed::router())
         .merge(calls::router())
         .merge(export::router())
         .merge(onboarding::router())

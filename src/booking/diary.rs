@@ -17,6 +17,8 @@ use crate::receptionist::hours::{start_of_local_day, time_zone};
 
 /// How many alternatives a refused booking offers.
 pub const ALTERNATIVES: usize = 3;
+/// Days of the diary read at a time while searching for free starts.
+const SEARCH_WINDOW_DAYS: u64 = 7;
 
 /// A free start, as the API and the receptionist give it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -157,14 +159,26 @@ impl Diary {
         except: Option<i64>,
     ) -> Result<Vec<Slot>, BookingError> {
         let today = now.with_timezone(&self.zone).date_naive();
-        let from = wanted.date.unwrap_or(today).max(today);
-        // The search walks forward day by day until it has enough: load the whole horizon
-        // after the day asked for (one indexed range read).
-        let last = today + Days::new(u64::from(self.settings.horizon_days));
-        let (time_off, busy) = self.load(db, from, last.max(from), except).await?;
-        let availability = self.availability(now, &time_off, &busy);
-        let starts = availability.nearest(service.minutes, wanted, limit)?;
-        Ok(starts.into_iter().map(|start| self.slot(service, start)).collect())
+        let last = today + Days::new(u64::from(self.settings.horizon_days.max(1) - 1));
+        // The search walks forward day by day until it has enough: read the diary a week at
+        // a time (most answers need only the first), not the whole horizon.
+        let mut from = wanted.date.unwrap_or(today).max(today);
+        let mut request = *wanted;
+        let mut found = Vec::with_capacity(limit);
+        loop {
+            let window_last = (from + Days::new(SEARCH_WINDOW_DAYS - 1)).min(last);
+            let (time_off, busy) = self.load(db, from, window_last.max(from), except).await?;
+            let mut rules = self.settings.rules();
+            rules.horizon_days = u32::try_from((window_last - today).num_days() + 1).unwrap_or(1).max(1);
+            let availability = Availability::new(&self.hours, self.zone, rules, now, &time_off, &busy);
+            found.extend(availability.nearest(service.minutes, &request, limit - found.len())?);
+            if found.len() >= limit || window_last >= last {
+                break;
+            }
+            from = window_last + Days::new(1);
+            request = SlotRequest { date: Some(from), earliest: None, latest: None };
+        }
+        Ok(found.into_iter().map(|start| self.slot(service, start)).collect())
     }
 
     /// Books `request`: the start must follow the rules and a place must be free; if the

@@ -522,3 +522,42 @@ async fn a_caller_moves_and_cancels_only_their_own_appointments() {
         .unwrap();
     assert_eq!(status, "booked");
 }
+
+#[tokio::test]
+async fn the_nearest_free_times_are_found_past_a_long_closure() {
+    let app = TestApp::spawn().await;
+    let id = booking_business(&app, 1).await;
+    let token = app.token(Role::Customer, id);
+    let day = days_ahead(2);
+    // Closed for ten days from `day`: the search reads the diary a week at a time.
+    let closure = json!({"starts_at": day.to_string(), "ends_at": (day + Days::new(9)).to_string()});
+    app.post("/api/portal/time-off", &token, closure).await.assert_ok(StatusCode::CREATED);
+    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA_far"), ("From", CALLER), ("To", NUMBER)]).await;
+    let call_id: i64 =
+        sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_far'").fetch_one(&app.db).await.unwrap();
+    let customer = deskringer::db::customers::find(&app.db, id).await.unwrap().unwrap();
+    let desk = deskringer::receptionist::tools::CallDesk {
+        db: app.db.clone(),
+        customer,
+        call_id,
+        caller: Some(CALLER.into()),
+    };
+    let call = deskringer::clients::ToolCall {
+        id: "c".into(),
+        name: "check_availability".into(),
+        arguments: json!({"service": "Haircut", "date": day.to_string(), "earliest": "10:00"}).to_string(),
+    };
+    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    assert_eq!(answer["note"], "Nothing is free on the day asked for; these are the nearest free times.", "{answer}");
+    let labels: Vec<&str> = answer["slots"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    let first_open = day + Days::new(10);
+    let expected_day = first_open.format("%A %-d %B").to_string();
+    assert_eq!(
+        labels,
+        [
+            format!("{expected_day} at 9:00 am"),
+            format!("{expected_day} at 9:30 am"),
+            format!("{expected_day} at 10:00 am")
+        ]
+    );
+}

@@ -18,3 +18,4 @@ mod portal;
 mod realtime;
 mod receptionist;
 mod service;
+mod texts;

@@ -19,6 +19,8 @@ use crate::db::customers::{self, Customer, NUMBER_UNIQUE_CONSTRAINT};
 pub const VOICE_PATH: &str = "/api/webhooks/twilio/voice";
 /// Path of the status webhook a number must report to.
 pub const STATUS_PATH: &str = "/api/webhooks/twilio/status";
+/// Path of the webhook a number's incoming texts must reach (replies to appointment texts).
+pub const SMS_PATH: &str = "/api/webhooks/twilio/sms";
 /// Longest label Twilio keeps for a number.
 const FRIENDLY_NAME_LEN: usize = 64;
 /// Longer than any purchase request can run (three tries of at most 15 s, and the pauses):
@@ -117,7 +119,9 @@ pub struct AuditedNumber {
     pub voice_method_ok: bool,
     /// Its status callback is this server's status webhook, by POST.
     pub status_callback_ok: bool,
-    /// All three are right.
+    /// Its SMS URL is this server's SMS webhook, by POST.
+    pub sms_url_ok: bool,
+    /// All four are right.
     pub wired: bool,
     /// What is wrong, in words (empty when wired).
     pub problems: Vec<String>,
@@ -138,6 +142,8 @@ pub struct Audit {
     pub expected_voice_url: String,
     /// Where numbers must report.
     pub expected_status_callback: String,
+    /// Where numbers must send the texts they receive.
+    pub expected_sms_url: String,
     pub numbers: Vec<AuditedNumber>,
     pub missing: Vec<MissingNumber>,
 }
@@ -186,6 +192,7 @@ impl<'a> Numbers<'a> {
         Wiring {
             voice_url: format!("{}{VOICE_PATH}", self.api_base_url),
             status_callback: format!("{}{STATUS_PATH}", self.api_base_url),
+            sms_url: format!("{}{SMS_PATH}", self.api_base_url),
         }
     }
 
@@ -362,6 +369,7 @@ impl<'a> Numbers<'a> {
         Ok(Audit {
             expected_voice_url: wiring.voice_url,
             expected_status_callback: wiring.status_callback,
+            expected_sms_url: wiring.sms_url,
             numbers,
             missing,
         })
@@ -587,6 +595,12 @@ fn problems(number: &IncomingNumber, wiring: &Wiring) -> Vec<String> {
     if !is_post(&number.status_callback_method) {
         problems.push(format!("status callback method is {}, not POST", shown(&number.status_callback_method)));
     }
+    if number.sms_url.as_deref() != Some(wiring.sms_url.as_str()) {
+        problems.push(format!("SMS URL is {}, not {}", shown(&number.sms_url), wiring.sms_url));
+    }
+    if !is_post(&number.sms_method) {
+        problems.push(format!("SMS method is {}, not POST", shown(&number.sms_method)));
+    }
     problems
 }
 
@@ -606,6 +620,7 @@ fn audit_number(number: &IncomingNumber, business: Option<&Assigned>, wiring: &W
         voice_method_ok: is_post(&number.voice_method),
         status_callback_ok: number.status_callback.as_deref() == Some(wiring.status_callback.as_str())
             && is_post(&number.status_callback_method),
+        sms_url_ok: number.sms_url.as_deref() == Some(wiring.sms_url.as_str()) && is_post(&number.sms_method),
         wired: problems.is_empty(),
         problems,
     }
@@ -619,6 +634,7 @@ mod tests {
         Wiring {
             voice_url: "https://api.test/api/webhooks/twilio/voice".into(),
             status_callback: "https://api.test/api/webhooks/twilio/status".into(),
+            sms_url: "https://api.test/api/webhooks/twilio/sms".into(),
         }
     }
 
@@ -631,6 +647,8 @@ mod tests {
             voice_method: Some(voice_method.into()),
             status_callback: status_callback.map(str::to_owned),
             status_callback_method: Some("POST".into()),
+            sms_url: Some(wiring().sms_url),
+            sms_method: Some("POST".into()),
         }
     }
 
@@ -650,6 +668,17 @@ mod tests {
                 "voice method is GET, not POST",
                 "status callback is nothing, not https://api.test/api/webhooks/twilio/status"
             ]
+        );
+        let no_texts = IncomingNumber { sms_url: Some(String::new()), sms_method: None, ..right.clone() };
+        assert_eq!(
+            problems(&no_texts, &wiring()),
+            ["SMS URL is nothing, not https://api.test/api/webhooks/twilio/sms", "SMS method is nothing, not POST"]
+        );
+        let texts_elsewhere =
+            IncomingNumber { sms_url: Some("https://demo.twilio.com/welcome/sms/reply".into()), ..right };
+        assert_eq!(
+            problems(&texts_elsewhere, &wiring()),
+            ["SMS URL is https://demo.twilio.com/welcome/sms/reply, not https://api.test/api/webhooks/twilio/sms"]
         );
     }
 

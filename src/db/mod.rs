@@ -6,6 +6,7 @@ pub mod call_totals;
 pub mod calls;
 pub mod customers;
 pub mod local_cluster;
+pub mod sms_opt_outs;
 pub mod stored_json;
 
 use std::path::Path;

@@ -5,7 +5,11 @@
 //! After a call: [`post_call::SummarizeCall`] writes the summary, then enqueues
 //! [`notify::EmailOwner`] and [`notify::TextOwner`], separate jobs so one failing does not
 //! repeat the other. Each is retried with exponential backoff until it succeeds.
+//!
+//! After a change in the diary: [`appointments`] texts the caller (a confirmation, a move,
+//! a cancellation, and a reminder at its time) and tells the owner, one job per message.
 
+pub mod appointments;
 pub mod billing;
 pub mod notify;
 pub mod numbers;
@@ -14,8 +18,10 @@ pub mod post_call;
 use std::sync::Arc;
 
 use anyhow::Context;
-use graphile_worker::{JobSpec, Worker, WorkerOptions, WorkerUtils};
+use chrono::{DateTime, Utc};
+use graphile_worker::{JobSpec, TaskHandler, Worker, WorkerContext, WorkerOptions, WorkerUtils};
 use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument as _;
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -49,12 +55,70 @@ pub async fn enqueue<T: graphile_worker::TaskHandler>(
     job: T,
     key: String,
 ) -> anyhow::Result<()> {
+    add(db, tx, job, JobSpec { job_key: Some(key), ..JobSpec::default() }).await
+}
+
+/// Adds `job` to the queue inside `tx` to run at `run_at`. A pending job with the same
+/// `key` is replaced, its time included (a moved appointment's reminder moves with it).
+pub async fn enqueue_at<T: graphile_worker::TaskHandler>(
+    db: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    job: T,
+    key: String,
+    run_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    add(db, tx, job, JobSpec { job_key: Some(key), run_at: Some(run_at), ..JobSpec::default() }).await
+}
+
+/// Removes the pending job with `key` inside `tx`, if any (one already running finishes,
+/// and is not retried).
+pub async fn dequeue(db: &PgPool, tx: &mut Transaction<'_, Postgres>, key: &str) -> anyhow::Result<()> {
     WorkerUtils::new(db.clone(), SCHEMA)
         .with_executor(&mut **tx)
-        .add_job(job, JobSpec { job_key: Some(key), ..JobSpec::default() })
+        .remove_job(key)
+        .await
+        .context("cannot remove a queued job")
+}
+
+async fn add<T: graphile_worker::TaskHandler>(
+    db: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    job: T,
+    spec: JobSpec,
+) -> anyhow::Result<()> {
+    WorkerUtils::new(db.clone(), SCHEMA)
+        .with_executor(&mut **tx)
+        .add_job(job, spec)
         .await
         .context("cannot enqueue a job")?;
     Ok(())
+}
+
+/// Runs a job's `work` inside `span` (which names what the job is about, such as
+/// `appointment.id`) and logs a failure once, with the attempt: the queue retries it with
+/// exponential backoff. Every job handler's `run` goes through here rather than repeating
+/// the logging.
+pub async fn run_logged<T: TaskHandler>(
+    ctx: &WorkerContext,
+    span: tracing::Span,
+    work: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let job = ctx.job();
+    async {
+        let result = work.await;
+        if let Err(error) = &result {
+            tracing::warn!(
+                job = T::IDENTIFIER,
+                attempt = job.attempts(),
+                max_attempts = job.max_attempts(),
+                error = format!("{error:#}"),
+                "job failed; will retry"
+            );
+        }
+        result
+    }
+    .instrument(span)
+    .await
 }
 
 /// Builds the worker that runs every job type until `shutdown` completes; running jobs
@@ -75,6 +139,10 @@ pub async fn worker(
         .define_job::<numbers::ReleaseLapsedNumbers>()
         .define_job::<numbers::ProvisionNumber>()
         .define_job::<numbers::NumberNotice>()
+        .define_job::<appointments::TextCaller>()
+        .define_job::<appointments::RemindCaller>()
+        .define_job::<appointments::EmailOwner>()
+        .define_job::<appointments::TextOwner>()
         .with_cron(
             graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)
                 .context("the trial-expiry schedule is invalid")?,

@@ -69,6 +69,7 @@ enum Verb {
     Pause(u32),
     Redirect(String),
     Hangup,
+    Message(String),
 }
 
 /// The voice Twilio's `<Say>` uses.
@@ -132,9 +133,20 @@ impl Response {
         self
     }
 
-    /// The XML document.
+    /// Texts `text` back to the sender of a message (an SMS webhook's answer).
+    pub fn message(mut self, text: impl Into<String>) -> Self {
+        self.verbs.push(Verb::Message(text.into()));
+        self
+    }
+
+    /// The XML document; `<Response/>` when there is nothing to do.
     pub fn to_xml(&self) -> String {
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>");
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        if self.verbs.is_empty() {
+            xml.push_str("<Response/>");
+            return xml;
+        }
+        xml.push_str("<Response>");
         for verb in &self.verbs {
             write_verb(&mut xml, verb);
         }
@@ -200,6 +212,9 @@ fn write_verb(xml: &mut String, verb: &Verb) {
             let _ = write!(xml, "<Redirect method=\"POST\">{}</Redirect>", escape(url));
         }
         Verb::Hangup => xml.push_str("<Hangup/>"),
+        Verb::Message(text) => {
+            let _ = write!(xml, "<Message>{}</Message>", escape(text));
+        }
     }
 }
 
@@ -296,6 +311,15 @@ mod tests {
         assert_eq!(stream.attribute("url"), Some("wss://x.test/media-stream"));
         let parameter = stream.children().find(|n| n.has_tag_name("Parameter")).unwrap();
         assert_eq!((parameter.attribute("name"), parameter.attribute("value")), (Some("token"), Some("a&b\"c")));
+    }
+
+    #[test]
+    fn a_message_is_escaped_and_nothing_is_an_empty_response() {
+        let xml = Response::new().message("Bob & Sons <Plumbing>: \"C\" \u{1}cancels").to_xml();
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let message = doc.root_element().children().find(|n| n.has_tag_name("Message")).unwrap();
+        assert_eq!(message.text(), Some("Bob & Sons <Plumbing>: \"C\" cancels"));
+        assert_eq!(Response::new().to_xml(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
     }
 
     #[test]

@@ -20,3 +20,4 @@ mod portal;
 mod realtime;
 mod receptionist;
 mod service;
+mod texts;

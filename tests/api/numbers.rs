@@ -14,6 +14,7 @@ use crate::helpers::{Mocks, TestApp, Twiml};
 pub const ACCOUNT: &str = "/2010-04-01/Accounts/AC123";
 pub const VOICE_URL: &str = "https://deskringer.test/api/webhooks/twilio/voice";
 pub const STATUS_URL: &str = "https://deskringer.test/api/webhooks/twilio/status";
+pub const SMS_URL: &str = "https://deskringer.test/api/webhooks/twilio/sms";
 
 /// An app whose Twilio (and SendGrid) are local mocks.
 pub async fn app_with_twilio(extra: &[(&str, &str)]) -> (TestApp, Mocks) {
@@ -22,11 +23,12 @@ pub async fn app_with_twilio(extra: &[(&str, &str)]) -> (TestApp, Mocks) {
     (app, mocks)
 }
 
-/// A number on the account as Twilio describes it.
+/// A number on the account as Twilio describes it (its texts reach this server).
 pub fn incoming(sid: &str, number: &str, voice_url: &str, voice_method: &str, status_callback: &str) -> Value {
     json!({"sid": sid, "account_sid": "AC123", "phone_number": number, "friendly_name": number,
            "voice_url": voice_url, "voice_method": voice_method, "status_callback": status_callback,
-           "status_callback_method": "POST", "capabilities": {"voice": true, "sms": true}})
+           "status_callback_method": "POST", "sms_url": SMS_URL, "sms_method": "POST",
+           "capabilities": {"voice": true, "sms": true}})
 }
 
 /// A number wired right.
@@ -116,6 +118,8 @@ async fn buying_searches_then_buys_a_wired_number_and_calls_to_it_reach_the_busi
     assert_eq!(field("VoiceMethod"), Some("POST"));
     assert_eq!(field("StatusCallback"), Some(STATUS_URL));
     assert_eq!(field("StatusCallbackMethod"), Some("POST"));
+    assert_eq!(field("SmsUrl"), Some(SMS_URL));
+    assert_eq!(field("SmsMethod"), Some("POST"));
     assert_eq!(field("FriendlyName"), Some(format!("DeskRinger: Bella Hair (#{id})").as_str()));
     let searched = received(&mocks.twilio, "GET", &format!("{ACCOUNT}/AvailablePhoneNumbers/US/Local.json")).await;
     let query: Vec<(String, String)> = searched[0].url.query_pairs().into_owned().collect();
@@ -444,6 +448,8 @@ async fn attaching_rewires_a_number_on_the_account_and_refuses_any_other() {
         ("VoiceMethod", "POST"),
         ("StatusCallback", STATUS_URL),
         ("StatusCallbackMethod", "POST"),
+        ("SmsUrl", SMS_URL),
+        ("SmsMethod", "POST"),
     ] {
         assert!(fields.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} in {fields:?}");
     }
@@ -615,10 +621,16 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
     let elsewhere = app.insert_customer("Elsewhere", "elsewhere@b.test", "active").await;
     let by_get = app.insert_customer("By Get", "get@b.test", "active").await;
     let gone = app.insert_customer("Gone", "gone@b.test", "active").await;
+    let no_texts = app.insert_customer("No Texts", "texts@b.test", "active").await;
     give_number(&app, right, "+13125550001", Some("PN1")).await;
     give_number(&app, elsewhere, "+13125550002", None).await;
     give_number(&app, by_get, "+13125550003", Some("PN3")).await;
     give_number(&app, gone, "+13125550004", Some("PN4")).await;
+    give_number(&app, no_texts, "+13125550005", Some("PN5")).await;
+    // Voice wired right, texts to Twilio's demo reply (a number bought before texts were wired).
+    let mut texts_elsewhere = wired("PN5", "+13125550005");
+    texts_elsewhere["sms_url"] = json!("https://demo.twilio.com/welcome/sms/reply/");
+    texts_elsewhere["sms_method"] = json!("GET");
     let list = format!("{ACCOUNT}/IncomingPhoneNumbers.json");
     // Two pages: Twilio's next page is followed.
     let next = format!("{list}?PageSize=1000&Page=1&PageToken=PT1");
@@ -629,6 +641,7 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
             vec![
                 incoming("PN3", "+13125550003", VOICE_URL, "GET", ""),
                 incoming("PN9", "+13125550009", "https://old.example/voice", "POST", ""),
+                texts_elsewhere,
             ],
             None,
         )))
@@ -646,7 +659,7 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
         )))
         .mount(&mocks.twilio)
         .await;
-    for sid in ["PN2", "PN3"] {
+    for sid in ["PN2", "PN3", "PN5"] {
         Mock::given(method("POST"))
             .and(path(format!("{ACCOUNT}/IncomingPhoneNumbers/{sid}.json")))
             .respond_with(ResponseTemplate::new(200).set_body_json(wired(sid, "+1")))
@@ -658,11 +671,13 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
     let audit = app.get("/api/admin/phone-numbers", &admin).await.assert_ok(StatusCode::OK).clone();
 
     assert_eq!(audit["expected_voice_url"], VOICE_URL);
+    assert_eq!(audit["expected_sms_url"], SMS_URL);
     let numbers = audit["numbers"].as_array().unwrap();
-    assert_eq!(numbers.len(), 4);
+    assert_eq!(numbers.len(), 5);
     let find = |n: &str| numbers.iter().find(|x| x["phone_number"] == n).unwrap().clone();
     assert_eq!(find("+13125550001")["wired"], true);
     assert_eq!(find("+13125550001")["customer_id"], right);
+    assert_eq!(find("+13125550001")["sms_url_ok"], true);
     let wrong_url = find("+13125550002");
     assert_eq!(
         (wrong_url["voice_url_ok"].clone(), wrong_url["status_callback_ok"].clone()),
@@ -676,6 +691,18 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
     assert_eq!(wrong_method["voice_method_ok"], false);
     assert_eq!(wrong_method["status_callback_ok"], false);
     assert_eq!(wrong_method["problems"].as_array().unwrap().len(), 2);
+    let texts_wrong = find("+13125550005");
+    assert_eq!(
+        (texts_wrong["voice_url_ok"].clone(), texts_wrong["sms_url_ok"].clone(), texts_wrong["wired"].clone()),
+        (json!(true), json!(false), json!(false))
+    );
+    assert_eq!(
+        texts_wrong["problems"],
+        json!([
+            format!("SMS URL is https://demo.twilio.com/welcome/sms/reply/, not {SMS_URL}"),
+            "SMS method is GET, not POST"
+        ])
+    );
     let unassigned = find("+13125550009");
     assert_eq!((unassigned["customer_id"].clone(), unassigned["wired"].clone()), (Value::Null, json!(false)));
     assert_eq!(
@@ -687,16 +714,18 @@ async fn the_audit_names_every_kind_of_miswiring_and_the_sync_fixes_the_business
 
     let rewired: Vec<&str> =
         sync["rewired"].as_array().unwrap().iter().map(|r| r["phone_number"].as_str().unwrap()).collect();
-    assert_eq!(rewired, ["+13125550002", "+13125550003"]);
+    assert_eq!(rewired, ["+13125550002", "+13125550003", "+13125550005"]);
     assert_eq!(sync["unchanged"], 1);
     assert_eq!(sync["failed"], json!([]));
     assert_eq!(sync["rewired"][0]["fixed"], wrong_url["problems"]);
-    for sid in ["PN2", "PN3"] {
+    for sid in ["PN2", "PN3", "PN5"] {
         let posts = received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers/{sid}.json")).await;
         let fields = form(&posts[0]);
         assert!(fields.contains(&("VoiceUrl".into(), VOICE_URL.into())), "{fields:?}");
         assert!(fields.contains(&("StatusCallback".into(), STATUS_URL.into())), "{fields:?}");
         assert!(fields.contains(&("VoiceMethod".into(), "POST".into())), "{fields:?}");
+        assert!(fields.contains(&("SmsUrl".into(), SMS_URL.into())), "{fields:?}");
+        assert!(fields.contains(&("SmsMethod".into(), "POST".into())), "{fields:?}");
     }
     // The unassigned number is left alone, and the SID learnt for a hand-typed number is kept.
     assert!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers/PN9.json")).await.is_empty());

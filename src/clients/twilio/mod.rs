@@ -26,6 +26,10 @@ const FIRST_PAUSE: Duration = Duration::from_millis(250);
 /// Longest pause a `Retry-After` may ask for before we give up waiting.
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
+/// Twilio's error code for a text to a number that opted out of the sender's texts.
+/// <https://www.twilio.com/docs/api/errors/21610>
+const UNSUBSCRIBED_RECIPIENT: i64 = 21610;
+
 /// A failed Twilio request.
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
@@ -51,6 +55,12 @@ impl TwilioError {
             }
             other => other.to_string(),
         }
+    }
+
+    /// Whether Twilio refused a text because the recipient opted out of texts from the
+    /// sender (error 21610, "Attempt to send to unsubscribed recipient": they texted STOP).
+    pub fn is_unsubscribed(&self) -> bool {
+        matches!(self, TwilioError::Api { code: Some(UNSUBSCRIBED_RECIPIENT), .. })
     }
 
     /// Whether Twilio said the resource does not exist (404).

@@ -60,6 +60,12 @@ pub struct IncomingNumber {
     /// `POST` or `GET`.
     #[serde(default)]
     pub status_callback_method: Option<String>,
+    /// Where Twilio posts a text the number receives.
+    #[serde(default)]
+    pub sms_url: Option<String>,
+    /// `POST` or `GET`.
+    #[serde(default)]
+    pub sms_method: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -70,23 +76,28 @@ struct IncomingPage {
     next_page_uri: Option<String>,
 }
 
-/// Where a number's calls must go: this server's voice and status webhooks, both POST.
+/// Where a number's calls and texts must go: this server's voice, status and SMS webhooks,
+/// all POST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wiring {
     /// `{API_BASE_URL}/api/webhooks/twilio/voice`.
     pub voice_url: String,
     /// `{API_BASE_URL}/api/webhooks/twilio/status`.
     pub status_callback: String,
+    /// `{API_BASE_URL}/api/webhooks/twilio/sms`.
+    pub sms_url: String,
 }
 
 impl Wiring {
     /// The form fields that wire a number, plus its label.
-    fn form<'a>(&'a self, friendly_name: &'a str) -> [(&'static str, &'a str); 5] {
+    fn form<'a>(&'a self, friendly_name: &'a str) -> [(&'static str, &'a str); 7] {
         [
             ("VoiceUrl", &self.voice_url),
             ("VoiceMethod", "POST"),
             ("StatusCallback", &self.status_callback),
             ("StatusCallbackMethod", "POST"),
+            ("SmsUrl", &self.sms_url),
+            ("SmsMethod", "POST"),
             ("FriendlyName", friendly_name),
         ]
     }
@@ -108,7 +119,7 @@ impl Twilio {
         Ok(page.available_phone_numbers)
     }
 
-    /// Buys `phone_number` with its calls wired to `wiring`.
+    /// Buys `phone_number` with its calls and texts wired to `wiring`.
     #[tracing::instrument(skip_all)]
     pub async fn buy_number(
         &self,
@@ -145,7 +156,7 @@ impl Twilio {
         Ok(numbers)
     }
 
-    /// Points number `sid`'s calls at `wiring`.
+    /// Points number `sid`'s calls and texts at `wiring`.
     #[tracing::instrument(skip_all)]
     pub async fn wire_number(
         &self,

@@ -1,5 +1,6 @@
-//! Twilio's voice webhooks: `voice` (a call arrives), `gather` (the caller spoke, or a
-//! transfer ended), `status` (the call ended) and `tts` (audio for `<Play>`).
+//! Twilio's webhooks: `voice` (a call arrives), `gather` (the caller spoke, or a transfer
+//! ended), `status` (the call ended), `tts` (audio for `<Play>`), the media stream, and
+//! `sms` (a text arrives).
 //!
 //! Every POST is verified against `X-Twilio-Signature` before anything is read or written.
 //! The signed URL is built from the configured `API_BASE_URL`, never from the request's
@@ -8,6 +9,7 @@
 pub mod gather;
 pub mod media_stream;
 pub mod signature;
+pub mod sms;
 pub mod status;
 pub mod stream_ended;
 pub mod tts;
@@ -42,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tts::get_audio))
         .routes(routes!(media_stream::open_media_stream))
         .routes(routes!(stream_ended::after_stream))
+        .routes(routes!(sms::receive_text))
 }
 
 /// The fields of Twilio's voice webhooks that the server reads, for the OpenAPI document.

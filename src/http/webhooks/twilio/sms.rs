@@ -1,0 +1,261 @@
+//! `POST /api/webhooks/twilio/sms`: a text arrives at a business's DeskRinger number.
+//!
+//! The whole message, trimmed and in any case, is a keyword:
+//! - `C` cancels the sender's next appointment at the business and says which (the owner
+//!   is told);
+//! - the carriers' opt-out words record that the sender wants no more texts from the
+//!   business, and the opt-in words undo that. Twilio itself acts on them and answers the
+//!   sender on long codes, and still posts the message here, so we answer nothing: "By
+//!   default, Twilio handles standard English-language reply messages - STOP, UNSUBSCRIBE,
+//!   END, QUIT, STOPALL, REVOKE, OPTOUT, and CANCEL - for long code numbers"; START, YES and
+//!   UNSTOP opt back in; only single-word messages count
+//!   (<https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out>,
+//!   <https://help.twilio.com/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering->).
+//!   `CANCEL` is one of them, which is why cancelling an appointment is `C`;
+//! - `HELP`, `INFO` and anything else get one line with the business's name and number.
+//!
+//! Nothing is answered to a number that opted out (Twilio would refuse the reply), to a
+//! short code or an alphanumeric sender (automated senders: answering could loop), or for a
+//! number that belongs to no business. A redelivery of a `MessageSid` already handled
+//! changes nothing and answers what the first delivery answered.
+
+use axum::extract::State;
+use chrono::Utc;
+
+use super::{TwiMl, TwilioForm};
+use crate::booking::notices::{self, Audience, Change};
+use crate::db::appointments as diary;
+use crate::db::customers::{self, Customer};
+use crate::db::sms_opt_outs;
+use crate::http::AppState;
+use crate::http::error::Result;
+use crate::jobs::appointments::{NoticeKind, caller_text};
+use crate::receptionist::hours::time_zone;
+use crate::receptionist::twiml;
+
+/// The fields of Twilio's incoming-message webhook that the server reads, for the OpenAPI
+/// document (the handler keeps every parameter: the signature covers them all).
+#[derive(utoipa::ToSchema)]
+#[expect(non_snake_case, dead_code, reason = "Twilio's parameter names; a description, never built")]
+pub struct TwilioMessageForm {
+    MessageSid: String,
+    From: String,
+    To: String,
+    Body: Option<String>,
+}
+
+/// What a text asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// `C`: cancel my next appointment.
+    Cancel,
+    /// A carrier opt-out word: no more texts.
+    OptOut,
+    /// A carrier opt-in word: texts again.
+    OptIn,
+    /// `HELP`, `INFO`, or anything else: who is this?
+    Help,
+}
+
+/// The carriers' opt-out words, which Twilio acts on by default on long codes.
+pub const OPT_OUT_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
+/// The words that opt back in.
+pub const OPT_IN_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+impl Keyword {
+    /// The keyword a whole message is (surrounding space and case ignored); anything that is
+    /// not one of the words is a request for help.
+    pub fn of(body: &str) -> Self {
+        let word = body.trim();
+        let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(word));
+        if word.eq_ignore_ascii_case("C") {
+            Keyword::Cancel
+        } else if is(&OPT_OUT_WORDS) {
+            Keyword::OptOut
+        } else if is(&OPT_IN_WORDS) {
+            Keyword::OptIn
+        } else {
+            Keyword::Help
+        }
+    }
+}
+
+/// Whether `from` is a phone number a person texts from (E.164), not a short code (5-6
+/// digits) or an alphanumeric sender ID.
+pub fn is_personal_number(from: &str) -> bool {
+    from.strip_prefix('+')
+        .is_some_and(|digits| (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Acts on a text's keyword and answers it in TwiML (`<Message>` or an empty `<Response/>`).
+#[utoipa::path(
+    post,
+    path = "/sms",
+    tag = "webhooks",
+    summary = "Twilio: a text arrives",
+    request_body(content = TwilioMessageForm, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
+    responses((status = 200, description = "TwiML: a `<Message>`, or an empty `<Response/>`", content_type = "text/xml", body = String), (status = 400, description = "A required field is missing", body = crate::http::error::ErrorBody), (status = 403, description = "Missing or wrong X-Twilio-Signature", body = crate::http::error::ErrorBody))
+)]
+#[tracing::instrument(skip_all, fields(customer.id))]
+pub async fn receive_text(State(state): State<AppState>, form: TwilioForm) -> Result<TwiMl> {
+    let message_sid = form.require("MessageSid")?;
+    let to = form.require("To")?;
+    let from = form.get("From").map(str::trim).unwrap_or_default();
+    let keyword = Keyword::of(form.get("Body").unwrap_or_default());
+
+    let Some(business) = customers::find_by_number(&state.db, to).await? else {
+        tracing::info!("text to a number that belongs to no business");
+        return Ok(answer(None));
+    };
+    tracing::Span::current().record("customer.id", business.id);
+    if !is_personal_number(from) {
+        tracing::info!("text from a short code or sender ID; not answered");
+        return Ok(answer(None));
+    }
+
+    let mut tx = state.db.begin().await?;
+    // Claimed first: a concurrent redelivery waits here for this one to commit, then finds
+    // the row and only repeats its answer.
+    let claimed = sqlx::query!(
+        "INSERT INTO inbound_texts (message_sid, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        message_sid,
+        business.id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        let reply = sqlx::query_scalar!("SELECT reply FROM inbound_texts WHERE message_sid = $1", message_sid)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+        tracing::info!("text already handled; answered as before");
+        return Ok(answer(reply));
+    }
+
+    let opted_out = sms_opt_outs::is_opted_out(&mut *tx, business.id, from).await?;
+    let reply = match keyword {
+        Keyword::OptOut => {
+            sms_opt_outs::opt_out(&mut *tx, business.id, from).await?;
+            None
+        }
+        Keyword::OptIn => {
+            sms_opt_outs::opt_in(&mut *tx, business.id, from).await?;
+            None
+        }
+        Keyword::Cancel => Some(cancel_next(&state, &mut tx, &business, from).await?),
+        Keyword::Help => Some(help_line(&business)),
+    };
+    // Twilio refuses any text to a number that opted out, TwiML replies included.
+    let reply = reply.filter(|_| !opted_out);
+    sqlx::query!("UPDATE inbound_texts SET reply = $2 WHERE message_sid = $1", message_sid, reply)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(?keyword, answered = reply.is_some(), "text handled");
+    Ok(answer(reply))
+}
+
+/// Cancels `from`'s next booked appointment at `business` and queues the owner's notice,
+/// in `tx`; the line that says what happened.
+async fn cancel_next(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    business: &Customer,
+    from: &str,
+) -> anyhow::Result<String> {
+    let now = Utc::now();
+    for next in diary::upcoming_for_caller(&mut **tx, business.id, from, now).await? {
+        // `None`: cancelled meanwhile (by the owner, a call); the next one is then the next.
+        let Some(cancelled) = diary::cancel(&mut **tx, next.id).await? else { continue };
+        notices::queue(&state.db, tx, &cancelled, Change::Cancelled, Audience { caller: false, owner: true }, now)
+            .await?;
+        tracing::info!(appointment.id = cancelled.id, "appointment cancelled by text");
+        return Ok(caller_text(
+            &business.business_name,
+            &cancelled.service,
+            NoticeKind::Cancelled,
+            cancelled.starts_at,
+            time_zone(&business.timezone),
+        ));
+    }
+    Ok(format!(
+        "{}: you have no upcoming appointment to cancel. Questions? Call {}.",
+        business.business_name,
+        contact_number(business)
+    ))
+}
+
+/// Who the business is and how to reach it, and what can be texted.
+fn help_line(business: &Customer) -> String {
+    format!(
+        "{}: questions or bookings, call {}. Reply C to cancel your next appointment, STOP to opt out.",
+        business.business_name,
+        contact_number(business)
+    )
+}
+
+/// The business's own phone, else its DeskRinger number.
+fn contact_number(business: &Customer) -> &str {
+    business
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|phone| !phone.is_empty())
+        .or(business.deskringer_number.as_deref())
+        .unwrap_or_default()
+}
+
+fn answer(reply: Option<String>) -> TwiMl {
+    let response = twiml::Response::new();
+    TwiMl::from(match reply {
+        Some(text) => response.message(text),
+        None => response,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_message_is_the_keyword_in_any_case() {
+        for (body, keyword) in [
+            ("C", Keyword::Cancel),
+            ("  c\n", Keyword::Cancel),
+            ("stop", Keyword::OptOut),
+            ("Cancel", Keyword::OptOut),
+            ("STOPALL", Keyword::OptOut),
+            ("unsubscribe", Keyword::OptOut),
+            ("End", Keyword::OptOut),
+            ("quit", Keyword::OptOut),
+            ("revoke", Keyword::OptOut),
+            ("OptOut", Keyword::OptOut),
+            ("start", Keyword::OptIn),
+            ("Unstop", Keyword::OptIn),
+            ("yes", Keyword::OptIn),
+            ("HELP", Keyword::Help),
+            ("info", Keyword::Help),
+            ("C please", Keyword::Help),
+            ("stop it", Keyword::Help),
+            ("", Keyword::Help),
+            ("Can I come at 3?", Keyword::Help),
+        ] {
+            assert_eq!(Keyword::of(body), keyword, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn only_e164_numbers_are_answered() {
+        assert!(is_personal_number("+14155550199"));
+        assert!(is_personal_number("+447700900123"));
+        assert!(!is_personal_number("12345"));
+        assert!(!is_personal_number("898211"));
+        assert!(!is_personal_number("+12345"));
+        assert!(!is_personal_number("BellaHair"));
+        assert!(!is_personal_number("+1415555abcd"));
+        assert!(!is_personal_number(""));
+    }
+}

@@ -6,8 +6,10 @@
 //! 2. 64 clients booking the same few slots at once (`Diary::book`): every answer is a
 //!    booking or "taken" (409), never an error; the throughput.
 //!
-//!     cargo run --release --example booking_load            # a throwaway PostgreSQL
-//!     DATABASE_URL=postgres://... cargo run --release --example booking_load
+//! ```text
+//! cargo run --release --example booking_load            # a throwaway PostgreSQL
+//! DATABASE_URL=postgres://... cargo run --release --example booking_load
+//! ```
 //!
 //! Nothing leaves this machine.
 

@@ -169,6 +169,9 @@ async fn create_appointment(
         call_id: None,
     };
     let appointment = diary.book(&state.db, &request, Utc::now()).await?;
+    // The caller gets the confirmation and reminder a phone booking would; the owner made it.
+    let audience = Audience { caller: true, owner: false };
+    notices::appointment_changed(&state.db, &appointment, Change::Booked, audience).await?;
     tracing::info!(customer.id = customer.id, appointment.id = appointment.id, "appointment added in the portal");
     Ok((StatusCode::CREATED, AppJson(appointment.into())))
 }
@@ -216,6 +219,8 @@ async fn update_appointment(
     if let Some(starts_at) = starts_at.filter(|start| *start != appointment.starts_at) {
         let diary = Diary::of(&customer)?;
         appointment = diary.reschedule(&state.db, &appointment, starts_at, Utc::now()).await?;
+        let audience = Audience { caller: true, owner: false };
+        notices::appointment_changed(&state.db, &appointment, Change::Moved, audience).await?;
     }
     if caller_name.is_some() || notes.is_some() {
         let name = caller_name.unwrap_or_else(|| appointment.caller_name.clone());

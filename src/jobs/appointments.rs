@@ -1,5 +1,5 @@
-//! Telling people about appointments, as jobs queued by
-//! [`crate::booking::notices::appointment_changed`]: the caller's texts (confirmation,
+//! Telling people about appointments, as jobs queued by [`appointment_changed`]: the
+//! caller's texts (confirmation,
 //! move, cancellation, and the reminder at its time) from the business's own number, and
 //! the owner's email and text.
 //!
@@ -15,14 +15,17 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use graphile_worker::{TaskHandler, WorkerContext};
 use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{JobContext, context, run_logged};
-use crate::booking::notices::Change;
+use crate::booking::notices::{Audience, Change};
 use crate::booking::slots::label;
 use crate::clients::sendgrid::{Delivery, Email};
 use crate::clients::twilio::{SmsDelivery, TwilioError};
 use crate::config::Config;
+use crate::db::appointments::AppointmentRow;
 use crate::db::appointments::{AppointmentSource, AppointmentStatus};
+use crate::db::customers;
 use crate::db::sms_opt_outs;
 use crate::markup::escape;
 use crate::receptionist::hours::time_zone;
@@ -464,6 +467,74 @@ pub fn owner_text(subject: &Subject, notice: &Notice) -> String {
         ),
         320,
     )
+}
+
+/// Queues what a change tells the caller and the owner (and a booking's reminder).
+pub async fn appointment_changed(
+    db: &PgPool,
+    appointment: &AppointmentRow,
+    change: Change,
+    audience: Audience,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    queue(db, &mut tx, appointment, change, audience, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`appointment_changed`] inside `tx`, for a caller that changes the diary in the same
+/// transaction: the messages exist exactly when the change does.
+///
+/// - The caller's text about the change (booked, moved, cancelled) when `audience.caller`,
+///   the appointment has a phone, and the business's `sms_confirmations` is on.
+/// - The reminder, `reminder_hours` before the start: queued on a booking or move (replacing
+///   the pending one: one per appointment) unless that time has already come, and removed
+///   on a cancellation. It belongs to the appointment rather than to one change, so who is
+///   told of the change does not matter; `reminder_hours` 0 turns it off.
+/// - The owner's email, and text when the business has a `notification_phone`, when
+///   `audience.owner`.
+///
+/// Whether the number has opted out of texts is checked when each text is sent.
+pub async fn queue(
+    db: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    appointment: &AppointmentRow,
+    change: Change,
+    audience: Audience,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(business) = customers::find(&mut **tx, appointment.customer_id).await? else { return Ok(()) };
+    let settings = business.booking.as_ref().and_then(|booking| booking.parse()).unwrap_or_default();
+    let id = appointment.id;
+    let notice =
+        Notice { appointment_id: id, change, sequence: appointment.sequence, starts_at: appointment.starts_at };
+    let key = |whom: &str| format!("appointment-{id}-{whom}-{}-{}", change.as_str(), appointment.sequence);
+
+    let has_phone = appointment.caller_phone.is_some();
+    if audience.caller && has_phone && settings.sms_confirmations {
+        super::enqueue(db, tx, TextCaller(notice), key("text-caller")).await?;
+    }
+
+    let reminder_key = format!("appointment-{id}-reminder");
+    let reminder_at = appointment.starts_at - chrono::Duration::hours(i64::from(settings.reminder_hours));
+    match change {
+        Change::Booked | Change::Moved if has_phone && settings.reminder_hours > 0 && reminder_at > now => {
+            let reminder =
+                RemindCaller { appointment_id: id, sequence: appointment.sequence, starts_at: appointment.starts_at };
+            super::enqueue_at(db, tx, reminder, reminder_key, reminder_at).await?;
+        }
+        // Booked inside the window, moved into it, cancelled: no reminder (one queued for
+        // an earlier time would find the start changed and send nothing, but it need not wait).
+        _ => super::dequeue(db, tx, &reminder_key).await?,
+    }
+
+    if audience.owner {
+        super::enqueue(db, tx, EmailOwner(notice), key("email-owner")).await?;
+        if business.notification_phone.is_some() {
+            super::enqueue(db, tx, TextOwner(notice), key("text-owner")).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::booking::diary::{BookingError, BookingRequest, Diary, Slot};
-use crate::booking::notices::{self, Audience, Change};
+use crate::booking::notices::Change;
 use crate::booking::slots::{SlotRequest, label};
 use crate::clients::{ToolCall, ToolSpec};
 use crate::db::appointments::{self as db, AppointmentRow, AppointmentSource, AppointmentStatus};
@@ -171,9 +171,17 @@ pub fn diary_down() -> String {
 const DIARY_DOWN: &str = "The diary cannot be reached right now. Do not promise a time: take the caller's name, \
                           phone number and preferred time, and say the team will confirm.";
 
-/// What a call's tools can reach: the database, the business, the call and the number
-/// calling (`None` when withheld).
-#[derive(Debug, Clone)]
+/// Tells the caller and the owner of a change a call made (queued by the layer above, so
+/// the receptionist does not depend on the job queue).
+pub type Notify = std::sync::Arc<
+    dyn Fn(PgPool, AppointmentRow, Change) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>>
+        + Send
+        + Sync,
+>;
+
+/// What a call's tools can reach: the database, the business, the call, the number calling
+/// (`None` when withheld) and how changes are told.
+#[derive(Clone)]
 pub struct CallDesk {
     /// The database.
     pub db: PgPool,
@@ -183,6 +191,14 @@ pub struct CallDesk {
     pub call_id: i64,
     /// The caller's number (E.164) from Twilio's `From`; `None` when withheld.
     pub caller: Option<String>,
+    /// Tells the caller and the owner of a booking, move or cancellation.
+    pub notify: Notify,
+}
+
+impl std::fmt::Debug for CallDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallDesk").field("customer", &self.customer.id).field("call_id", &self.call_id).finish()
+    }
 }
 
 /// The caller's number as Twilio gives it, or `None` when withheld ("anonymous",
@@ -519,7 +535,7 @@ impl CallDesk {
         )
         .execute(&self.db)
         .await?;
-        notices::appointment_changed(&self.db, appointment, change, Audience { caller: true, owner: true }).await
+        (self.notify)(self.db.clone(), appointment.clone(), change).await
     }
 }
 

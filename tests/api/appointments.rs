@@ -416,6 +416,7 @@ async fn a_withheld_number_must_give_a_callback_number_and_cannot_find_appointme
         customer,
         call_id,
         caller: deskringer::receptionist::tools::caller_number(Some("anonymous")),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
     };
     let run = |name: &str, arguments: Value| {
         let call =
@@ -478,6 +479,7 @@ async fn a_caller_moves_and_cancels_only_their_own_appointments() {
         customer,
         call_id,
         caller: Some(CALLER.into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
     };
     let run = |name: &str, arguments: Value| {
         let call =
@@ -541,6 +543,7 @@ async fn the_nearest_free_times_are_found_past_a_long_closure() {
         customer,
         call_id,
         caller: Some(CALLER.into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),

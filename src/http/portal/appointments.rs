@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::booking::diary::{BookingRequest, Diary, Slot};
-use crate::booking::notices::{self, Audience, Change};
+use crate::booking::notices::{Audience, Change};
 use crate::db::appointments::{self as db, AppointmentSource, AppointmentStatus, TimeOff};
 use crate::db::customers::{self, Customer};
 use crate::http::AppState;
@@ -19,6 +19,7 @@ use crate::http::appointments::{Appointment, AppointmentList, TakenErrors, parse
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser, OptionalJson};
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
+use crate::jobs::appointments as notices;
 use crate::receptionist::hours::time_zone;
 
 /// Longest time off accepted in one range.

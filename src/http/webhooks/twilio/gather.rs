@@ -181,8 +181,13 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
     // The booking tools act for the number calling (Twilio's `From`), never for a number
     // the model names.
     let specs = tools::for_call(&customer, Mode::Standard);
-    let desk =
-        CallDesk { db: state.db.clone(), customer: customer.clone(), call_id, caller: caller_number(form.get("From")) };
+    let desk = CallDesk {
+        db: state.db.clone(),
+        customer: customer.clone(),
+        call_id,
+        caller: caller_number(form.get("From")),
+        notify: super::call_notices(),
+    };
     let outcome = take_turn(
         state.clients.openai.as_ref(),
         state.config.openai.reply_deadline,

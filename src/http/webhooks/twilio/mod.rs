@@ -175,3 +175,14 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
         books: crate::receptionist::tools::books(customer),
     }
 }
+
+/// How a call's tools tell the caller and the owner of what they changed: through the job
+/// queue, both told.
+pub fn call_notices() -> crate::receptionist::tools::Notify {
+    std::sync::Arc::new(|db, appointment, change| {
+        Box::pin(async move {
+            let audience = crate::booking::notices::Audience { caller: true, owner: true };
+            crate::jobs::appointments::appointment_changed(&db, &appointment, change, audience).await
+        })
+    })
+}

@@ -23,12 +23,13 @@ use axum::extract::State;
 use chrono::Utc;
 
 use super::{TwiMl, TwilioForm};
-use crate::booking::notices::{self, Audience, Change};
+use crate::booking::notices::{Audience, Change};
 use crate::db::appointments as diary;
 use crate::db::customers::{self, Customer};
 use crate::db::sms_opt_outs;
 use crate::http::AppState;
 use crate::http::error::Result;
+use crate::jobs::appointments as notices;
 use crate::jobs::appointments::{NoticeKind, caller_text};
 use crate::receptionist::hours::time_zone;
 use crate::receptionist::twiml;

@@ -204,6 +204,7 @@ impl Bridge {
             customer: call.customer.clone(),
             call_id: call.id,
             caller: tools::caller_number(call.caller_phone.as_deref()),
+            notify: crate::http::webhooks::twilio::call_notices(),
         };
         Bridge {
             state,

@@ -564,3 +564,36 @@ async fn the_nearest_free_times_are_found_past_a_long_closure() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_model_failure_after_the_diary_was_used_gets_an_apology_and_takes_details() {
+    let mocks = Mocks::start().await;
+    // The model checks the diary, then fails on its next round.
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(|request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            match body["messages"].as_array().unwrap().last().unwrap()["role"].as_str() {
+                Some("user") => tool_call("c1", "check_availability", json!({"service": "Haircut"})),
+                _ => ResponseTemplate::new(500),
+            }
+        })
+        .mount(&mocks.openai)
+        .await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    booking_business(&app, 1).await;
+    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA_fail"), ("From", CALLER), ("To", NUMBER)]).await;
+    let response = app
+        .twilio(
+            "/api/webhooks/twilio/gather",
+            &[("CallSid", "CA_fail"), ("From", CALLER), ("To", NUMBER), ("SpeechResult", "Book me in please")],
+        )
+        .await;
+    assert!(
+        response.text.contains("can&apos;t reach the diary") || response.text.contains("can't reach the diary"),
+        "{}",
+        response.text
+    );
+    assert!(response.text.contains("your name, your phone number"), "{}", response.text);
+    assert_eq!(app.count("appointments").await, 0);
+}

@@ -8,11 +8,33 @@
 //! With `--realtime`, the call is a media stream to a business in realtime voice mode, with a
 //! stand-in for the OpenAI Realtime API started by this example (see `realtime.rs`).
 //!
+//! With `--model` (standard mode), a stand-in for OpenAI's chat completions runs on
+//! `--model-port` (see `chat.rs`; speech answers 500, so the server says its words with
+//! `<Say>`). Both stand-ins follow one script (`script.rs`): a line containing "book", to a
+//! business that books, checks availability for its first service, books the first slot for
+//! "Sam Caller" and says "You're booked for <label>."; other lines are echoed. For that the
+//! server runs with `OPENAI_API_KEY=sk-sim OPENAI_BASE_URL=http://127.0.0.1:5099/v1`, and the
+//! business books (`appointment_handling` `book` and at least one service): `PUT
+//! /api/portal/settings` with `{"appointment_handling": "book", "booking": {"services":
+//! [{"name": "Haircut", "minutes": 45}]}}`, or in SQL (the README has a whole run):
+//!
+//! ```text
+//! psql "$DATABASE_URL" -c "UPDATE customers SET appointment_handling = 'book',
+//!   booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 45}]}'
+//!   WHERE deskringer_number = '+14155550111'"
+//! cargo run --example simulate_call -- --model --to +14155550111 "I'd like to book a haircut" "Thanks, bye"
+//! cargo run --example simulate_call -- --realtime --to +14155550111 "I'd like to book a haircut" "Thanks, bye"
+//! ```
+//!
+//! (`--realtime` needs the business in realtime voice mode: `voice_mode = 'realtime'`.)
+//!
 //! `--base-url` must equal the server's `API_BASE_URL` (both default to
 //! `http://localhost:5000`) and `--auth-token` its `TWILIO_AUTH_TOKEN` (both default to the
 //! development token), because the signature covers them.
 
+mod chat;
 mod realtime;
+mod script;
 
 use clap::Parser;
 use deskringer::config::DEVELOPMENT_TWILIO_AUTH_TOKEN;
@@ -36,7 +58,11 @@ pub struct Args {
     /// Realtime voice: stream the call, with a stand-in model on `--model-port`.
     #[arg(long)]
     realtime: bool,
-    /// Port of the stand-in Realtime model (the server's `OPENAI_BASE_URL` is
+    /// Standard mode: answer the server's chat completions with a stand-in model on
+    /// `--model-port`.
+    #[arg(long, conflicts_with = "realtime")]
+    model: bool,
+    /// Port of the stand-in model, Realtime or chat (the server's `OPENAI_BASE_URL` is
     /// `http://127.0.0.1:<port>/v1`).
     #[arg(long, default_value_t = 5099)]
     model_port: u16,
@@ -63,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    if args.model {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.model_port)).await?;
+        tokio::spawn(chat::serve(listener));
+    }
     println!("-> voice ({call_sid})");
     let twiml = post(
         "/api/webhooks/twilio/voice",
@@ -76,8 +106,15 @@ async fn main() -> anyhow::Result<()> {
     }
     for line in args.lines.iter().filter(|_| !args.realtime) {
         println!("-> gather: {line}");
-        post("/api/webhooks/twilio/gather", vec![("CallSid", call_sid.clone()), ("SpeechResult", line.clone())])
-            .await?;
+        // Twilio sends `From` and `To` with every request of the call (the booking tools act
+        // for `From`).
+        let params = vec![
+            ("CallSid", call_sid.clone()),
+            ("From", args.from.clone()),
+            ("To", args.to.clone()),
+            ("SpeechResult", line.clone()),
+        ];
+        post("/api/webhooks/twilio/gather", params).await?;
     }
     println!("-> status: completed");
     let duration = (20 * args.lines.len().max(1)).to_string();

@@ -1,6 +1,10 @@
 //! A realtime call: Twilio's side of the media stream, and a stand-in for the OpenAI
 //! Realtime API that "hears" the caller's scripted lines and answers each with a short reply
 //! (silence standing for speech, with its transcript), then ends the call after the last.
+//!
+//! A line containing "book", to a business that books, runs the booking script instead of
+//! an echo (see [`crate::script`]): the stand-in calls `check_availability` for the first
+//! service, books the first slot offered, then says the booked time.
 
 use std::time::Duration;
 
@@ -15,6 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::Args;
+use crate::script::{self, Step};
 
 /// 20 ms of mu-law silence.
 const FRAME: [u8; 160] = [0xff; 160];
@@ -80,6 +85,11 @@ pub async fn stream_call(args: &Args, call_sid: &str, twiml: &str) -> anyhow::Re
 
 /// The stand-in model: says what it is asked to, then, each time the caller has heard a
 /// reply, "hears" the next scripted line and answers it; after the last, ends the call.
+///
+/// A booking is a chain of responses: the caller's line gets a function call, whose output
+/// comes back as a `function_call_output` item followed by `response.create` (with no
+/// instructions), which gets the next step. The caller waits until the booking has an
+/// outcome: a filler line said meanwhile is not an answer to their line.
 async fn stand_in_model(
     listener: TcpListener,
     lines: Vec<String>,
@@ -91,25 +101,54 @@ async fn stand_in_model(
     let mut lines = lines.into_iter();
     let mut replies = 0;
     let mut waiting_for_caller = false;
+    // The services of `check_availability` (empty: the business does not book).
+    let mut services: Vec<String> = Vec::new();
+    // The last tool output, answered at the next `response.create` without instructions.
+    let mut tool_output: Option<Value> = None;
+    let mut booking = false;
     loop {
         tokio::select! {
             message = ws.next() => {
                 let Some(Ok(Message::Text(message))) = message else { return Ok(()) };
                 let event: Value = serde_json::from_str(&message)?;
                 match event["type"].as_str() {
-                    Some("session.update") => println!("   model: session configured ({} chars of instructions)",
-                        event["session"]["instructions"].as_str().unwrap_or_default().len()),
+                    Some("session.update") => {
+                        services = script::services(event["session"]["tools"].as_array().into_iter().flatten());
+                        println!("   model: session configured ({} chars of instructions, services: {services:?})",
+                            event["session"]["instructions"].as_str().unwrap_or_default().len());
+                    }
+                    Some("conversation.item.create") if event["item"]["type"] == "function_call_output" => {
+                        let output = event["item"]["output"].as_str().unwrap_or_default();
+                        println!("   model: tool output for {}: {output}", event["item"]["call_id"].as_str().unwrap_or_default());
+                        tool_output = Some(serde_json::from_str(output).unwrap_or(Value::Null));
+                    }
                     Some("response.create") => {
                         let asked = event["response"]["instructions"].as_str().unwrap_or_default();
-                        let words = asked.split('"').nth(1).unwrap_or("Happy to help with that.").to_owned();
                         replies += 1;
-                        speak(&mut ws, replies, &words, false).await?;
-                        waiting_for_caller = true;
+                        match tool_output.take().filter(|_| asked.is_empty()) {
+                            Some(output) => match script::after_tool(&output) {
+                                Step::Call(name, arguments) => call_function(&mut ws, replies, name, arguments).await?,
+                                Step::Say(words) => {
+                                    booking = false;
+                                    speak(&mut ws, replies, &words, false).await?;
+                                }
+                            },
+                            None => {
+                                let words = asked.split('"').nth(1).unwrap_or("Happy to help with that.").to_owned();
+                                speak(&mut ws, replies, &words, false).await?;
+                            }
+                        }
+                        waiting_for_caller = !booking;
                     }
                     _ => {}
                 }
             }
-            Some(()) = heard.recv(), if waiting_for_caller => {
+            // Received whether or not the stand-in waits, so that a filler heard during a
+            // booking is not taken later for the booked time having been heard.
+            Some(()) = heard.recv() => {
+                if !waiting_for_caller {
+                    continue;
+                }
                 waiting_for_caller = false;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let item = format!("item_caller_{replies}");
@@ -124,11 +163,41 @@ async fn stand_in_model(
                 ws.send(text(json!({"type": "conversation.item.input_audio_transcription.completed", "event_id": "e",
                                     "item_id": item, "content_index": 0, "transcript": line}))).await?;
                 replies += 1;
-                speak(&mut ws, replies, &format!("(stand-in model) You said: {line}"), false).await?;
-                waiting_for_caller = true;
+                match script::after_caller(&line, &services) {
+                    Step::Call(name, arguments) => {
+                        booking = true;
+                        call_function(&mut ws, replies, name, arguments).await?;
+                    }
+                    Step::Say(words) => {
+                        speak(&mut ws, replies, &words, false).await?;
+                        waiting_for_caller = true;
+                    }
+                }
             }
         }
     }
+}
+
+/// One response that only calls `name` (no audio), as the model does when it needs a tool.
+async fn call_function(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    n: usize,
+    name: &str,
+    arguments: Value,
+) -> anyhow::Result<()> {
+    let text = |value: Value| Message::Text(value.to_string().into());
+    let response = format!("resp_{n}");
+    println!("   model calls: {name} {arguments}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send(text(json!({"type": "response.created", "event_id": "e", "response": {"id": response}}))).await?;
+    ws.send(text(json!({"type": "response.function_call_arguments.done", "event_id": "e", "response_id": response,
+                        "item_id": format!("item_fc_{n}"), "output_index": 0, "call_id": format!("call_{n}"),
+                        "name": name, "arguments": arguments.to_string()})))
+        .await?;
+    let usage = json!({"input_token_details": {"text_tokens": 900, "audio_tokens": 50}, "output_token_details": {"text_tokens": 20, "audio_tokens": 0}});
+    ws.send(text(json!({"type": "response.done", "event_id": "e", "response": {"id": response, "status": "completed", "usage": usage}})))
+        .await?;
+    Ok(())
 }
 
 /// One response: half a second of audio, its transcript, and (to end) the `end_call` tool.

@@ -38,7 +38,7 @@ pub async fn continue_call(State(state): State<AppState>, headers: HeaderMap, fo
     let call_sid = form.require("CallSid")?;
     let call = sqlx::query_as!(
         LiveCall,
-        r#"SELECT id, customer_id, status IN ('in_progress', 'queued', 'ringing') AS "live!"
+        r#"SELECT id, customer_id, caller_phone, status IN ('in_progress', 'queued', 'ringing') AS "live!"
            FROM calls WHERE twilio_call_sid = $1"#,
         call_sid
     )
@@ -71,6 +71,8 @@ pub async fn continue_call(State(state): State<AppState>, headers: HeaderMap, fo
 struct LiveCall {
     id: i64,
     customer_id: i64,
+    /// The number calling, as `voice` stored it from Twilio's `From`.
+    caller_phone: Option<String>,
     /// Not yet given a final status by `status`.
     live: bool,
 }
@@ -185,7 +187,7 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
         db: state.db.clone(),
         customer: customer.clone(),
         call_id,
-        caller: caller_number(form.get("From")),
+        caller: caller_number(call.caller_phone.as_deref().or(form.get("From"))),
         notify: super::call_notices(),
     };
     let outcome = take_turn(

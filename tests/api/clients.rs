@@ -66,6 +66,11 @@ fn assert_shows_what_was_sent(sent: &Value, customer: &Value) {
                     customer[field].as_array().map(|faqs| faqs.iter().collect()).unwrap_or_default();
                 assert_eq!(shown, filled, "{field}: blank rows dropped, the rest kept");
             }
+            // Left empty, the instructions are compiled from the settings.
+            "ai_instructions" if value == "" => {
+                let compiled = customer[field].as_str().unwrap_or_default();
+                assert!(compiled.contains(customer["business_name"].as_str().unwrap()), "{field}: {compiled}");
+            }
             _ => assert_eq!(as_shown(&customer[field]), *value, "{field}"),
         }
     }

@@ -286,8 +286,12 @@ impl CustomerPatch {
         }
         set(&mut fields.trial_ends_at, self.trial_ends_at, Ok)?;
 
-        match self.ai_instructions {
-            Some(v) => fields.ai_instructions = text("ai_instructions", v, MAX_INSTRUCTIONS_LEN)?,
+        // Instructions written by hand win; an empty field (the dashboard sends `""` when the
+        // admin wrote none) or `null` means "compile them from the settings", never "no
+        // instructions": a receptionist without them would know nothing of the business.
+        match self.ai_instructions.map(|v| text("ai_instructions", v, MAX_INSTRUCTIONS_LEN)).transpose()? {
+            Some(Some(written)) => fields.ai_instructions = Some(written),
+            Some(None) => recompile_instructions(fields)?,
             None if recompile => recompile_instructions(fields)?,
             None => {}
         }

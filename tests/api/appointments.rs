@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
+use deskringer::receptionist::tools::CallDesk;
+
 use crate::helpers::{Mocks, TestApp};
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
@@ -38,6 +40,30 @@ async fn booking_business(app: &TestApp, capacity: u16) -> i64 {
     .fetch_one(&app.db)
     .await
     .unwrap()
+}
+
+/// A call from `from` to the booking business, answered by `voice`, and the desk its tools
+/// run at (as the webhooks build it).
+async fn call_desk(app: &TestApp, customer_id: i64, sid: &str, from: &str) -> CallDesk {
+    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", sid), ("From", from), ("To", NUMBER)]).await;
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = $1")
+        .bind(sid)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    CallDesk {
+        db: app.db.clone(),
+        customer: deskringer::db::customers::find(&app.db, customer_id).await.unwrap().unwrap(),
+        call_id,
+        caller: deskringer::receptionist::tools::caller_number(Some(from)),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
+    }
+}
+
+/// Runs tool `name` at `desk` and reads its output.
+async fn run_tool(desk: &CallDesk, name: &str, arguments: Value) -> Value {
+    let call = deskringer::clients::ToolCall { id: "c".into(), name: name.into(), arguments: arguments.to_string() };
+    serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap()
 }
 
 /// A local date some days ahead in New York.
@@ -407,22 +433,10 @@ async fn a_withheld_number_must_give_a_callback_number_and_cannot_find_appointme
     let mocks = Mocks::start().await;
     let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
     let id = booking_business(&app, 1).await;
-    let customer = deskringer::db::customers::find(&app.db, id).await.unwrap().unwrap();
-    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA_anon"), ("From", "anonymous"), ("To", NUMBER)]).await;
-    let call_id: i64 =
-        sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_anon'").fetch_one(&app.db).await.unwrap();
-    let desk = deskringer::receptionist::tools::CallDesk {
-        db: app.db.clone(),
-        customer,
-        call_id,
-        caller: deskringer::receptionist::tools::caller_number(Some("anonymous")),
-        notify: deskringer::http::webhooks::twilio::call_notices(),
-    };
-    let run = |name: &str, arguments: Value| {
-        let call =
-            deskringer::clients::ToolCall { id: "c".into(), name: name.into(), arguments: arguments.to_string() };
+    let desk = call_desk(&app, id, "CA_anon", "anonymous").await;
+    let run = |name: &'static str, arguments: Value| {
         let desk = desk.clone();
-        async move { serde_json::from_str::<Value>(&desk.run(&call, Utc::now()).await.output).unwrap() }
+        async move { run_tool(&desk, name, arguments).await }
     };
     let offered = run(
         "check_availability",
@@ -470,22 +484,10 @@ async fn a_caller_moves_and_cancels_only_their_own_appointments() {
     let theirs = app.post("/api/portal/appointments", &token, theirs).await.assert_ok(StatusCode::CREATED)["id"]
         .as_i64()
         .unwrap();
-    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA_move"), ("From", CALLER), ("To", NUMBER)]).await;
-    let call_id: i64 =
-        sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_move'").fetch_one(&app.db).await.unwrap();
-    let customer = deskringer::db::customers::find(&app.db, id).await.unwrap().unwrap();
-    let desk = deskringer::receptionist::tools::CallDesk {
-        db: app.db.clone(),
-        customer,
-        call_id,
-        caller: Some(CALLER.into()),
-        notify: deskringer::http::webhooks::twilio::call_notices(),
-    };
-    let run = |name: &str, arguments: Value| {
-        let call =
-            deskringer::clients::ToolCall { id: "c".into(), name: name.into(), arguments: arguments.to_string() };
+    let desk = call_desk(&app, id, "CA_move", CALLER).await;
+    let run = |name: &'static str, arguments: Value| {
         let desk = desk.clone();
-        async move { serde_json::from_str::<Value>(&desk.run(&call, Utc::now()).await.output).unwrap() }
+        async move { run_tool(&desk, name, arguments).await }
     };
 
     let found = run("find_appointments", json!({})).await;
@@ -534,23 +536,9 @@ async fn the_nearest_free_times_are_found_past_a_long_closure() {
     // Closed for ten days from `day`: the search reads the diary a week at a time.
     let closure = json!({"starts_at": day.to_string(), "ends_at": (day + Days::new(9)).to_string()});
     app.post("/api/portal/time-off", &token, closure).await.assert_ok(StatusCode::CREATED);
-    app.twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA_far"), ("From", CALLER), ("To", NUMBER)]).await;
-    let call_id: i64 =
-        sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_far'").fetch_one(&app.db).await.unwrap();
-    let customer = deskringer::db::customers::find(&app.db, id).await.unwrap().unwrap();
-    let desk = deskringer::receptionist::tools::CallDesk {
-        db: app.db.clone(),
-        customer,
-        call_id,
-        caller: Some(CALLER.into()),
-        notify: deskringer::http::webhooks::twilio::call_notices(),
-    };
-    let call = deskringer::clients::ToolCall {
-        id: "c".into(),
-        name: "check_availability".into(),
-        arguments: json!({"service": "Haircut", "date": day.to_string(), "earliest": "10:00"}).to_string(),
-    };
-    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    let desk = call_desk(&app, id, "CA_far", CALLER).await;
+    let wanted = json!({"service": "Haircut", "date": day.to_string(), "earliest": "10:00"});
+    let answer = run_tool(&desk, "check_availability", wanted).await;
     assert_eq!(answer["note"], "Nothing is free on the day asked for; these are the nearest free times.", "{answer}");
     let labels: Vec<&str> = answer["slots"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
     let first_open = day + Days::new(10);

@@ -86,43 +86,59 @@ pub struct TakenBody {
     pub slots: Vec<Slot>,
 }
 
-/// 409: taken (with alternatives), or booking is not set up.
+/// 409: taken (with alternatives), or the diary cannot take it (no services, a cancelled
+/// appointment), with `slots` empty.
 #[derive(utoipa::IntoResponses)]
 pub enum TakenErrors {
     /// Every place is taken at that time (`slots` has alternatives), or the business has no
-    /// services to book.
+    /// services to book or the appointment is cancelled (`slots` empty).
     #[response(status = 409)]
     Taken(#[to_schema] TakenBody),
 }
 
-/// A refused booking that carries alternatives: answered `409 {error, slots}`.
+/// A refused booking: answered `409 {error, slots}`, with the nearest free starts when the
+/// time was taken (and an empty list when the diary cannot take it at all), so every 409
+/// of the diary's routes has one shape.
 #[derive(Debug)]
 pub struct SlotTaken {
+    /// What happened.
+    pub message: String,
     /// The nearest free starts.
     pub alternatives: Vec<Slot>,
 }
 
+impl SlotTaken {
+    /// The time is taken; `alternatives` are free.
+    pub fn taken(alternatives: Vec<Slot>) -> Self {
+        let message = if alternatives.is_empty() {
+            "that time is already taken, and nothing else is free nearby"
+        } else {
+            "that time is already taken; these are free"
+        };
+        SlotTaken { message: message.to_owned(), alternatives }
+    }
+
+    /// The diary refuses for another reason (`message`), with nothing to offer.
+    pub fn refused(message: String) -> Self {
+        SlotTaken { message, alternatives: Vec::new() }
+    }
+}
+
 impl IntoResponse for SlotTaken {
     fn into_response(self) -> Response {
-        let message = if self.alternatives.is_empty() {
-            "that time is already taken, and nothing else is free nearby".to_owned()
-        } else {
-            "that time is already taken; these are free".to_owned()
-        };
-        (StatusCode::CONFLICT, Json(TakenBody { error: message, slots: self.alternatives })).into_response()
+        (StatusCode::CONFLICT, Json(TakenBody { error: self.message, slots: self.alternatives })).into_response()
     }
 }
 
 impl From<BookingError> for AppError {
     fn from(error: BookingError) -> Self {
         match error {
-            BookingError::NotSetUp => AppError::Conflict(error.to_string()),
+            BookingError::NotSetUp | BookingError::Cancelled => AppError::Taken(SlotTaken::refused(error.to_string())),
             BookingError::UnknownService(_) => AppError::invalid_field("service", error.to_string()),
             BookingError::BadRequest(_) => AppError::invalid_field("date", error.to_string()),
             BookingError::NotBookable(_) => AppError::invalid_field("starts_at", error.to_string()),
-            BookingError::Taken { alternatives } => AppError::Taken(SlotTaken { alternatives }),
+            BookingError::Taken { alternatives } => AppError::Taken(SlotTaken::taken(alternatives)),
             BookingError::NotFound => AppError::NotFound(error.to_string()),
-            BookingError::Cancelled => AppError::Conflict(error.to_string()),
             BookingError::Db(error) => AppError::Sqlx(error),
         }
     }

@@ -267,6 +267,7 @@ async fn another_business_appointment_is_not_found_and_the_roles_hold() {
     let response =
         app.get(&format!("/api/portal/availability?service=Haircut&date={}", days_ahead(2)), &other_token).await;
     assert_eq!(response.status, StatusCode::CONFLICT);
+    assert_eq!(response.body["slots"], json!([]), "every 409 of the diary has one shape");
     // No token, an admin token.
     assert_eq!(
         app.call(axum::http::Method::GET, "/api/portal/appointments", None, None).await.status,

@@ -69,7 +69,7 @@ pub struct DayAvailability {
     tag = "portal",
     summary = "Free appointment times of a day",
     params(AvailabilityQuery),
-    responses((status = 200, body = DayAvailability), (status = 409, description = "Booking is not set up (no services)", body = crate::http::error::ErrorBody), AuthErrors, InputErrors),
+    responses((status = 200, body = DayAvailability), TakenErrors, AuthErrors, InputErrors),
     security(("customer_token" = []))
 )]
 async fn get_availability(

@@ -2,6 +2,10 @@
 //! timeout and a base URL that tests point at a local mock server. They know nothing of the
 //! database.
 
+// `calcom` and `google_calendar` take each business's own key or token per call; they join
+// `Clients` with their base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) in config.
+pub mod calcom;
+pub mod google_calendar;
 pub mod openai;
 pub mod realtime;
 pub mod sendgrid;

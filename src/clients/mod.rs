@@ -2,6 +2,7 @@
 //! timeout and a base URL that tests point at a local mock server. They know nothing of the
 //! database.
 
+pub mod google_oauth;
 pub mod openai;
 pub mod realtime;
 pub mod sendgrid;
@@ -50,6 +51,8 @@ pub struct Clients {
     pub twilio: twilio::Twilio,
     /// Billing; `None` without `STRIPE_SECRET_KEY`.
     pub stripe: Option<stripe::Stripe>,
+    /// Google Calendar's OAuth; `None` without `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET`.
+    pub google: Option<google_oauth::GoogleOAuth>,
 }
 
 impl Clients {
@@ -61,6 +64,7 @@ impl Clients {
             sendgrid: sendgrid::SendGrid::new(&config.email)?,
             twilio: twilio::Twilio::new(&config.twilio)?,
             stripe: stripe::Stripe::new(&config.stripe)?,
+            google: google_oauth::GoogleOAuth::new(&config.calendar)?,
         })
     }
 }

@@ -73,6 +73,16 @@ pub struct CalendarEntry {
     /// Whether it is the account's main calendar.
     #[serde(default)]
     pub primary: bool,
+    /// `owner`, `writer`, `reader` or `freeBusyReader`.
+    #[serde(default, rename = "accessRole")]
+    pub access_role: String,
+}
+
+impl CalendarEntry {
+    /// Whether events can be added to it.
+    pub fn can_write(&self) -> bool {
+        matches!(self.access_role.as_str(), "owner" | "writer")
+    }
 }
 
 #[derive(Deserialize)]

@@ -83,7 +83,8 @@ async fn mock_calendar_list(google: &MockServer) {
         .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [
             {"id": "owner@bella.test", "summary": "Bella", "primary": true, "accessRole": "owner"},
-            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "accessRole": "writer"}
+            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "accessRole": "writer"},
+            {"id": "holidays@group.v.calendar.google.com", "summary": "Holidays", "accessRole": "reader"}
         ]})))
         .mount(google)
         .await;
@@ -279,7 +280,8 @@ async fn the_accounts_calendars_are_listed_with_a_refreshed_access_token() {
         response.assert_ok(StatusCode::OK),
         &json!({"calendars": [
             {"id": "owner@bella.test", "summary": "Bella", "primary": true},
-            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "primary": false}
+            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "primary": false},
+            {"id": "holidays@group.v.calendar.google.com", "summary": "Holidays", "primary": false}
         ]})
     );
     assert_no_token(&response);
@@ -329,6 +331,11 @@ async fn the_calendars_chosen_must_be_the_accounts_own() {
     );
     let unknown = s.app.put("/api/portal/calendar", &s.token, json!({"busy_calendar_ids": ["primary", "nope"]})).await;
     assert!(unknown.assert_error(StatusCode::UNPROCESSABLE_ENTITY).starts_with("busy_calendar_ids: `nope`"));
+    let read_only = s
+        .app
+        .put("/api/portal/calendar", &s.token, json!({"write_calendar_id": "holidays@group.v.calendar.google.com"}))
+        .await;
+    assert!(read_only.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("read-only"), "{}", read_only.text);
     let empty = s.app.put("/api/portal/calendar", &s.token, json!({"busy_calendar_ids": []})).await;
     assert!(empty.assert_error(StatusCode::UNPROCESSABLE_ENTITY).starts_with("busy_calendar_ids"));
 
@@ -337,12 +344,14 @@ async fn the_calendars_chosen_must_be_the_accounts_own() {
         .put(
             "/api/portal/calendar",
             &s.token,
-            json!({"write_calendar_id": "staff@group.calendar.google.com", "busy_calendar_ids": ["primary", "staff@group.calendar.google.com"]}),
+            json!({"write_calendar_id": "staff@group.calendar.google.com",
+                   "busy_calendar_ids": ["primary", "staff@group.calendar.google.com", "primary", "holidays@group.v.calendar.google.com"]}),
         )
         .await;
     assert_eq!(
         chosen.assert_ok(StatusCode::OK)["calendars"],
-        json!({"write_calendar_id": "staff@group.calendar.google.com", "busy_calendar_ids": ["primary", "staff@group.calendar.google.com"]})
+        json!({"write_calendar_id": "staff@group.calendar.google.com",
+               "busy_calendar_ids": ["primary", "staff@group.calendar.google.com", "holidays@group.v.calendar.google.com"]})
     );
     let shown = s.app.get("/api/portal/calendar", &s.token).await;
     assert_eq!(shown.body["calendars"], chosen.body["calendars"]);
@@ -408,4 +417,46 @@ async fn the_admin_lists_every_connection_and_only_the_admin_may() {
         s.app.call(method.clone(), uri, Some(&admin), None).await.assert_error(StatusCode::FORBIDDEN);
         s.app.call(method, uri, None, None).await.assert_error(StatusCode::UNAUTHORIZED);
     }
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_the_key_once_a_calendar_is_connected() {
+    // Arrange: a connected calendar, then a production start without CALENDAR_TOKEN_KEY.
+    let s = setup().await;
+    s.connect().await;
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deskringer"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("APP_ENV", "production")
+        .env("DATABASE_URL", s.app.database_url())
+        .env("JWT_SECRET_KEY", "a-production-secret-of-at-least-32-bytes")
+        .env("API_BASE_URL", "https://api.deskringer.test")
+        .env("TWILIO_AUTH_TOKEN", "twilio-token")
+        .env("METRICS_TOKEN", "metrics-token")
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+
+    // Act: it must stop by itself (a server that starts is killed and fails the test).
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the server started without CALENDAR_TOKEN_KEY");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+
+    // Assert
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(stderr.contains("CALENDAR_TOKEN_KEY"), "{stderr}");
 }

@@ -327,8 +327,17 @@ async fn update_calendar_connection(
             format!("`{id}` is not one of this Google account's calendars"),
         ));
     }
-    let busy = update.busy_calendar_ids.map(|mut ids| {
-        ids.dedup();
+    // Bookings are written there, so it must be a calendar the account may write to.
+    let read_only = |id: &str| calendars.iter().any(|c| c.id == id && !c.can_write());
+    if let Some(id) = update.write_calendar_id.as_deref().filter(|id| read_only(id)) {
+        return Err(AppError::invalid_field(
+            "write_calendar_id",
+            format!("`{id}` is read-only for this Google account: choose a calendar it can add events to"),
+        ));
+    }
+    let busy = update.busy_calendar_ids.map(|ids| {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<String> = ids.into_iter().filter(|id| seen.insert(id.clone())).collect();
         serde_json::json!(ids)
     });
     let row = sqlx::query_as!(

@@ -78,6 +78,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Refuses to serve in production without `CALENDAR_TOKEN_KEY` once a calendar is
+/// connected: the stored tokens could not be opened, and every booking would fail.
+async fn check_calendar_key(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
+    if !config.is_production() || config.calendar.token_key.is_some() {
+        return Ok(());
+    }
+    let connected = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM calendar_connections) AS "connected!""#)
+        .fetch_one(pool)
+        .await?;
+    if connected {
+        anyhow::bail!(
+            "CALENDAR_TOKEN_KEY is required: calendars are connected and their tokens are sealed with it \
+             (set the same key they were stored with)"
+        );
+    }
+    Ok(())
+}
+
 /// Runs `serve`: database, migrations, the first admin in development, then the server
 /// until SIGINT/SIGTERM; finally stops the development database if this process started it.
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -88,6 +106,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::pool(target.options.clone());
     let result = async {
         crate::migrate(&pool).await?;
+        check_calendar_key(&config, &pool).await?;
         create_bootstrap_admin(&config, &pool).await?;
         let address = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener =

@@ -151,6 +151,33 @@ pub struct EmailConfig {
     pub from_name: String,
 }
 
+/// Connected calendars (issue 19): Google OAuth, Cal.com, and the key sealing their tokens.
+#[derive(Debug, Clone)]
+pub struct CalendarConfig {
+    /// OAuth client id of the Google Cloud project (`GOOGLE_CLIENT_ID`).
+    pub google_client_id: Option<String>,
+    /// OAuth client secret (`GOOGLE_CLIENT_SECRET`).
+    pub google_client_secret: Option<SecretString>,
+    /// Google's authorization server (`GOOGLE_OAUTH_URL`, default `https://accounts.google.com`).
+    pub google_oauth_url: String,
+    /// Google's token server (`GOOGLE_TOKEN_URL`, default `https://oauth2.googleapis.com`).
+    pub google_token_url: String,
+    /// Google Calendar API (`GOOGLE_CALENDAR_API_URL`, default `https://www.googleapis.com`).
+    pub google_calendar_api_url: String,
+    /// Cal.com API (`CALCOM_API_URL`, default `https://api.cal.com`).
+    pub calcom_api_url: String,
+    /// The key sealing stored calendar tokens (`CALENDAR_TOKEN_KEY`, 32 bytes in base64);
+    /// without it no calendar can be connected.
+    pub token_key: Option<std::sync::Arc<crate::secrets::SecretKey>>,
+}
+
+impl CalendarConfig {
+    /// Google's client id and secret, when both are set.
+    pub fn google_client(&self) -> Option<(&str, &SecretString)> {
+        Some((self.google_client_id.as_deref()?, self.google_client_secret.as_ref()?))
+    }
+}
+
 /// How long and how much a client may hold a connection (see `http::server`).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -205,6 +232,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// Connection limits and timeouts.
     pub server: ServerConfig,
+    /// Connected calendars.
+    pub calendar: CalendarConfig,
 }
 
 /// Why the configuration could not be read: every problem, one per line.
@@ -349,6 +378,28 @@ impl Config {
         let twilio_base = base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
         let stripe_base = base_url("STRIPE_API_BASE_URL", "https://api.stripe.com");
         let sendgrid_base = base_url("SENDGRID_API_BASE_URL", "https://api.sendgrid.com");
+        let google_oauth_url = base_url("GOOGLE_OAUTH_URL", "https://accounts.google.com");
+        let google_token_url = base_url("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com");
+        let google_calendar_api_url = base_url("GOOGLE_CALENDAR_API_URL", "https://www.googleapis.com");
+        let calcom_api_url = base_url("CALCOM_API_URL", "https://api.cal.com");
+
+        let token_key = get("CALENDAR_TOKEN_KEY").and_then(|raw| {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(&raw).ok();
+            let key = bytes.and_then(|b| crate::secrets::SecretKey::new(crate::secrets::CURRENT_KEY_ID, &b));
+            if key.is_none() {
+                problem(format!(
+                    "CALENDAR_TOKEN_KEY must be {} random bytes in base64 (`openssl rand -base64 32`)",
+                    crate::secrets::KEY_LEN
+                ));
+            }
+            key.map(std::sync::Arc::new)
+        });
+        let google_client_id = get("GOOGLE_CLIENT_ID");
+        let google_client_secret = get("GOOGLE_CLIENT_SECRET");
+        if google_client_id.is_some() != google_client_secret.is_some() {
+            problem("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together".into());
+        }
 
         // `OPENAI_BASE_URL` as a WebSocket URL: https -> wss, http -> ws.
         let realtime_url = match get("OPENAI_REALTIME_URL") {
@@ -464,6 +515,15 @@ impl Config {
                 max_header_bytes: max_header_bytes as usize,
                 max_connections: max_connections as usize,
             },
+            calendar: CalendarConfig {
+                google_client_id,
+                google_client_secret: google_client_secret.map(SecretString::from),
+                google_oauth_url,
+                google_token_url,
+                google_calendar_api_url,
+                calcom_api_url,
+                token_key,
+            },
         })
     }
 
@@ -475,9 +535,14 @@ impl Config {
                 "JWT_SECRET_KEY" => Some("test-secret-test-secret-test-secret!"),
                 "TWILIO_AUTH_TOKEN" => Some("test-twilio-auth-token"),
                 "API_BASE_URL" => Some("https://deskringer.test"),
-                "OPENAI_BASE_URL" | "TWILIO_API_BASE_URL" | "STRIPE_API_BASE_URL" | "SENDGRID_API_BASE_URL" => {
-                    Some("http://127.0.0.1:9")
-                }
+                "OPENAI_BASE_URL"
+                | "TWILIO_API_BASE_URL"
+                | "STRIPE_API_BASE_URL"
+                | "SENDGRID_API_BASE_URL"
+                | "GOOGLE_OAUTH_URL"
+                | "GOOGLE_TOKEN_URL"
+                | "GOOGLE_CALENDAR_API_URL"
+                | "CALCOM_API_URL" => Some("http://127.0.0.1:9"),
                 _ => None,
             }
             .map(str::to_owned)
@@ -510,6 +575,11 @@ impl Config {
                 "Twilio webhooks are refused (403): TWILIO_AUTH_TOKEN is not set and API_BASE_URL is not a \
                  loopback address, so the development token does not apply",
             );
+        }
+        if self.calendar.token_key.is_none() {
+            off.push("Connected calendars are off (no CALENDAR_TOKEN_KEY): connecting one answers 503");
+        } else if self.calendar.google_client().is_none() {
+            off.push("Google Calendar is off (no GOOGLE_CLIENT_ID/GOOGLE_CLIENT_SECRET): connecting it answers 503");
         }
         if !self.twilio.can_send_sms() {
             off.push(
@@ -769,5 +839,36 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains("super-secret-value"));
         assert!(!debug.contains("sk-hidden"));
+    }
+
+    #[test]
+    fn calendar_settings_are_read_and_checked() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.calendar.google_oauth_url, "https://accounts.google.com");
+        assert_eq!(config.calendar.google_token_url, "https://oauth2.googleapis.com");
+        assert_eq!(config.calendar.google_calendar_api_url, "https://www.googleapis.com");
+        assert_eq!(config.calendar.calcom_api_url, "https://api.cal.com");
+        assert!(config.calendar.token_key.is_none() && config.calendar.google_client().is_none());
+
+        // 32 zero bytes in base64.
+        let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let config = read(&[
+            ("CALENDAR_TOKEN_KEY", key),
+            ("GOOGLE_CLIENT_ID", "id.apps.googleusercontent.com"),
+            ("GOOGLE_CLIENT_SECRET", "google-secret-value"),
+            ("GOOGLE_TOKEN_URL", "http://127.0.0.1:1234/"),
+        ])
+        .unwrap();
+        assert!(config.calendar.token_key.is_some());
+        assert_eq!(config.calendar.google_client().unwrap().0, "id.apps.googleusercontent.com");
+        assert_eq!(config.calendar.google_token_url, "http://127.0.0.1:1234");
+        assert!(!format!("{config:?}").contains("google-secret-value"));
+
+        for bad in ["not base64!", "AAAA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            let msg = read(&[("CALENDAR_TOKEN_KEY", bad)]).unwrap_err().to_string();
+            assert!(msg.contains("CALENDAR_TOKEN_KEY"), "{bad}: {msg}");
+        }
+        let msg = read(&[("GOOGLE_CLIENT_ID", "id"), ("CALCOM_API_URL", "cal.com")]).unwrap_err().to_string();
+        assert!(msg.contains("GOOGLE_CLIENT_SECRET") && msg.contains("CALCOM_API_URL"), "{msg}");
     }
 }

@@ -15,6 +15,7 @@ pub mod numbers;
 pub mod phone_country;
 pub mod profile;
 pub mod receptionist;
+pub mod secrets;
 pub mod speech;
 pub mod telemetry;
 

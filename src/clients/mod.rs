@@ -6,6 +6,7 @@
 // `Clients` with their base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) in config.
 pub mod calcom;
 pub mod google_calendar;
+pub mod google_oauth;
 pub mod openai;
 pub mod realtime;
 pub mod sendgrid;
@@ -54,6 +55,8 @@ pub struct Clients {
     pub twilio: twilio::Twilio,
     /// Billing; `None` without `STRIPE_SECRET_KEY`.
     pub stripe: Option<stripe::Stripe>,
+    /// Google Calendar's OAuth; `None` without `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET`.
+    pub google: Option<google_oauth::GoogleOAuth>,
 }
 
 impl Clients {
@@ -65,6 +68,7 @@ impl Clients {
             sendgrid: sendgrid::SendGrid::new(&config.email)?,
             twilio: twilio::Twilio::new(&config.twilio)?,
             stripe: stripe::Stripe::new(&config.stripe)?,
+            google: google_oauth::GoogleOAuth::new(&config.calendar)?,
         })
     }
 }

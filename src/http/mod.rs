@@ -4,7 +4,9 @@ pub mod account;
 pub mod admin;
 pub mod appointments;
 pub mod billing;
+pub mod calendar_admin;
 pub mod calendar_feed;
+pub mod calendar_google;
 pub mod calls;
 pub mod customers;
 pub mod error;
@@ -168,12 +170,13 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa::OpenApi;
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(service::router())
-        .nest("/api/admin", admin::router().merge(phone_numbers::admin_router()))
+        .nest("/api/admin", admin::router().merge(phone_numbers::admin_router()).merge(calendar_admin::router()))
         .nest("/api/customers", customers::router().merge(phone_numbers::customer_router()))
         .nest("/api/calls", calls::router())
         .nest("/api/stripe", billing::router())
         .nest("/api/portal", portal::router())
         .merge(calendar_feed::router())
+        .merge(calendar_google::router())
         .nest("/api/webhooks", webhooks::router())
         .routes(utoipa_axum::routes!(metrics::get_metrics))
 }

@@ -5,6 +5,7 @@ mod appointments;
 mod auth;
 mod billing;
 mod calendar_feed;
+mod calendars;
 mod calls;
 mod cli;
 mod clients;

@@ -42,7 +42,10 @@ async fn the_document_is_openapi_3_1_with_both_token_schemes() {
         let responses = &spec["paths"][&path][method.to_lowercase()]["responses"];
         assert!(responses.as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
         // The calendar feed has no login: the token in its path is the proof.
-        let public = path.contains("/webhooks/") || path.ends_with("/login") || path == "/api/calendar/{feed}";
+        let public = path.contains("/webhooks/")
+            || path.ends_with("/login")
+            || path == "/api/calendar/{feed}"
+            || path == "/api/calendar/google/callback";
         if path.starts_with("/api/") && !public {
             assert!(responses["401"].is_object(), "{method} {path} documents no 401");
         }
@@ -54,10 +57,10 @@ async fn every_documented_operation_is_routed() {
     let app = TestApp::spawn().await;
     let spec = spec(&app).await;
     let ops = operations(&spec);
-    // Admin 7 + 2 numbers, customers 7 + 3 numbers + 1 diary, calls 5, billing 4, portal 12 +
-    // 3 onboarding + 8 diary + 2 calendar feed, the calendar feed itself 1, webhooks 8
-    // (Twilio 7, Stripe 1), service 4.
-    assert_eq!(ops.len(), 67, "{ops:?}");
+    // Admin 7 + 2 numbers + 1 calendars, customers 7 + 3 numbers + 1 diary, calls 5, billing 4,
+    // portal 12 + 3 onboarding + 8 diary + 2 calendar feed + 5 connected calendar, the calendar
+    // feed itself 1, Google's calendar callback 1, webhooks 8 (Twilio 7, Stripe 1), service 4.
+    assert_eq!(ops.len(), 74, "{ops:?}");
     for (method, path) in ops {
         let uri = path.replace("{id}", "1");
         let method: Method = method.parse().unwrap();

@@ -4,6 +4,7 @@
 //! and changes its own rows; another business's call answers 404, so ids cannot be probed.
 
 mod appointments;
+pub(crate) mod calendar;
 mod calendar_feed;
 mod calls;
 mod export;
@@ -41,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_settings))
         .routes(routes!(change_password))
         .merge(appointments::router())
+        .merge(calendar::router())
         .merge(calendar_feed::router())
         .merge(calls::router())
         .merge(export::router())

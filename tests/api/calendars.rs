@@ -1,0 +1,462 @@
+//! Connected calendars (issue 19): connecting Google end to end against a mock Google,
+//! choosing calendars, disconnecting, and the admin's list.
+
+use axum::http::{Method, StatusCode, header};
+use base64::Engine;
+use chrono::Utc;
+use deskringer::auth::{Role, oauth_state};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, header as has_header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Mocks, TestApp, TestResponse, keys};
+
+const REFRESH_TOKEN: &str = "1//refresh-token-PLAINTEXT";
+const ACCESS_TOKEN: &str = "ya29.access-token-PLAINTEXT";
+const CLIENT_ID: &str = "client-id.apps.googleusercontent.com";
+const PORTAL: &str = "https://portal.deskringer.test";
+
+/// A business, its token, and a mock Google.
+struct Setup {
+    app: TestApp,
+    google: MockServer,
+    business: i64,
+    token: String,
+}
+
+fn token_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+}
+
+async fn setup_with(extra: &[(&str, &str)]) -> Setup {
+    let google = MockServer::start().await;
+    let mocks = Mocks::start().await;
+    let key = token_key();
+    let mut vars = vec![
+        ("GOOGLE_CLIENT_ID", CLIENT_ID),
+        ("GOOGLE_CLIENT_SECRET", "client-secret"),
+        ("CALENDAR_TOKEN_KEY", key.as_str()),
+    ];
+    let uri = google.uri();
+    for name in ["GOOGLE_OAUTH_URL", "GOOGLE_TOKEN_URL", "GOOGLE_CALENDAR_API_URL"] {
+        vars.push((name, uri.as_str()));
+    }
+    vars.extend_from_slice(extra);
+    let app = TestApp::spawn_with(mocks.config(false, false, &vars)).await;
+    let business = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let token = app.token(Role::Customer, business);
+    Setup { app, google, business, token }
+}
+
+async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+/// Google's token endpoint answering a code exchange.
+async fn mock_code_exchange(google: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=the-code"))
+        .and(body_string_contains("client_secret=client-secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN, "expires_in": 3599,
+            "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/calendar.events"
+        })))
+        .mount(google)
+        .await;
+}
+
+/// Google's token endpoint refreshing, and the calendar list.
+async fn mock_calendar_list(google: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=1%2F%2Frefresh-token-PLAINTEXT"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": ACCESS_TOKEN, "expires_in": 3599})),
+        )
+        .mount(google)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/calendar/v3/users/me/calendarList"))
+        .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [
+            {"id": "owner@bella.test", "summary": "Bella", "primary": true, "accessRole": "owner"},
+            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "accessRole": "writer"},
+            {"id": "holidays@group.v.calendar.google.com", "summary": "Holidays", "accessRole": "reader"}
+        ]})))
+        .mount(google)
+        .await;
+}
+
+impl Setup {
+    /// The state the connect route signs, from its authorize URL.
+    async fn connect_state(&self) -> (reqwest::Url, String) {
+        let response = self.app.get("/api/portal/calendar/google/connect", &self.token).await;
+        let body = response.assert_ok(StatusCode::OK);
+        assert_eq!(keys(body), ["authorize_url"]);
+        let url = reqwest::Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
+        let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+        (url, state)
+    }
+
+    async fn callback(&self, query: &str) -> TestResponse {
+        self.app.call(Method::GET, &format!("/api/calendar/google/callback?{query}"), None, None).await
+    }
+
+    async fn stored_secret(&self) -> Option<Vec<u8>> {
+        sqlx::query_scalar("SELECT secret FROM calendar_connections WHERE customer_id = $1")
+            .bind(self.business)
+            .fetch_optional(&self.app.db)
+            .await
+            .unwrap()
+    }
+
+    /// Connects through the real flow.
+    async fn connect(&self) {
+        mock_code_exchange(&self.google).await;
+        let (_, state) = self.connect_state().await;
+        let response = self.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+        assert_eq!(response.status, StatusCode::FOUND, "{}", response.text);
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn location(response: &TestResponse) -> &str {
+    assert_eq!(response.status, StatusCode::FOUND, "{}", response.text);
+    response.headers[header::LOCATION].to_str().unwrap()
+}
+
+fn assert_no_token(response: &TestResponse) {
+    for secret in [REFRESH_TOKEN, ACCESS_TOKEN, "PLAINTEXT", "client-secret"] {
+        assert!(!response.text.contains(secret), "{secret} in {}", response.text);
+        let headers = format!("{:?}", response.headers);
+        assert!(!headers.contains(secret), "{secret} in {headers}");
+    }
+}
+
+#[tokio::test]
+async fn connecting_google_stores_a_sealed_refresh_token_and_returns_to_the_portal() {
+    // Arrange
+    let s = setup().await;
+    mock_code_exchange(&s.google).await;
+    let before = s.app.get("/api/portal/calendar", &s.token).await;
+    assert_eq!(before.assert_ok(StatusCode::OK), &json!({"provider": null, "status": "not_connected"}));
+
+    // Act: the portal asks for the consent URL; Google sends the business back.
+    let (url, state) = s.connect_state().await;
+    let callback = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+
+    // Assert: the consent URL asks for exactly what the receptionist needs.
+    assert_eq!(
+        format!("{}{}", url.origin().ascii_serialization(), url.path()),
+        format!("{}/o/oauth2/v2/auth", s.google.uri())
+    );
+    let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(params["client_id"], CLIENT_ID);
+    assert_eq!(params["redirect_uri"], "https://deskringer.test/api/calendar/google/callback");
+    assert_eq!(params["response_type"], "code");
+    assert_eq!(params["access_type"], "offline");
+    assert_eq!(params["prompt"], "consent");
+    let mut scopes: Vec<&str> = params["scope"].split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(
+        scopes,
+        [
+            "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+            "https://www.googleapis.com/auth/calendar.events",
+            "https://www.googleapis.com/auth/calendar.events.freebusy",
+        ]
+    );
+    assert_eq!(location(&callback), format!("{PORTAL}?calendar=connected"));
+    assert_no_token(&callback);
+    let secret = s.stored_secret().await.expect("the connection is stored");
+    assert!(!secret.windows(REFRESH_TOKEN.len()).any(|w| w == REFRESH_TOKEN.as_bytes()), "stored in plaintext");
+    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    assert_eq!(key.open_string(&secret).unwrap(), REFRESH_TOKEN);
+    let after = s.app.get("/api/portal/calendar", &s.token).await;
+    assert_eq!(
+        after.assert_ok(StatusCode::OK),
+        &json!({"provider": "google", "status": "connected",
+                "calendars": {"write_calendar_id": "primary", "busy_calendar_ids": ["primary"]}})
+    );
+}
+
+#[tokio::test]
+async fn a_bad_expired_or_replayed_state_is_refused_and_nothing_is_stored() {
+    // Arrange
+    let s = setup().await;
+    mock_code_exchange(&s.google).await;
+    let secret = s.app.state.config.jwt_secret_bytes();
+    let expired = oauth_state::sign(secret, s.business, Utc::now() - chrono::Duration::seconds(1));
+    let foreign = oauth_state::sign(
+        b"another-server-secret-another-server",
+        s.business,
+        Utc::now() + oauth_state::STATE_LIFETIME,
+    );
+    let (_, good) = s.connect_state().await;
+    let tampered = good.replacen(&format!("{}.", s.business), &format!("{}.", s.business + 1), 1);
+
+    // Act + Assert: none of these stores anything.
+    for state in ["", "garbage", expired.as_str(), foreign.as_str(), tampered.as_str()] {
+        let response = s.callback(&format!("code=the-code&state={}", urlencode(state))).await;
+        assert_eq!(location(&response), format!("{PORTAL}?calendar=error&reason=invalid_state"), "{state}");
+    }
+    let response = s.callback("code=the-code").await;
+    assert_eq!(location(&response), format!("{PORTAL}?calendar=error&reason=invalid_state"));
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+
+    // A good state works once; its replay is refused even after the business disconnects.
+    let first = s.callback(&format!("code=the-code&state={}", urlencode(&good))).await;
+    assert_eq!(location(&first), format!("{PORTAL}?calendar=connected"));
+    sqlx::query("DELETE FROM calendar_connections").execute(&s.app.db).await.unwrap();
+    let replay = s.callback(&format!("code=the-code&state={}", urlencode(&good))).await;
+    assert_eq!(location(&replay), format!("{PORTAL}?calendar=error&reason=invalid_state"));
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn a_refusal_at_google_or_a_failed_exchange_stores_nothing() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&s.google)
+        .await;
+
+    let (_, state) = s.connect_state().await;
+    let denied = s.callback(&format!("error=access_denied&state={}", urlencode(&state))).await;
+    assert_eq!(location(&denied), format!("{PORTAL}?calendar=error&reason=denied"));
+    let (_, state) = s.connect_state().await;
+    let failed = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(location(&failed), format!("{PORTAL}?calendar=error&reason=google_error"));
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn without_a_portal_url_the_callback_answers_json() {
+    let s = setup_with(&[("PORTAL_URL", "")]).await;
+    mock_code_exchange(&s.google).await;
+    let (_, state) = s.connect_state().await;
+    let ok = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(ok.assert_ok(StatusCode::OK), &json!({"calendar": "connected"}));
+    let bad = s.callback("code=the-code&state=x").await;
+    assert_eq!(bad.assert_ok(StatusCode::BAD_REQUEST), &json!({"calendar": "error", "reason": "invalid_state"}));
+}
+
+#[tokio::test]
+async fn connecting_without_google_settings_or_a_token_key_answers_503_naming_them() {
+    let mocks = Mocks::start().await;
+    let app = TestApp::spawn_with(mocks.config(false, false, &[])).await;
+    let business = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let message = app
+        .get("/api/portal/calendar/google/connect", &app.token(Role::Customer, business))
+        .await
+        .assert_error(StatusCode::SERVICE_UNAVAILABLE)
+        .to_owned();
+    assert!(message.contains("CALENDAR_TOKEN_KEY"), "{message}");
+
+    let key = token_key();
+    let app = TestApp::spawn_with(mocks.config(false, false, &[("CALENDAR_TOKEN_KEY", key.as_str())])).await;
+    let business = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let response = app.get("/api/portal/calendar/google/connect", &app.token(Role::Customer, business)).await;
+    let message = response.assert_error(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(message.contains("GOOGLE_CLIENT_ID"), "{message}");
+}
+
+#[tokio::test]
+async fn the_accounts_calendars_are_listed_with_a_refreshed_access_token() {
+    let s = setup().await;
+    s.connect().await;
+    mock_calendar_list(&s.google).await;
+
+    let response = s.app.get("/api/portal/calendar/google/calendars", &s.token).await;
+
+    assert_eq!(
+        response.assert_ok(StatusCode::OK),
+        &json!({"calendars": [
+            {"id": "owner@bella.test", "summary": "Bella", "primary": true},
+            {"id": "staff@group.calendar.google.com", "summary": "Staff rota", "primary": false},
+            {"id": "holidays@group.v.calendar.google.com", "summary": "Holidays", "primary": false}
+        ]})
+    );
+    assert_no_token(&response);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_marks_the_connection_for_reconnecting() {
+    let s = setup().await;
+    s.connect().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+        ))
+        .mount(&s.google)
+        .await;
+
+    let response = s.app.get("/api/portal/calendar/google/calendars", &s.token).await;
+
+    let message = response.assert_error(StatusCode::CONFLICT);
+    assert!(message.contains("connect it again"), "{message}");
+    let connection = s.app.get("/api/portal/calendar", &s.token).await;
+    let body = connection.assert_ok(StatusCode::OK);
+    assert_eq!(body["status"], "needs_reconnect");
+    assert!(body["error"].as_str().unwrap().contains("connect the calendar again"), "{body}");
+    assert!(body["error_at"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn the_calendars_chosen_must_be_the_accounts_own() {
+    let s = setup().await;
+    assert_eq!(
+        s.app
+            .put("/api/portal/calendar", &s.token, json!({"write_calendar_id": "primary"}))
+            .await
+            .assert_error(StatusCode::NOT_FOUND),
+        "no Google calendar is connected"
+    );
+    s.connect().await;
+    mock_calendar_list(&s.google).await;
+
+    let unknown = s.app.put("/api/portal/calendar", &s.token, json!({"write_calendar_id": "someone@else.test"})).await;
+    assert_eq!(
+        unknown.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
+        "write_calendar_id: `someone@else.test` is not one of this Google account's calendars"
+    );
+    let unknown = s.app.put("/api/portal/calendar", &s.token, json!({"busy_calendar_ids": ["primary", "nope"]})).await;
+    assert!(unknown.assert_error(StatusCode::UNPROCESSABLE_ENTITY).starts_with("busy_calendar_ids: `nope`"));
+    let read_only = s
+        .app
+        .put("/api/portal/calendar", &s.token, json!({"write_calendar_id": "holidays@group.v.calendar.google.com"}))
+        .await;
+    assert!(read_only.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("read-only"), "{}", read_only.text);
+    let empty = s.app.put("/api/portal/calendar", &s.token, json!({"busy_calendar_ids": []})).await;
+    assert!(empty.assert_error(StatusCode::UNPROCESSABLE_ENTITY).starts_with("busy_calendar_ids"));
+
+    let chosen = s
+        .app
+        .put(
+            "/api/portal/calendar",
+            &s.token,
+            json!({"write_calendar_id": "staff@group.calendar.google.com",
+                   "busy_calendar_ids": ["primary", "staff@group.calendar.google.com", "primary", "holidays@group.v.calendar.google.com"]}),
+        )
+        .await;
+    assert_eq!(
+        chosen.assert_ok(StatusCode::OK)["calendars"],
+        json!({"write_calendar_id": "staff@group.calendar.google.com",
+               "busy_calendar_ids": ["primary", "staff@group.calendar.google.com", "holidays@group.v.calendar.google.com"]})
+    );
+    let shown = s.app.get("/api/portal/calendar", &s.token).await;
+    assert_eq!(shown.body["calendars"], chosen.body["calendars"]);
+    assert_no_token(&chosen);
+}
+
+#[tokio::test]
+async fn disconnecting_revokes_at_google_and_forgets_the_token() {
+    let s = setup().await;
+    s.connect().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(body_string_contains("token=1%2F%2Frefresh-token-PLAINTEXT"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&s.google)
+        .await;
+
+    let response = s.app.delete("/api/portal/calendar", &s.token).await;
+
+    assert_eq!(response.assert_ok(StatusCode::OK), &json!({"message": "the calendar is disconnected"}));
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+    s.google.verify().await;
+    s.app.delete("/api/portal/calendar", &s.token).await.assert_error(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_failed_revocation_still_forgets_and_says_so() {
+    let s = setup().await;
+    s.connect().await;
+    Mock::given(method("POST")).and(path("/revoke")).respond_with(ResponseTemplate::new(503)).mount(&s.google).await;
+
+    let response = s.app.delete("/api/portal/calendar", &s.token).await;
+
+    let message = response.assert_ok(StatusCode::OK)["message"].as_str().unwrap();
+    assert!(message.contains("Google could not be told"), "{message}");
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn the_admin_lists_every_connection_and_only_the_admin_may() {
+    let s = setup().await;
+    s.connect().await;
+    let admin = s.app.admin_token().await;
+
+    let response = s.app.get("/api/admin/calendar-connections", &admin).await;
+
+    let body: &Value = response.assert_ok(StatusCode::OK);
+    assert_eq!(
+        body,
+        &json!({"connections": [{"customer_id": s.business, "business_name": "Bella Hair", "provider": "google",
+                                 "status": "connected", "last_error": null, "last_error_at": null, "pending_writes": 0}]})
+    );
+    assert_no_token(&response);
+    s.app.get("/api/admin/calendar-connections", &s.token).await.assert_error(StatusCode::FORBIDDEN);
+    s.app.call(Method::GET, "/api/admin/calendar-connections", None, None).await.assert_error(StatusCode::UNAUTHORIZED);
+    for (method, uri) in [
+        (Method::GET, "/api/portal/calendar"),
+        (Method::GET, "/api/portal/calendar/google/connect"),
+        (Method::GET, "/api/portal/calendar/google/calendars"),
+        (Method::DELETE, "/api/portal/calendar"),
+    ] {
+        s.app.call(method.clone(), uri, Some(&admin), None).await.assert_error(StatusCode::FORBIDDEN);
+        s.app.call(method, uri, None, None).await.assert_error(StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_the_key_once_a_calendar_is_connected() {
+    // Arrange: a connected calendar, then a production start without CALENDAR_TOKEN_KEY.
+    let s = setup().await;
+    s.connect().await;
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deskringer"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("APP_ENV", "production")
+        .env("DATABASE_URL", s.app.database_url())
+        .env("JWT_SECRET_KEY", "a-production-secret-of-at-least-32-bytes")
+        .env("API_BASE_URL", "https://api.deskringer.test")
+        .env("TWILIO_AUTH_TOKEN", "twilio-token")
+        .env("METRICS_TOKEN", "metrics-token")
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+
+    // Act: it must stop by itself (a server that starts is killed and fails the test).
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the server started without CALENDAR_TOKEN_KEY");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+
+    // Assert
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(stderr.contains("CALENDAR_TOKEN_KEY"), "{stderr}");
+}

@@ -20,6 +20,20 @@ pub const ALTERNATIVES: usize = 3;
 /// Days of the diary read at a time while searching for free starts.
 const SEARCH_WINDOW_DAYS: u64 = 7;
 
+/// The busy times of a calendar outside the diary (the business's Google Calendar) between
+/// two instants, or why they cannot be known. Built above the diary, which only asks.
+pub type OutsideCalendar = std::sync::Arc<
+    dyn Fn(
+            DateTime<Utc>,
+            DateTime<Utc>,
+        ) -> futures_util::future::BoxFuture<'static, Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, String>>
+        + Send
+        + Sync,
+>;
+
+/// Longest wait for an outside calendar's busy times: a caller is on the line.
+const OUTSIDE_CALENDAR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A free start, as the API and the receptionist give it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Slot {
@@ -58,6 +72,9 @@ pub enum BookingError {
     /// The appointment is cancelled and cannot be moved.
     #[error("that appointment is cancelled")]
     Cancelled,
+    /// The business's connected calendar cannot be read, so no time can be confirmed.
+    #[error("the connected calendar cannot be reached ({0})")]
+    CalendarUnavailable(String),
     /// The database failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
@@ -82,13 +99,25 @@ pub struct BookingRequest {
     pub call_id: Option<i64>,
 }
 
-/// One business's diary: its hours, time zone and booking rules.
-#[derive(Debug, Clone)]
+/// One business's diary: its hours, time zone and booking rules, and the busy times of its
+/// connected calendar when it has one.
+#[derive(Clone)]
 pub struct Diary {
     customer_id: i64,
     zone: Tz,
     hours: BusinessHours,
     settings: BookingSettings,
+    outside: Option<OutsideCalendar>,
+}
+
+impl std::fmt::Debug for Diary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Diary")
+            .field("customer_id", &self.customer_id)
+            .field("zone", &self.zone)
+            .field("outside_calendar", &self.outside.is_some())
+            .finish()
+    }
 }
 
 impl Diary {
@@ -99,7 +128,14 @@ impl Diary {
             return Err(BookingError::NotSetUp);
         }
         let hours = customer.business_hours.as_ref().and_then(|hours| hours.parse()).unwrap_or_default();
-        Ok(Diary { customer_id: customer.id, zone: time_zone(&customer.timezone), hours, settings })
+        Ok(Diary { customer_id: customer.id, zone: time_zone(&customer.timezone), hours, settings, outside: None })
+    }
+
+    /// The same diary, whose free times also leave out what `calendar` says is busy; when it
+    /// cannot be read, nothing is offered or booked ([`BookingError::CalendarUnavailable`]).
+    pub fn with_outside_calendar(mut self, calendar: Option<OutsideCalendar>) -> Self {
+        self.outside = calendar;
+        self
     }
 
     /// The business's time zone.
@@ -282,27 +318,36 @@ impl Diary {
         let wanted = SlotRequest { date: Some(local.date_naive()), earliest: Some(local.time()), latest: None };
         match self.nearest_excluding(db, service, &wanted, now, ALTERNATIVES, except).await {
             Ok(alternatives) => BookingError::Taken { alternatives },
-            Err(BookingError::Db(error)) => BookingError::Db(error),
+            Err(error @ (BookingError::Db(_) | BookingError::CalendarUnavailable(_))) => error,
             Err(_) => BookingError::Taken { alternatives: Vec::new() },
         }
     }
 
     /// Time off and appointments that can touch local days `first..=last` (a day of margin
-    /// each side covers overnight hours, buffers and clock changes).
+    /// each side covers overnight hours, buffers and clock changes), and the outside
+    /// calendar's busy times, which count as time off.
     async fn load(
         &self,
         db: &sqlx::PgPool,
         first: NaiveDate,
         last: NaiveDate,
         except: Option<i64>,
-    ) -> Result<(Vec<TimeOff>, Vec<Busy>), sqlx::Error> {
+    ) -> Result<(Vec<TimeOff>, Vec<Busy>), BookingError> {
         let from = start_of_local_day(self.zone, first.pred_opt().unwrap_or(first));
         let to = start_of_local_day(self.zone, last + Days::new(2));
-        let time_off = db::time_off_between(db, self.customer_id, from, to)
+        let mut time_off: Vec<TimeOff> = db::time_off_between(db, self.customer_id, from, to)
             .await?
             .into_iter()
             .map(|off| TimeOff { start: off.starts_at, end: off.ends_at })
             .collect();
+        if let Some(outside) = &self.outside {
+            let busy = match tokio::time::timeout(OUTSIDE_CALENDAR_WAIT, outside(from, to)).await {
+                Ok(Ok(busy)) => busy,
+                Ok(Err(reason)) => return Err(BookingError::CalendarUnavailable(reason)),
+                Err(_) => return Err(BookingError::CalendarUnavailable("it did not answer in time".into())),
+            };
+            time_off.extend(busy.into_iter().map(|(start, end)| TimeOff { start, end }));
+        }
         let busy = db::taken_between(db, self.customer_id, from, to, except)
             .await?
             .into_iter()

@@ -57,6 +57,8 @@ pub struct Clients {
     pub stripe: Option<stripe::Stripe>,
     /// Google Calendar's OAuth; `None` without `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET`.
     pub google: Option<google_oauth::GoogleOAuth>,
+    /// Google Calendar's free/busy and events (each call carries the business's token).
+    pub google_calendar: google_calendar::GoogleCalendar,
 }
 
 impl Clients {
@@ -69,6 +71,7 @@ impl Clients {
             twilio: twilio::Twilio::new(&config.twilio)?,
             stripe: stripe::Stripe::new(&config.stripe)?,
             google: google_oauth::GoogleOAuth::new(&config.calendar)?,
+            google_calendar: google_calendar::GoogleCalendar::new(&config.calendar.google_calendar_api_url)?,
         })
     }
 }

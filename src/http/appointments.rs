@@ -139,6 +139,9 @@ impl From<BookingError> for AppError {
             BookingError::NotBookable(_) => AppError::invalid_field("starts_at", error.to_string()),
             BookingError::Taken { alternatives } => AppError::Taken(SlotTaken::taken(alternatives)),
             BookingError::NotFound => AppError::NotFound(error.to_string()),
+            BookingError::CalendarUnavailable(_) => AppError::BadGateway(format!(
+                "{error}: no time can be confirmed until it answers; try again, or reconnect it in the portal"
+            )),
             BookingError::Db(error) => AppError::Sqlx(error),
         }
     }

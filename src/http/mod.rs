@@ -16,6 +16,7 @@ pub mod figures;
 pub mod login_limit;
 pub mod metrics;
 pub mod openapi;
+pub mod outside_calendar;
 pub mod pagination;
 pub mod phone_numbers;
 pub mod portal;

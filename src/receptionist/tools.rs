@@ -167,6 +167,11 @@ pub fn diary_down() -> String {
     json!({ "error": DIARY_DOWN }).to_string()
 }
 
+/// Said to the model when the business's own calendar cannot be read: it takes details.
+const CALENDAR_DOWN: &str = "The business's calendar cannot be checked right now, so no time can be confirmed. \
+                             Tell the caller, take their name, phone number and preferred time, and say the team \
+                             will confirm.";
+
 /// Said to the model when the diary cannot be reached: it takes details instead.
 const DIARY_DOWN: &str = "The diary cannot be reached right now. Do not promise a time: take the caller's name, \
                           phone number and preferred time, and say the team will confirm.";
@@ -193,6 +198,8 @@ pub struct CallDesk {
     pub caller: Option<String>,
     /// Tells the caller and the owner of a booking, move or cancellation.
     pub notify: Notify,
+    /// The business's connected calendar, whose busy times the diary leaves out.
+    pub outside: Option<crate::booking::diary::OutsideCalendar>,
 }
 
 impl std::fmt::Debug for CallDesk {
@@ -239,7 +246,9 @@ impl CallDesk {
     }
 
     fn diary(&self) -> Result<Diary, ToolResult> {
-        Diary::of(&self.customer).map_err(|_| ToolResult::problem("This business does not take bookings by phone."))
+        Diary::of(&self.customer)
+            .map(|diary| diary.with_outside_calendar(self.outside.clone()))
+            .map_err(|_| ToolResult::problem("This business does not take bookings by phone."))
     }
 
     async fn check_availability(&self, arguments: Value, now: DateTime<Utc>) -> anyhow::Result<ToolResult> {
@@ -284,6 +293,7 @@ impl CallDesk {
         let slots = match diary.nearest(&self.db, &service.name, &wanted, now, OFFERED).await {
             Ok(slots) => slots,
             Err(BookingError::BadRequest(error)) => return Ok(ToolResult::problem(&format!("{error}."))),
+            Err(BookingError::CalendarUnavailable(reason)) => return self.calendar_down(&reason).await,
             Err(BookingError::Db(error)) => return Err(error.into()),
             Err(error) => return Ok(ToolResult::problem(&format!("{error}."))),
         };
@@ -399,6 +409,7 @@ impl CallDesk {
                 let slots = self.offer(&offered.service, &alternatives).await?;
                 Ok(refused("That time has just been taken.", &slots))
             }
+            Err(BookingError::CalendarUnavailable(reason)) => self.calendar_down(&reason).await,
             Err(BookingError::Db(error)) => Err(error.into()),
             Err(other) => Ok(refused(&format!("{other}."), &[])),
         }
@@ -489,6 +500,7 @@ impl CallDesk {
                 let slots = self.offer(&appointment.service, &alternatives).await?;
                 Ok(refused("That time has just been taken; the appointment stays as it was.", &slots))
             }
+            Err(BookingError::CalendarUnavailable(reason)) => self.calendar_down(&reason).await,
             Err(BookingError::Db(error)) => Err(error.into()),
             Err(other) => Ok(refused(&format!("{other}; the appointment stays as it was."), &[])),
         }
@@ -509,6 +521,17 @@ impl CallDesk {
             self.record(&cancelled, Change::Cancelled, &diary).await?;
         }
         Ok(ToolResult::output(json!({"cancelled": true, "label": label})))
+    }
+
+    /// The business's connected calendar cannot be read: nothing is booked blind. The model
+    /// takes details instead, and the transcript (so the summary and the owner's email) says
+    /// why.
+    async fn calendar_down(&self, reason: &str) -> anyhow::Result<ToolResult> {
+        let line = format!("[No time could be confirmed: the business's calendar cannot be reached ({reason})]");
+        sqlx::query!("INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)", self.call_id, line)
+            .execute(&self.db)
+            .await?;
+        Ok(ToolResult::problem(CALENDAR_DOWN))
     }
 
     /// Links the call to what it did, says so in the transcript, and tells the caller and

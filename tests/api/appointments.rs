@@ -57,6 +57,7 @@ async fn call_desk(app: &TestApp, customer_id: i64, sid: &str, from: &str) -> Ca
         call_id,
         caller: deskringer::receptionist::tools::caller_number(Some(from)),
         notify: deskringer::http::webhooks::twilio::call_notices(),
+        outside: None,
     }
 }
 

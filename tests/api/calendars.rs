@@ -460,3 +460,124 @@ async fn production_refuses_to_start_without_the_key_once_a_calendar_is_connecte
     assert!(!status.success());
     assert!(stderr.contains("CALENDAR_TOKEN_KEY"), "{stderr}");
 }
+
+/// The business books (every day 09:00-17:00 in New York, a 60-minute service), has a
+/// number, and its Google Calendar is connected with `primary` as the busy calendar.
+async fn booking_with_google(setup: &Setup) {
+    let every_day: serde_json::Map<String, Value> =
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+            .iter()
+            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
+            .collect();
+    sqlx::query(
+        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
+         deskringer_number = '+14155550111', business_hours = $2::json, \
+         booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
+    )
+    .bind(setup.business)
+    .bind(Value::Object(every_day).to_string())
+    .execute(&setup.app.db)
+    .await
+    .unwrap();
+    let key = setup.app.state.config.calendar.token_key.clone().unwrap();
+    sqlx::query(
+        "INSERT INTO calendar_connections (customer_id, provider, status, secret, write_calendar_id, busy_calendar_ids) \
+         VALUES ($1, 'google', 'connected', $2, 'primary', '[\"primary\"]')",
+    )
+    .bind(setup.business)
+    .bind(key.seal(REFRESH_TOKEN.as_bytes()).unwrap())
+    .execute(&setup.app.db)
+    .await
+    .unwrap();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": ACCESS_TOKEN, "expires_in": 3599})),
+        )
+        .mount(&setup.google)
+        .await;
+}
+
+#[tokio::test]
+async fn google_busy_times_are_not_offered_and_an_unreachable_calendar_books_nothing_blind() {
+    let setup = setup().await;
+    booking_with_google(&setup).await;
+    let zone = chrono_tz::America::New_York;
+    let day = Utc::now().with_timezone(&zone).date_naive() + chrono::Days::new(2);
+    let at = |hour: u32| {
+        use chrono::TimeZone;
+        zone.from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap()).unwrap().with_timezone(&Utc)
+    };
+    // Google says 10:00-12:00 is busy (the owner's own event), read live with the token.
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "calendar#freeBusy",
+            "calendars": {"primary": {"busy": [{"start": at(10).to_rfc3339(), "end": at(12).to_rfc3339()}]}}
+        })))
+        .up_to_n_times(2)
+        .mount(&setup.google)
+        .await;
+
+    let response = setup.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &setup.token).await;
+    let starts: Vec<chrono::DateTime<Utc>> = response.assert_ok(StatusCode::OK)["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| slot["start"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(starts.contains(&at(9)) && starts.contains(&at(12)), "{starts:?}");
+    assert!(starts.iter().all(|start| *start + chrono::Duration::hours(1) <= at(10) || *start >= at(12)), "{starts:?}");
+    // Booking into the busy time is refused too (the re-check reads Google again).
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T10:30"), "caller_name": "Ana"});
+    let refused = setup.app.post("/api/portal/appointments", &setup.token, body).await;
+    assert!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY).contains("closed"), "{}", refused.text);
+
+    // Then Google fails: the receptionist confirms no time, takes details, and says why.
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"code": 500, "message": "backend"}})))
+        .mount(&setup.google)
+        .await;
+    setup
+        .app
+        .twilio(
+            "/api/webhooks/twilio/voice",
+            &[("CallSid", "CA_gcal"), ("From", "+14155550199"), ("To", "+14155550111")],
+        )
+        .await;
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_gcal'")
+        .fetch_one(&setup.app.db)
+        .await
+        .unwrap();
+    let customer = deskringer::db::customers::find(&setup.app.db, setup.business).await.unwrap().unwrap();
+    let desk = deskringer::receptionist::tools::CallDesk {
+        db: setup.app.db.clone(),
+        customer,
+        call_id,
+        caller: Some("+14155550199".into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
+        outside: deskringer::http::outside_calendar::for_business(&setup.app.state, setup.business).await.unwrap(),
+    };
+    let call = deskringer::clients::ToolCall {
+        id: "c".into(),
+        name: "check_availability".into(),
+        arguments: json!({"service": "Haircut", "date": day.to_string()}).to_string(),
+    };
+    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    assert!(answer["error"].as_str().unwrap().contains("no time can be confirmed"), "{answer}");
+    assert!(answer.get("slots").is_none());
+    let lines: Vec<String> = sqlx::query_scalar("SELECT message FROM call_logs WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_all(&setup.app.db)
+        .await
+        .unwrap();
+    assert!(lines.iter().any(|line| line.starts_with("[No time could be confirmed")), "{lines:?}");
+    assert!(lines.iter().all(|line| !line.contains(ACCESS_TOKEN) && !line.contains(REFRESH_TOKEN)));
+    // The portal says so too, as a 502 that names the calendar.
+    let response = setup.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &setup.token).await;
+    assert!(response.assert_error(StatusCode::BAD_GATEWAY).contains("calendar"), "{}", response.text);
+    assert_eq!(setup.app.count("appointments").await, 0);
+}

@@ -14,11 +14,11 @@ use crate::booking::diary::{BookingRequest, Diary, Slot};
 use crate::booking::notices::{Audience, Change};
 use crate::db::appointments::{self as db, AppointmentSource, AppointmentStatus, TimeOff};
 use crate::db::customers::{self, Customer};
-use crate::http::AppState;
 use crate::http::appointments::{Appointment, AppointmentList, TakenErrors, parse_instant, parse_range};
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser, OptionalJson};
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
+use crate::http::{AppState, outside_calendar};
 use crate::jobs::appointments as notices;
 use crate::receptionist::hours::time_zone;
 
@@ -78,7 +78,7 @@ async fn get_availability(
     AppQuery(query): AppQuery<AvailabilityQuery>,
 ) -> Result<AppJson<DayAvailability>> {
     let customer = business(&state, &user).await?;
-    let diary = Diary::of(&customer)?;
+    let diary = Diary::of(&customer)?.with_outside_calendar(outside_calendar::for_business(&state, customer.id).await?);
     let service = required(query.service.as_deref(), "service")?;
     let service = diary.service(service)?.name.clone();
     let date = parse_date("date", required(query.date.as_deref(), "date")?)?;
@@ -159,7 +159,7 @@ async fn create_appointment(
     AppJson(body): AppJson<CreateAppointment>,
 ) -> Result<(StatusCode, AppJson<Appointment>)> {
     let customer = business(&state, &user).await?;
-    let diary = Diary::of(&customer)?;
+    let diary = Diary::of(&customer)?.with_outside_calendar(outside_calendar::for_business(&state, customer.id).await?);
     let request = BookingRequest {
         service: diary.service(&body.service)?.name.clone(),
         starts_at: parse_instant("starts_at", &body.starts_at, diary.zone())?,
@@ -218,7 +218,8 @@ async fn update_appointment(
         body.caller_name.as_deref().map(|raw| validate::required_text("caller_name", raw, MAX_NAME_LEN)).transpose()?;
     let notes = body.notes.as_deref().map(|raw| optional_text("notes", Some(raw))).transpose()?;
     if let Some(starts_at) = starts_at.filter(|start| *start != appointment.starts_at) {
-        let diary = Diary::of(&customer)?;
+        let diary =
+            Diary::of(&customer)?.with_outside_calendar(outside_calendar::for_business(&state, customer.id).await?);
         appointment = diary.reschedule(&state.db, &appointment, starts_at, Utc::now()).await?;
         let audience = Audience { caller: true, owner: false };
         notices::appointment_changed(&state.db, &appointment, Change::Moved, audience).await?;

@@ -189,6 +189,7 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
         call_id,
         caller: caller_number(call.caller_phone.as_deref().or(form.get("From"))),
         notify: super::call_notices(),
+        outside: crate::http::outside_calendar::for_business(state, customer.id).await?,
     };
     let outcome = take_turn(
         state.clients.openai.as_ref(),

@@ -92,7 +92,13 @@ pub async fn run(state: AppState, socket: WebSocket, call: StreamCall) {
             return;
         }
     };
-    let mut bridge = Bridge::new(state, call, twilio_out, model, started);
+    // The connected calendar's busy times are read by the tools as they run; what is
+    // needed to read them is looked up once (a database read) before the call starts.
+    let outside = crate::http::outside_calendar::for_business(&state, call.customer.id).await.unwrap_or_else(|error| {
+        tracing::warn!(call.id = call.id, %error, "cannot read the calendar connection");
+        Some(std::sync::Arc::new(|_, _| Box::pin(async { Err("its connection cannot be read".to_owned()) })))
+    });
+    let mut bridge = Bridge::new(state, call, twilio_out, model, started, outside);
     let stop = match bridge.greet().await {
         Ok(()) => bridge.relay(twilio_in).await,
         Err(_) => Stop::Close(Outcome::Fallback, "model_failed"),
@@ -196,6 +202,7 @@ impl Bridge {
         twilio: SplitSink<WebSocket, Message>,
         model: ModelSession,
         started: Instant,
+        outside: Option<crate::booking::diary::OutsideCalendar>,
     ) -> Self {
         let now = Deadline::now();
         let call_deadline = now + state.config.realtime.max_call;
@@ -205,6 +212,7 @@ impl Bridge {
             call_id: call.id,
             caller: tools::caller_number(call.caller_phone.as_deref()),
             notify: crate::http::webhooks::twilio::call_notices(),
+            outside,
         };
         Bridge {
             state,

@@ -2,6 +2,7 @@
 
 pub mod admins;
 pub mod appointments;
+pub mod calendar_connections;
 pub mod call_totals;
 pub mod calls;
 pub mod customers;

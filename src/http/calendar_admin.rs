@@ -54,10 +54,16 @@ async fn list_calendar_connections(
     _admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<AppJson<AdminCalendarConnections>> {
+    // A write is pending while the calendar does not show an appointment's latest version
+    // (a booked one not yet written, or a cancelled one whose event is still there).
     let rows = sqlx::query!(
-        "SELECT c.customer_id, u.business_name, c.provider, c.status, c.last_error, c.last_error_at
-         FROM calendar_connections c JOIN customers u ON u.id = c.customer_id
-         ORDER BY c.status = 'connected', u.business_name, c.customer_id"
+        r#"SELECT c.customer_id, u.business_name, c.provider, c.status, c.last_error, c.last_error_at,
+                  (SELECT count(*) FROM appointments a
+                   WHERE a.customer_id = c.customer_id AND c.provider = 'google'
+                         AND a.calendar_synced_sequence IS DISTINCT FROM a.sequence
+                         AND (a.status = 'booked' OR a.google_event_id IS NOT NULL)) AS "pending_writes!"
+           FROM calendar_connections c JOIN customers u ON u.id = c.customer_id
+           ORDER BY c.status = 'connected', u.business_name, c.customer_id"#
     )
     .fetch_all(&state.db)
     .await?;
@@ -70,9 +76,7 @@ async fn list_calendar_connections(
             status: row.status,
             last_error: row.last_error,
             last_error_at: row.last_error_at,
-            // Event writes come with the diary integration (issue 19 continues); until then
-            // nothing waits.
-            pending_writes: 0,
+            pending_writes: row.pending_writes,
         })
         .collect();
     Ok(AppJson(AdminCalendarConnections { connections }))

@@ -11,8 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::booking::diary::OutsideCalendar;
 use crate::clients::google_calendar::CalendarError;
 use crate::clients::google_oauth::GoogleError;
+use crate::db::calendar_connections::mark_needs_reconnect;
 use crate::http::AppState;
-use crate::http::portal::calendar::mark_needs_reconnect;
 
 /// The business's outside calendar, if it has one connected (Google); `None` otherwise.
 /// A connection that needs reconnecting, or that this server cannot open, still answers:

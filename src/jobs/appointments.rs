@@ -534,6 +534,8 @@ pub async fn queue(
             super::enqueue(db, tx, TextOwner(notice), key("text-owner")).await?;
         }
     }
+    // The business's own calendar shows every change, whoever is told of it.
+    super::calendar::queue(db, tx, business.id, id).await?;
     Ok(())
 }
 

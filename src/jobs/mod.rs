@@ -11,6 +11,7 @@
 
 pub mod appointments;
 pub mod billing;
+pub mod calendar;
 pub mod notify;
 pub mod numbers;
 pub mod post_call;
@@ -143,6 +144,7 @@ pub async fn worker(
         .define_job::<appointments::RemindCaller>()
         .define_job::<appointments::EmailOwner>()
         .define_job::<appointments::TextOwner>()
+        .define_job::<calendar::SyncCalendarEvent>()
         .with_cron(
             graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)
                 .context("the trial-expiry schedule is invalid")?,

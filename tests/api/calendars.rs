@@ -581,3 +581,88 @@ async fn google_busy_times_are_not_offered_and_an_unreachable_calendar_books_not
     assert!(response.assert_error(StatusCode::BAD_GATEWAY).contains("calendar"), "{}", response.text);
     assert_eq!(setup.app.count("appointments").await, 0);
 }
+
+#[tokio::test]
+async fn bookings_moves_and_cancellations_are_written_to_google_and_a_failed_write_is_retried() {
+    let setup = setup().await;
+    booking_with_google(&setup).await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calendars": {"primary": {"busy": []}}})))
+        .mount(&setup.google)
+        .await;
+    // The first write fails (Google 500), the retry succeeds.
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"code": 500, "message": "backend"}})))
+        .up_to_n_times(1)
+        .mount(&setup.google)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+        .and(body_string_contains("Haircut - Ana"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_1"})))
+        .expect(1)
+        .mount(&setup.google)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/calendar/v3/calendars/primary/events/evt_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_1"})))
+        .expect(1)
+        .mount(&setup.google)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/calendar/v3/calendars/primary/events/evt_1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&setup.google)
+        .await;
+    let day = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+    let admin = setup.app.admin_token().await;
+
+    // Booked in the portal: written once Google answers.
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T10:00"), "caller_name": "Ana"});
+    let booked = setup.app.post("/api/portal/appointments", &setup.token, body).await;
+    let id = booked.assert_ok(StatusCode::CREATED)["id"].as_i64().unwrap();
+    setup.app.run_jobs().await;
+    assert_eq!(pending_writes(&setup.app, &admin).await, 1, "the failed write is visible");
+    let connection = setup.app.get("/api/admin/calendar-connections", &admin).await;
+    assert!(
+        connection.body["connections"][0]["last_error"].as_str().unwrap().contains("Google"),
+        "{}",
+        connection.text
+    );
+    setup.app.run_retries().await;
+    let event: Option<String> = sqlx::query_scalar("SELECT google_event_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(event.as_deref(), Some("evt_1"));
+    assert_eq!(pending_writes(&setup.app, &admin).await, 0);
+
+    // Moved: the event moves; cancelled: the event goes.
+    let uri = format!("/api/portal/appointments/{id}");
+    let moved = setup
+        .app
+        .call(Method::PATCH, &uri, Some(&setup.token), Some(json!({"starts_at": format!("{day}T14:00")})))
+        .await;
+    moved.assert_ok(StatusCode::OK);
+    setup.app.run_jobs().await;
+    setup.app.post(&format!("{uri}/cancel"), &setup.token, json!({})).await.assert_ok(StatusCode::OK);
+    setup.app.run_jobs().await;
+    let event: Option<String> = sqlx::query_scalar("SELECT google_event_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(event, None);
+    assert_eq!(pending_writes(&setup.app, &admin).await, 0);
+}
+
+/// The admin's count of calendar writes still pending for the one connection.
+async fn pending_writes(app: &TestApp, admin: &str) -> i64 {
+    let list = app.get("/api/admin/calendar-connections", admin).await;
+    list.assert_ok(StatusCode::OK)["connections"][0]["pending_writes"].as_i64().unwrap()
+}

@@ -162,7 +162,7 @@ async fn google_calendars(state: &AppState, customer_id: i64, row: &ConnectionRo
     match result {
         Ok(calendars) => Ok(calendars),
         Err(GoogleError::InvalidGrant) => {
-            mark_needs_reconnect(&state.db, customer_id).await?;
+            crate::db::calendar_connections::mark_needs_reconnect(&state.db, customer_id).await?;
             Err(google_failure(GoogleError::InvalidGrant))
         }
         Err(error) => {
@@ -170,21 +170,6 @@ async fn google_calendars(state: &AppState, customer_id: i64, row: &ConnectionRo
             Err(google_failure(error))
         }
     }
-}
-
-/// Google refused the stored grant (revoked, expired): the connection needs reconnecting.
-pub(crate) async fn mark_needs_reconnect(db: &sqlx::PgPool, customer_id: i64) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE calendar_connections
-         SET status = 'needs_reconnect', last_error = $2, last_error_at = now(), updated_at = now()
-         WHERE customer_id = $1",
-        customer_id,
-        "Google no longer accepts DeskRinger's access (revoked or expired): connect the calendar again"
-    )
-    .execute(db)
-    .await?;
-    tracing::info!(customer.id = customer_id, "Google calendar needs reconnecting");
-    Ok(())
 }
 
 /// `GET /api/portal/calendar`.

@@ -1,0 +1,144 @@
+//! Writing the diary to the business's Google Calendar: one job per appointment that brings
+//! its event up to date (written when booked, moved with it, deleted when it is cancelled).
+//! The appointment row is the lock and the truth; the event follows it through the durable
+//! queue with retries, so a slow Google never holds a caller, and a write that keeps failing
+//! stays visible (`calendar_synced_sequence` lags, and the connection's `last_error` says why).
+
+use graphile_worker::{TaskHandler, WorkerContext};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{JobContext, context, run_logged};
+use crate::clients::google_calendar::{CalendarError, NewEvent};
+use crate::clients::google_oauth::GoogleError;
+use crate::db::appointments::AppointmentStatus;
+use crate::db::calendar_connections::{mark_needs_reconnect, record_error};
+
+/// Bring appointment `appointment_id`'s event in the business's calendar up to date.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncCalendarEvent {
+    /// The appointment.
+    pub appointment_id: i64,
+}
+
+impl TaskHandler for SyncCalendarEvent {
+    const IDENTIFIER: &'static str = "calendar_sync_event";
+
+    async fn run(self, ctx: WorkerContext) -> impl graphile_worker::IntoTaskHandlerResult {
+        let span = tracing::info_span!("calendar_sync", appointment.id = self.appointment_id);
+        run_logged::<Self>(&ctx, span, async { sync_event(context(&ctx)?, self.appointment_id).await }).await
+    }
+}
+
+/// Queues the event's update inside `tx` when the business writes to a Google Calendar. One
+/// job per appointment (its key): a later change replaces a pending one, and the job writes
+/// whatever the appointment is when it runs.
+pub async fn queue(
+    db: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    customer_id: i64,
+    appointment_id: i64,
+) -> anyhow::Result<()> {
+    let writes = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM calendar_connections
+                          WHERE customer_id = $1 AND provider = 'google' AND write_calendar_id IS NOT NULL) AS "writes!""#,
+        customer_id
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    if writes {
+        let key = format!("calendar-sync-{appointment_id}");
+        super::enqueue(db, tx, SyncCalendarEvent { appointment_id }, key).await?;
+    }
+    Ok(())
+}
+
+/// Writes, moves or deletes the appointment's event so that the calendar shows it as it is.
+pub async fn sync_event(job: &JobContext, appointment_id: i64) -> anyhow::Result<()> {
+    let row = sqlx::query!(
+        r#"SELECT a.customer_id, a.service, a.caller_name, a.caller_phone, a.notes, a.starts_at, a.ends_at,
+                  a.status AS "status: AppointmentStatus", a.sequence, a.google_event_id, a.calendar_synced_sequence,
+                  c.timezone, k.status AS connection_status, k.secret, k.write_calendar_id
+           FROM appointments a JOIN customers c ON c.id = a.customer_id
+           JOIN calendar_connections k ON k.customer_id = a.customer_id AND k.provider = 'google'
+           WHERE a.id = $1"#,
+        appointment_id
+    )
+    .fetch_optional(&job.db)
+    .await?;
+    // Disconnected meanwhile, or the appointment is gone: nothing to write.
+    let Some(row) = row else { return Ok(()) };
+    if row.calendar_synced_sequence == Some(row.sequence) {
+        return Ok(());
+    }
+    if row.connection_status != "connected" {
+        // It waits for the owner to reconnect; the admin sees it pending.
+        return Ok(());
+    }
+    let (Some(key), Some(google)) = (job.config.calendar.token_key.as_ref(), job.clients.google.as_ref()) else {
+        anyhow::bail!("this server is not configured for Google Calendar");
+    };
+    let calendar_id = row.write_calendar_id.clone().unwrap_or_else(|| "primary".into());
+    let refresh_token =
+        key.open_string(&row.secret).map_err(|_| anyhow::anyhow!("the stored Google token cannot be opened"))?;
+    let access = match google.refresh(&refresh_token).await {
+        Ok(access) => access,
+        Err(GoogleError::InvalidGrant) => {
+            mark_needs_reconnect(&job.db, row.customer_id).await?;
+            return Ok(());
+        }
+        Err(error) => anyhow::bail!("Google did not give access: {error}"),
+    };
+    let token = access.access_token.expose_secret();
+    let calendar = &job.clients.google_calendar;
+    let written = match (row.status, row.google_event_id.as_deref()) {
+        (AppointmentStatus::Booked, None) => {
+            let mut description = row.caller_phone.clone().unwrap_or_default();
+            if let Some(notes) = row.notes.as_deref().filter(|n| !n.trim().is_empty()) {
+                description = format!("{description}\n{notes}").trim().to_owned();
+            }
+            let event = NewEvent {
+                summary: format!("{} - {}", row.service, row.caller_name),
+                description,
+                start: row.starts_at,
+                end: row.ends_at,
+                time_zone: row.timezone.clone(),
+                appointment_id,
+            };
+            calendar.insert_event(token, &calendar_id, &event).await.map(Some)
+        }
+        (AppointmentStatus::Booked, Some(event_id)) => calendar
+            .patch_event(token, &calendar_id, event_id, row.starts_at, row.ends_at, &row.timezone)
+            .await
+            .map(|()| Some(event_id.to_owned())),
+        (AppointmentStatus::Cancelled, Some(event_id)) => {
+            calendar.delete_event(token, &calendar_id, event_id).await.map(|()| None)
+        }
+        (AppointmentStatus::Cancelled, None) => Ok(None),
+    };
+    let event_id = match written {
+        Ok(event_id) => event_id,
+        Err(error) => {
+            let words = match &error {
+                CalendarError::Unauthorized => "Google refused the calendar write (access)".to_owned(),
+                error if error.is_transport() => "Google Calendar did not answer a write".to_owned(),
+                _ => "Google Calendar refused a write".to_owned(),
+            };
+            record_error(&job.db, row.customer_id, &words).await?;
+            anyhow::bail!("{words}: {error}");
+        }
+    };
+    // Only the version written counts as synced: a change made meanwhile queued its own run.
+    sqlx::query!(
+        "UPDATE appointments SET google_event_id = $2, calendar_synced_sequence = $3
+         WHERE id = $1 AND sequence = $3",
+        appointment_id,
+        event_id,
+        row.sequence
+    )
+    .execute(&job.db)
+    .await?;
+    tracing::info!(appointment.id = appointment_id, "calendar event up to date");
+    Ok(())
+}

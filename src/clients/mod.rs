@@ -2,8 +2,8 @@
 //! timeout and a base URL that tests point at a local mock server. They know nothing of the
 //! database.
 
-// `calcom` and `google_calendar` take each business's own key or token per call; they join
-// `Clients` with their base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) in config.
+// `calcom` and `google_calendar` take each business's own key or token per call; only their
+// base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) come from config.
 pub mod calcom;
 pub mod google_calendar;
 pub mod google_oauth;
@@ -57,6 +57,8 @@ pub struct Clients {
     pub stripe: Option<stripe::Stripe>,
     /// Google Calendar's OAuth; `None` without `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET`.
     pub google: Option<google_oauth::GoogleOAuth>,
+    /// Cal.com; always built, since each business brings its own API key.
+    pub calcom: calcom::CalCom,
 }
 
 impl Clients {
@@ -69,6 +71,7 @@ impl Clients {
             twilio: twilio::Twilio::new(&config.twilio)?,
             stripe: stripe::Stripe::new(&config.stripe)?,
             google: google_oauth::GoogleOAuth::new(&config.calendar)?,
+            calcom: calcom::CalCom::new(&config.calendar.calcom_api_url)?,
         })
     }
 }

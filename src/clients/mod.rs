@@ -2,8 +2,8 @@
 //! timeout and a base URL that tests point at a local mock server. They know nothing of the
 //! database.
 
-// `calcom` and `google_calendar` take each business's own key or token per call; they join
-// `Clients` with their base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) in config.
+// `calcom` and `google_calendar` take each business's own key or token per call; only their
+// base URLs (`CALCOM_API_URL`, `GOOGLE_CALENDAR_API_URL`) come from config.
 pub mod calcom;
 pub mod google_calendar;
 pub mod google_oauth;
@@ -59,6 +59,8 @@ pub struct Clients {
     pub google: Option<google_oauth::GoogleOAuth>,
     /// Google Calendar's free/busy and events (each call carries the business's token).
     pub google_calendar: google_calendar::GoogleCalendar,
+    /// Cal.com; always built, since each business brings its own API key.
+    pub calcom: calcom::CalCom,
 }
 
 impl Clients {
@@ -72,6 +74,7 @@ impl Clients {
             stripe: stripe::Stripe::new(&config.stripe)?,
             google: google_oauth::GoogleOAuth::new(&config.calendar)?,
             google_calendar: google_calendar::GoogleCalendar::new(&config.calendar.google_calendar_api_url)?,
+            calcom: calcom::CalCom::new(&config.calendar.calcom_api_url)?,
         })
     }
 }

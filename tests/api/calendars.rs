@@ -1,5 +1,6 @@
 //! Connected calendars (issue 19): connecting Google end to end against a mock Google,
-//! choosing calendars, disconnecting, and the admin's list.
+//! choosing calendars, disconnecting, the admin's list, and connecting Cal.com against a
+//! mock Cal.com.
 
 use axum::http::{Method, StatusCode, header};
 use base64::Engine;
@@ -665,4 +666,237 @@ async fn bookings_moves_and_cancellations_are_written_to_google_and_a_failed_wri
 async fn pending_writes(app: &TestApp, admin: &str) -> i64 {
     let list = app.get("/api/admin/calendar-connections", admin).await;
     list.assert_ok(StatusCode::OK)["connections"][0]["pending_writes"].as_i64().unwrap()
+}
+
+const CALCOM_KEY: &str = "cal_live_KEY-PLAINTEXT-0123456789";
+
+/// A business with three services, its token, and a mock Cal.com (and Google).
+struct CalSetup {
+    s: Setup,
+    calcom: MockServer,
+}
+
+async fn calcom_setup() -> CalSetup {
+    let calcom = MockServer::start().await;
+    let uri = calcom.uri();
+    let s = setup_with(&[("CALCOM_API_URL", uri.as_str())]).await;
+    sqlx::query(
+        r#"UPDATE customers SET booking = '{"services": [{"name": "Haircut", "minutes": 45},
+           {"name": "Colour", "minutes": 90}, {"name": "Beard trim", "minutes": 15}]}' WHERE id = $1"#,
+    )
+    .bind(s.business)
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    CalSetup { s, calcom }
+}
+
+/// Cal.com's `GET /v2/me` accepting [`CALCOM_KEY`] exactly `times` times.
+async fn mock_calcom_me(calcom: &MockServer, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/v2/me"))
+        .and(has_header("authorization", format!("Bearer {CALCOM_KEY}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "success",
+            "data": {"id": 123, "username": "bellahair", "email": "owner@bella.test", "timeZone": "Europe/London"},
+        })))
+        .expect(times)
+        .mount(calcom)
+        .await;
+}
+
+impl CalSetup {
+    async fn connect_calcom(&self, body: Value) -> TestResponse {
+        self.s.app.put("/api/portal/calendar/calcom", &self.s.token, body).await
+    }
+}
+
+fn assert_no_calcom_key(response: &TestResponse) {
+    assert!(!response.text.contains(CALCOM_KEY) && !response.text.contains("PLAINTEXT"), "{}", response.text);
+}
+
+#[tokio::test]
+async fn connecting_cal_com_checks_the_key_and_stores_it_sealed_with_the_mapping() {
+    // Arrange
+    let c = calcom_setup().await;
+    mock_calcom_me(&c.calcom, 1).await;
+
+    // Act: ids as the clients send them, as text or numbers; a blank one is left out.
+    let response = c
+        .connect_calcom(json!({"api_key": format!(" {CALCOM_KEY} "),
+                               "event_types": {"Haircut": "1234", "beard trim": 77, "Colour": ""}}))
+        .await;
+
+    // Assert: Cal.com was asked, the key is sealed, and no answer shows it.
+    let expected = json!({"provider": "calcom", "status": "connected",
+                          "event_types": {"Haircut": 1234, "Beard trim": 77}});
+    assert_eq!(response.assert_ok(StatusCode::OK), &expected);
+    assert_no_calcom_key(&response);
+    c.calcom.verify().await;
+    let secret = c.s.stored_secret().await.expect("the connection is stored");
+    assert!(!secret.windows(CALCOM_KEY.len()).any(|w| w == CALCOM_KEY.as_bytes()), "stored in plaintext");
+    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    assert_eq!(key.open_string(&secret).unwrap(), CALCOM_KEY);
+    let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
+    assert_eq!(shown.assert_ok(StatusCode::OK), &expected);
+    assert_no_calcom_key(&shown);
+    let admin = c.s.app.admin_token().await;
+    let listed = c.s.app.get("/api/admin/calendar-connections", &admin).await;
+    assert_eq!(listed.assert_ok(StatusCode::OK)["connections"][0]["provider"], "calcom");
+    assert_no_calcom_key(&listed);
+
+    // Disconnecting forgets it: a Cal.com key is the business's own to revoke.
+    let gone = c.s.app.delete("/api/portal/calendar", &c.s.token).await;
+    assert_eq!(gone.assert_ok(StatusCode::OK), &json!({"message": "the calendar is disconnected"}));
+    assert_eq!(c.s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn a_key_cal_com_refuses_is_a_422_on_api_key_and_nothing_is_stored() {
+    // Arrange
+    let c = calcom_setup().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/me"))
+        .and(has_header("authorization", format!("Bearer {CALCOM_KEY}").as_str()))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "status": "error", "error": {"code": "UnauthorizedException", "message": "Invalid API Key"},
+        })))
+        .expect(1)
+        .mount(&c.calcom)
+        .await;
+
+    // Act
+    let response = c.connect_calcom(json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1234}})).await;
+
+    // Assert
+    let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.starts_with("api_key: Cal.com refused this API key"), "{message}");
+    assert_no_calcom_key(&response);
+    assert_eq!(c.s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_mapping_or_a_missing_key_is_a_422_naming_the_field_before_cal_com_is_asked() {
+    // Arrange: any call to Cal.com fails the test.
+    let c = calcom_setup().await;
+    mock_calcom_me(&c.calcom, 0).await;
+
+    // Act + Assert
+    for (body, start) in [
+        (json!({"api_key": CALCOM_KEY, "event_types": {"Nails": 1}}), "event_types.Nails: is not one of"),
+        (json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": "12a"}}), "event_types.Haircut: must be"),
+        (json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 0}}), "event_types.Haircut: must be"),
+        (json!({"api_key": CALCOM_KEY, "event_types": {}}), "event_types: must map at least one"),
+        (json!({"api_key": CALCOM_KEY}), "event_types: is required"),
+        (json!({"api_key": "", "event_types": {"Haircut": 1}}), "api_key: is required"),
+        (json!({"event_types": {"Haircut": 1}}), "api_key: is required"),
+    ] {
+        let response = c.connect_calcom(body.clone()).await;
+        let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(message.starts_with(start), "{body}: {message}");
+    }
+    let unknown = c.connect_calcom(json!({"api_key": CALCOM_KEY, "event_types": {"Nails": 1}})).await;
+    assert!(unknown.body["details"]["event_types.Nails"].is_string(), "{}", unknown.text);
+    assert_eq!(c.s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn cal_com_unreachable_is_a_502_and_nothing_is_stored() {
+    // Arrange: CALCOM_API_URL left at the tests' unreachable default.
+    let s = setup().await;
+    sqlx::query(r#"UPDATE customers SET booking = '{"services": [{"name": "Haircut", "minutes": 45}]}' WHERE id = $1"#)
+        .bind(s.business)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+
+    // Act
+    let response = s
+        .app
+        .put("/api/portal/calendar/calcom", &s.token, json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1}}))
+        .await;
+
+    // Assert
+    let message = response.assert_error(StatusCode::BAD_GATEWAY);
+    assert!(message.contains("Cal.com could not be reached"), "{message}");
+    assert_no_calcom_key(&response);
+    assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn connecting_cal_com_without_a_token_key_answers_503_naming_it() {
+    let calcom = MockServer::start().await;
+    mock_calcom_me(&calcom, 0).await;
+    let mocks = Mocks::start().await;
+    let uri = calcom.uri();
+    let app = TestApp::spawn_with(mocks.config(false, false, &[("CALCOM_API_URL", uri.as_str())])).await;
+    let business = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    sqlx::query(r#"UPDATE customers SET booking = '{"services": [{"name": "Haircut", "minutes": 45}]}' WHERE id = $1"#)
+        .bind(business)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let response = app
+        .put(
+            "/api/portal/calendar/calcom",
+            &app.token(Role::Customer, business),
+            json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1}}),
+        )
+        .await;
+
+    assert!(response.assert_error(StatusCode::SERVICE_UNAVAILABLE).contains("CALENDAR_TOKEN_KEY"));
+    assert_eq!(app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn connecting_cal_com_replaces_google_and_revokes_it() {
+    // Arrange: Google connected first.
+    let c = calcom_setup().await;
+    c.s.connect().await;
+    mock_calcom_me(&c.calcom, 1).await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(body_string_contains("token=1%2F%2Frefresh-token-PLAINTEXT"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&c.s.google)
+        .await;
+
+    // Act
+    let response = c.connect_calcom(json!({"api_key": CALCOM_KEY, "event_types": {"Colour": 55}})).await;
+
+    // Assert: one connection, Cal.com's, with none of Google's choices left over.
+    let body = response.assert_ok(StatusCode::OK);
+    assert_eq!(body["provider"], "calcom");
+    assert_eq!(body["event_types"], json!({"Colour": 55}));
+    assert!(body.get("calendars").is_none(), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("Google calendar was disconnected"), "{body}");
+    c.s.google.verify().await;
+    assert_eq!(c.s.app.count("calendar_connections").await, 1);
+    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    assert_eq!(key.open_string(&c.s.stored_secret().await.unwrap()).unwrap(), CALCOM_KEY);
+    let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
+    assert_eq!(
+        shown.assert_ok(StatusCode::OK),
+        &json!({"provider": "calcom", "status": "connected", "event_types": {"Colour": 55}})
+    );
+}
+
+#[tokio::test]
+async fn only_the_business_may_connect_cal_com() {
+    let c = calcom_setup().await;
+    mock_calcom_me(&c.calcom, 0).await;
+    let admin = c.s.app.admin_token().await;
+    let body = json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1}});
+
+    c.s.app
+        .call(Method::PUT, "/api/portal/calendar/calcom", Some(&admin), Some(body.clone()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN);
+    c.s.app
+        .call(Method::PUT, "/api/portal/calendar/calcom", None, Some(body))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(c.s.app.count("calendar_connections").await, 0);
 }

@@ -1,6 +1,9 @@
 //! The business's connected calendar (issue 19): its state, connecting Google (the consent
-//! URL; Google's callback is [`crate::http::calendar_google`]), choosing calendars, and
-//! disconnecting. No answer ever carries a token.
+//! URL; Google's callback is [`crate::http::calendar_google`]) or Cal.com
+//! ([`super::calendar_calcom`]), choosing calendars, and disconnecting. No answer ever
+//! carries a token or key.
+
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use axum::extract::State;
@@ -16,6 +19,7 @@ use crate::config::Config;
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result};
 use crate::http::extract::{AppJson, CustomerUser};
+use crate::http::portal::calendar_calcom::CalComEventType;
 use crate::secrets::SecretKey;
 
 /// Most calendars whose busy times may count.
@@ -27,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_calendar_connection, update_calendar_connection, delete_calendar_connection))
         .routes(routes!(connect_google_calendar))
         .routes(routes!(list_google_calendars))
+        .merge(super::calendar_calcom::router())
 }
 
 /// The business's calendar connection, as the portal shows it.
@@ -42,12 +47,19 @@ pub struct CalendarConnection {
     /// The calendars chosen (Google).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calendars: Option<ChosenCalendars>,
+    /// Which Cal.com event type each service is booked as, by service name (Cal.com).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"Haircut": 1234}))]
+    pub event_types: Option<BTreeMap<String, i64>>,
     /// The last problem with the connection, for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// When it happened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_at: Option<DateTime<Utc>>,
+    /// For people, after a change: says when connecting replaced another calendar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Which Google calendars are used.
@@ -66,6 +78,7 @@ pub(crate) struct ConnectionRow {
     pub secret: Vec<u8>,
     pub write_calendar_id: Option<String>,
     pub busy_calendar_ids: serde_json::Value,
+    pub calcom_event_types: serde_json::Value,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
 }
@@ -77,28 +90,39 @@ impl From<Option<ConnectionRow>> for CalendarConnection {
                 provider: None,
                 status: "not_connected".into(),
                 calendars: None,
+                event_types: None,
                 error: None,
                 error_at: None,
+                message: None,
             };
         };
         let calendars = (row.provider == "google").then(|| ChosenCalendars {
             write_calendar_id: row.write_calendar_id,
             busy_calendar_ids: serde_json::from_value(row.busy_calendar_ids).unwrap_or_default(),
         });
+        let event_types = (row.provider == "calcom").then(|| {
+            serde_json::from_value::<Vec<CalComEventType>>(row.calcom_event_types)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mapped| (mapped.service, mapped.event_type_id))
+                .collect()
+        });
         CalendarConnection {
             provider: Some(row.provider),
             status: row.status,
             calendars,
+            event_types,
             error: row.last_error,
             error_at: row.last_error_at,
+            message: None,
         }
     }
 }
 
-async fn find(state: &AppState, customer_id: i64) -> Result<Option<ConnectionRow>> {
+pub(crate) async fn find(state: &AppState, customer_id: i64) -> Result<Option<ConnectionRow>> {
     Ok(sqlx::query_as!(
         ConnectionRow,
-        "SELECT provider, status, secret, write_calendar_id, busy_calendar_ids, last_error, last_error_at
+        "SELECT provider, status, secret, write_calendar_id, busy_calendar_ids, calcom_event_types, last_error, last_error_at
          FROM calendar_connections WHERE customer_id = $1",
         customer_id
     )
@@ -337,7 +361,7 @@ async fn update_calendar_connection(
          SET write_calendar_id = COALESCE($2, write_calendar_id),
              busy_calendar_ids = COALESCE($3, busy_calendar_ids), updated_at = now()
          WHERE customer_id = $1
-         RETURNING provider, status, secret, write_calendar_id, busy_calendar_ids, last_error, last_error_at",
+         RETURNING provider, status, secret, write_calendar_id, busy_calendar_ids, calcom_event_types, last_error, last_error_at",
         user.id,
         update.write_calendar_id,
         busy
@@ -345,6 +369,26 @@ async fn update_calendar_connection(
     .fetch_optional(&state.db)
     .await?;
     Ok(AppJson(row.into()))
+}
+
+/// What to tell the business when Google could not be told of a disconnection.
+pub(crate) const GOOGLE_NOT_TOLD: &str =
+    "Google could not be told: remove DeskRinger at https://myaccount.google.com/permissions";
+
+/// Revokes DeskRinger's access at Google with the sealed refresh token `secret`; `false`
+/// (logged) when Google could not be told, so the caller can say so.
+pub(crate) async fn revoke_google(state: &AppState, customer_id: i64, secret: &[u8]) -> bool {
+    let revoked = match (state.config.calendar.token_key.as_deref(), state.clients.google.as_ref()) {
+        (Some(key), Some(google)) => match key.open_string(secret) {
+            Ok(token) => google.revoke(&token).await.map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        },
+        _ => Err("Google Calendar is not configured on this server".to_owned()),
+    };
+    if let Err(error) = &revoked {
+        tracing::warn!(customer.id = customer_id, %error, "Google access not revoked");
+    }
+    revoked.is_ok()
 }
 
 /// What became of a disconnection.
@@ -372,20 +416,9 @@ async fn delete_calendar_connection(
 ) -> Result<AppJson<Disconnected>> {
     let row = find(&state, user.id).await?.ok_or_else(|| AppError::NotFound("no calendar is connected".into()))?;
     let mut message = "the calendar is disconnected".to_owned();
-    if row.provider == "google" {
-        let revoked = match (state.config.calendar.token_key.as_deref(), state.clients.google.as_ref()) {
-            (Some(key), Some(google)) => match key.open_string(&row.secret) {
-                Ok(token) => google.revoke(&token).await.map_err(|error| error.to_string()),
-                Err(error) => Err(error.to_string()),
-            },
-            _ => Err("Google Calendar is not configured on this server".to_owned()),
-        };
-        if let Err(error) = revoked {
-            tracing::warn!(customer.id = user.id, %error, "Google access not revoked");
-            message = "the calendar is disconnected, but Google could not be told: remove DeskRinger at \
-                       https://myaccount.google.com/permissions"
-                .into();
-        }
+    // Cal.com keys are the business's own to revoke: there is no call to make.
+    if row.provider == "google" && !revoke_google(&state, user.id, &row.secret).await {
+        message = format!("the calendar is disconnected, but {GOOGLE_NOT_TOLD}");
     }
     sqlx::query!("DELETE FROM calendar_connections WHERE customer_id = $1", user.id).execute(&state.db).await?;
     tracing::info!(customer.id = user.id, "calendar disconnected");

@@ -11,7 +11,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::booking::diary::OutsideCalendar;
 use crate::clients::google_calendar::CalendarError;
 use crate::clients::google_oauth::GoogleError;
-use crate::db::calendar_connections::mark_needs_reconnect;
 use crate::http::AppState;
 
 /// The business's outside calendar, if it has one connected (Google); `None` otherwise.
@@ -103,7 +102,7 @@ impl GoogleLookup {
                 Ok(access.access_token)
             }
             Err(GoogleError::InvalidGrant) => {
-                let _ = mark_needs_reconnect(&self.db, self.customer_id).await;
+                let _ = crate::jobs::calendar::needs_reconnect(&self.db, self.customer_id).await;
                 Err("Google no longer accepts DeskRinger's access; it needs reconnecting in the portal".into())
             }
             Err(error) => {

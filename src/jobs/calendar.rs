@@ -15,6 +15,72 @@ use crate::clients::google_oauth::GoogleError;
 use crate::db::appointments::AppointmentStatus;
 use crate::db::calendar_connections::{mark_needs_reconnect, record_error};
 
+/// Google refused a business's stored grant: the connection needs reconnecting, and the
+/// owner is emailed about it once (until it is connected again).
+pub async fn needs_reconnect(db: &PgPool, customer_id: i64) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    mark_needs_reconnect(&mut *tx, customer_id).await?;
+    let key = format!("calendar-reconnect-{customer_id}");
+    super::enqueue(db, &mut tx, EmailReconnect { customer_id }, key).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Email the owner that their calendar needs connecting again (once per lapse).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailReconnect {
+    /// The business.
+    pub customer_id: i64,
+}
+
+impl TaskHandler for EmailReconnect {
+    const IDENTIFIER: &'static str = "calendar_email_reconnect";
+
+    async fn run(self, ctx: WorkerContext) -> impl graphile_worker::IntoTaskHandlerResult {
+        let span = tracing::info_span!("calendar_reconnect", customer.id = self.customer_id);
+        run_logged::<Self>(&ctx, span, async { email_reconnect(context(&ctx)?, self.customer_id).await }).await
+    }
+}
+
+/// Sends the owner the "connect your calendar again" email, unless it was sent for this
+/// lapse already or the calendar is connected again.
+pub async fn email_reconnect(job: &JobContext, customer_id: i64) -> anyhow::Result<()> {
+    let row = sqlx::query!(
+        "SELECT u.business_name, coalesce(u.notification_email, u.email) AS \"to!\"
+         FROM calendar_connections c JOIN customers u ON u.id = c.customer_id
+         WHERE c.customer_id = $1 AND c.status = 'needs_reconnect' AND c.reconnect_emailed_at IS NULL",
+        customer_id
+    )
+    .fetch_optional(&job.db)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let portal = job.config.portal_url.clone().unwrap_or_else(|| "the DeskRinger portal".into());
+    let business = crate::markup::escape(&row.business_name);
+    let text = format!(
+        "Google Calendar no longer accepts DeskRinger's access for {name} (it was revoked or has expired).\n\n\
+         Until you connect it again, your receptionist cannot see your calendar, so it takes callers' details \
+         instead of booking them.\n\nConnect it again in {portal}.",
+        name = row.business_name
+    );
+    let html = format!(
+        "<p>Google Calendar no longer accepts DeskRinger's access for <strong>{business}</strong> (it was revoked \
+         or has expired).</p><p>Until you connect it again, your receptionist cannot see your calendar, so it takes \
+         callers' details instead of booking them.</p><p>Connect it again in {}.</p>",
+        crate::markup::escape(&portal)
+    );
+    let email = crate::clients::sendgrid::Email {
+        to: row.to,
+        subject: "Your calendar needs connecting again".into(),
+        text,
+        html,
+    };
+    job.clients.sendgrid.send(&email).await?;
+    sqlx::query!("UPDATE calendar_connections SET reconnect_emailed_at = now() WHERE customer_id = $1", customer_id)
+        .execute(&job.db)
+        .await?;
+    Ok(())
+}
+
 /// Bring appointment `appointment_id`'s event in the business's calendar up to date.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncCalendarEvent {
@@ -85,7 +151,7 @@ pub async fn sync_event(job: &JobContext, appointment_id: i64) -> anyhow::Result
     let access = match google.refresh(&refresh_token).await {
         Ok(access) => access,
         Err(GoogleError::InvalidGrant) => {
-            mark_needs_reconnect(&job.db, row.customer_id).await?;
+            needs_reconnect(&job.db, row.customer_id).await?;
             return Ok(());
         }
         Err(error) => anyhow::bail!("Google did not give access: {error}"),

@@ -145,6 +145,7 @@ pub async fn worker(
         .define_job::<appointments::EmailOwner>()
         .define_job::<appointments::TextOwner>()
         .define_job::<calendar::SyncCalendarEvent>()
+        .define_job::<calendar::EmailReconnect>()
         .with_cron(
             graphile_worker::Cron::daily_at::<billing::ExpireTrials>(4, 0)
                 .context("the trial-expiry schedule is invalid")?,

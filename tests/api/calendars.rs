@@ -290,7 +290,16 @@ async fn the_accounts_calendars_are_listed_with_a_refreshed_access_token() {
 
 #[tokio::test]
 async fn a_refused_refresh_token_marks_the_connection_for_reconnecting() {
-    let s = setup().await;
+    let mail = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(body_string_contains("needs connecting again"))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&mail)
+        .await;
+    let mail_uri = mail.uri();
+    let s = setup_with(&[("SENDGRID_API_KEY", "SG.test"), ("SENDGRID_API_BASE_URL", mail_uri.as_str())]).await;
     s.connect().await;
     Mock::given(method("POST"))
         .and(path("/token"))
@@ -310,6 +319,30 @@ async fn a_refused_refresh_token_marks_the_connection_for_reconnecting() {
     assert_eq!(body["status"], "needs_reconnect");
     assert!(body["error"].as_str().unwrap().contains("connect the calendar again"), "{body}");
     assert!(body["error_at"].is_string(), "{body}");
+
+    // The owner is emailed once, however often Google refuses, and the checklist asks.
+    s.app.run_jobs().await;
+    s.app.get("/api/portal/calendar/google/calendars", &s.token).await.assert_error(StatusCode::CONFLICT);
+    s.app.run_jobs().await;
+    let emailed: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT reconnect_emailed_at FROM calendar_connections WHERE customer_id = $1")
+            .bind(s.business)
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert!(emailed.is_some());
+    let second: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT reconnect_emailed_at FROM calendar_connections WHERE customer_id = $1")
+            .bind(s.business)
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(second, emailed, "one email per lapse");
+    let steps = s.app.get("/api/portal/onboarding", &s.token).await;
+    let calendar = steps.body["steps"].as_array().unwrap().iter().find(|step| step["key"] == "calendar").cloned();
+    let calendar = calendar.expect("a calendar step");
+    assert_eq!(calendar["done"], false);
+    assert!(calendar["missing"].as_str().unwrap().contains("connect your calendar again"), "{calendar}");
 }
 
 #[tokio::test]

@@ -186,7 +186,7 @@ async fn google_calendars(state: &AppState, customer_id: i64, row: &ConnectionRo
     match result {
         Ok(calendars) => Ok(calendars),
         Err(GoogleError::InvalidGrant) => {
-            crate::db::calendar_connections::mark_needs_reconnect(&state.db, customer_id).await?;
+            crate::jobs::calendar::needs_reconnect(&state.db, customer_id).await?;
             Err(google_failure(GoogleError::InvalidGrant))
         }
         Err(error) => {

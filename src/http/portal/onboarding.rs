@@ -49,6 +49,8 @@ pub struct Progress {
     pub subscribed: bool,
     /// The owner has answered a test call.
     pub test_call_answered: bool,
+    /// The status of the business's connected calendar, if it has one.
+    pub calendar_status: Option<String>,
 }
 
 /// The checklist of `customer`, derived from its data (nothing about it is stored).
@@ -119,6 +121,17 @@ pub fn checklist(customer: &Customer, progress: &Progress) -> Onboarding {
         let booking = step("booking", "Services to book", when(has_services, "at least one service callers can book"));
         steps.insert(4, booking);
     }
+    // A connected calendar that Google stopped accepting needs the owner: until then the
+    // receptionist takes details instead of booking.
+    if let Some(status) = &progress.calendar_status {
+        let connected = status == "connected";
+        let calendar = step(
+            "calendar",
+            "Connected calendar",
+            when(connected, "connect your calendar again (it no longer accepts DeskRinger's access)"),
+        );
+        steps.push(calendar);
+    }
     let complete = steps.iter().all(|step| step.done);
     Onboarding { steps, complete }
 }
@@ -140,7 +153,12 @@ async fn get_onboarding(user: CustomerUser, State(state): State<AppState>) -> Re
     )
     .fetch_one(&state.db)
     .await?;
-    let progress = Progress { subscribed: is_subscribed(&state, customer.id).await?, test_call_answered };
+    let calendar_status =
+        sqlx::query_scalar!("SELECT status FROM calendar_connections WHERE customer_id = $1", customer.id)
+            .fetch_optional(&state.db)
+            .await?;
+    let progress =
+        Progress { subscribed: is_subscribed(&state, customer.id).await?, test_call_answered, calendar_status };
     Ok(AppJson(checklist(&customer, &progress)))
 }
 

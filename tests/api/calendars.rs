@@ -980,6 +980,38 @@ async fn cal_com_slots_are_offered_where_the_diary_is_free_and_a_booking_is_made
         .unwrap();
     assert_eq!(uid.as_deref(), Some("cal-uid-1"));
 
+    // Moving it to 14:00 moves it at Cal.com, which answers a new uid that is kept.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-1/reschedule"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"start": at(14).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"status": "success", "data": {"uid": "cal-uid-2", "id": 10}})),
+        )
+        .expect(1)
+        .mount(&c.calcom)
+        .await;
+    let id = booked.body["id"].as_i64().unwrap();
+    let moved =
+        c.s.app
+            .call(
+                Method::PATCH,
+                &format!("/api/portal/appointments/{id}"),
+                Some(&c.s.token),
+                Some(json!({"starts_at": format!("{day}T14:00")})),
+            )
+            .await;
+    moved.assert_ok(StatusCode::OK);
+    c.calcom.verify().await;
+    let uid: Option<String> = sqlx::query_scalar("SELECT calcom_uid FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(uid.as_deref(), Some("cal-uid-2"));
+
     // 12:00 is free in the diary but Cal.com does not list it: refused, with Cal.com's times.
     let body = json!({"service": "Haircut", "starts_at": format!("{day}T12:00"), "caller_name": "Bo"});
     let refused = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;

@@ -22,7 +22,7 @@ const SEARCH_WINDOW_DAYS: u64 = 7;
 
 /// The busy times of a calendar outside the diary (the business's Google Calendar) between
 /// two instants, or why they cannot be known. Built above the diary, which only asks.
-pub type OutsideCalendar = std::sync::Arc<
+pub type OutsideBusy = std::sync::Arc<
     dyn Fn(
             DateTime<Utc>,
             DateTime<Utc>,
@@ -30,6 +30,77 @@ pub type OutsideCalendar = std::sync::Arc<
         + Send
         + Sync,
 >;
+
+/// The starts a booking system outside the diary (Cal.com) offers for a service (by name)
+/// between two instants, or why they cannot be known.
+pub type OutsideSlots = std::sync::Arc<
+    dyn Fn(
+            String,
+            DateTime<Utc>,
+            DateTime<Utc>,
+        ) -> futures_util::future::BoxFuture<'static, Result<Vec<DateTime<Utc>>, OutsideRefusal>>
+        + Send
+        + Sync,
+>;
+
+/// Books a service (by name) at a start for a caller (name, phone) in the outside booking
+/// system; answers its booking's id.
+pub type OutsideBook = std::sync::Arc<
+    dyn Fn(
+            String,
+            DateTime<Utc>,
+            String,
+            Option<String>,
+        ) -> futures_util::future::BoxFuture<'static, Result<String, OutsideRefusal>>
+        + Send
+        + Sync,
+>;
+
+/// Moves the outside booking with an id to a start; answers the id to keep from now on.
+pub type OutsideMove = std::sync::Arc<
+    dyn Fn(String, DateTime<Utc>) -> futures_util::future::BoxFuture<'static, Result<String, OutsideRefusal>>
+        + Send
+        + Sync,
+>;
+
+/// Why an outside booking system refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutsideRefusal {
+    /// The time can no longer be booked there.
+    Taken,
+    /// It cannot be reached or refused for another reason (said for the owner).
+    Failed(String),
+}
+
+/// What the diary asks of the outside world: a calendar's busy times (Google), or a booking
+/// system that owns the free starts and takes every booking and move too (Cal.com). The
+/// calls themselves are built in the HTTP layer, so that the diary knows no client.
+#[derive(Clone, Default)]
+pub struct OutsideCalendar {
+    /// Busy times subtracted like time off.
+    pub busy: Option<OutsideBusy>,
+    /// Starts offered only when listed here (as well as free in the diary), and booked and
+    /// moved there once the diary's row holds the place.
+    pub bookings: Option<OutsideBookings>,
+}
+
+/// A booking system outside the diary (Cal.com): see [`OutsideCalendar::bookings`].
+#[derive(Clone)]
+pub struct OutsideBookings {
+    /// Its free starts.
+    pub slots: OutsideSlots,
+    /// Books there.
+    pub book: OutsideBook,
+    /// Moves there.
+    pub reschedule: OutsideMove,
+}
+
+impl OutsideCalendar {
+    /// A calendar whose busy times count as time off.
+    pub fn busy(busy: OutsideBusy) -> Self {
+        OutsideCalendar { busy: Some(busy), bookings: None }
+    }
+}
 
 /// Longest wait for an outside calendar's busy times: a caller is on the line.
 const OUTSIDE_CALENDAR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -168,7 +239,8 @@ impl Diary {
     ) -> Result<Vec<Slot>, BookingError> {
         let service = self.service(service)?;
         let (time_off, busy) = self.load(db, day, day, None).await?;
-        let availability = self.availability(now, &time_off, &busy);
+        let allowed = self.outside_starts(&service.name, day, day).await?;
+        let availability = self.availability(now, &time_off, &busy).only_at(allowed);
         Ok(availability.free_starts(day, service.minutes).into_iter().map(|start| self.slot(service, start)).collect())
     }
 
@@ -204,9 +276,10 @@ impl Diary {
         loop {
             let window_last = (from + Days::new(SEARCH_WINDOW_DAYS - 1)).min(last);
             let (time_off, busy) = self.load(db, from, window_last.max(from), except).await?;
+            let allowed = self.outside_starts(&service.name, from, window_last.max(from)).await?;
             let mut rules = self.settings.rules();
             rules.horizon_days = u32::try_from((window_last - today).num_days() + 1).unwrap_or(1).max(1);
-            let availability = Availability::new(&self.hours, self.zone, rules, now, &time_off, &busy);
+            let availability = Availability::new(&self.hours, self.zone, rules, now, &time_off, &busy).only_at(allowed);
             found.extend(availability.nearest(service.minutes, &request, limit - found.len())?);
             if found.len() >= limit || window_last >= last {
                 break;
@@ -245,7 +318,7 @@ impl Diary {
         for _ in 0..=self.settings.capacity {
             let place = self.check(db, &service, start, now, None).await?;
             match db::insert(db, &new, place).await {
-                Ok(appointment) => return Ok(appointment),
+                Ok(appointment) => return self.book_outside(db, &service, appointment, now).await,
                 Err(error) if is_overlap(&error) => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -276,7 +349,7 @@ impl Diary {
         for _ in 0..=self.settings.capacity {
             let place = self.check(db, &service, starts_at, now, Some(appointment.id)).await?;
             match db::reschedule(db, appointment.id, starts_at, end, blocks_until, place).await {
-                Ok(Some(moved)) => return Ok(moved),
+                Ok(Some(moved)) => return self.move_outside(db, &service, appointment, moved, now).await,
                 Ok(None) => return Err(BookingError::Cancelled),
                 Err(error) if is_overlap(&error) => continue,
                 Err(error) => return Err(error.into()),
@@ -298,7 +371,8 @@ impl Diary {
         let day = start.with_timezone(&self.zone).date_naive();
         // The day before too: an overnight opening that began then may hold the start.
         let (time_off, busy) = self.load(db, day.pred_opt().unwrap_or(day), day, except).await?;
-        match self.availability(now, &time_off, &busy).check(start, service.minutes) {
+        let allowed = self.outside_starts(&service.name, day.pred_opt().unwrap_or(day), day).await?;
+        match self.availability(now, &time_off, &busy).only_at(allowed).check(start, service.minutes) {
             Ok(place) => Ok(i16::try_from(place).unwrap_or(i16::MAX)),
             Err(Unavailable::Taken) => Err(self.taken(db, service, start, now, except).await),
             Err(other) => Err(BookingError::NotBookable(other)),
@@ -323,6 +397,97 @@ impl Diary {
         }
     }
 
+    /// Books `appointment`, just stored, in the outside booking system too (Cal.com). It is
+    /// booked there only after the diary's row holds the place, so two callers never both get
+    /// one place; if the outside system refuses, the row is deleted (nobody was told of it)
+    /// and the caller hears fresh times, or that no time can be confirmed now.
+    async fn book_outside(
+        &self,
+        db: &sqlx::PgPool,
+        service: &Service,
+        appointment: AppointmentRow,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentRow, BookingError> {
+        let Some(bookings) = self.outside.as_ref().and_then(|outside| outside.bookings.as_ref()) else {
+            return Ok(appointment);
+        };
+        let answer = (bookings.book)(
+            service.name.clone(),
+            appointment.starts_at,
+            appointment.caller_name.clone(),
+            appointment.caller_phone.clone(),
+        )
+        .await;
+        match answer {
+            Ok(uid) => {
+                db::set_calcom_uid(db, appointment.id, &uid).await?;
+                Ok(appointment)
+            }
+            Err(refusal) => {
+                db::discard(db, appointment.id).await?;
+                Err(match refusal {
+                    OutsideRefusal::Taken => self.taken(db, service, appointment.starts_at, now, None).await,
+                    OutsideRefusal::Failed(reason) => BookingError::CalendarUnavailable(reason),
+                })
+            }
+        }
+    }
+
+    /// Moves `before`'s outside booking (Cal.com) to where `moved` now is, storing the new
+    /// uid; if the outside system refuses, the diary's row goes back where it was.
+    async fn move_outside(
+        &self,
+        db: &sqlx::PgPool,
+        service: &Service,
+        before: &AppointmentRow,
+        moved: AppointmentRow,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentRow, BookingError> {
+        let Some(bookings) = self.outside.as_ref().and_then(|outside| outside.bookings.as_ref()) else {
+            return Ok(moved);
+        };
+        let Some(uid) = db::calcom_uid(db, moved.id).await? else { return Ok(moved) };
+        match (bookings.reschedule)(uid, moved.starts_at).await {
+            Ok(uid) => {
+                db::set_calcom_uid(db, moved.id, &uid).await?;
+                Ok(moved)
+            }
+            Err(refusal) => {
+                let back =
+                    db::reschedule(db, moved.id, before.starts_at, before.ends_at, before.blocks_until, before.place)
+                        .await;
+                if let Err(error) = back {
+                    tracing::error!(appointment.id = moved.id, %error, "could not put back an appointment Cal.com refused to move");
+                }
+                Err(match refusal {
+                    OutsideRefusal::Taken => self.taken(db, service, moved.starts_at, now, Some(moved.id)).await,
+                    OutsideRefusal::Failed(reason) => BookingError::CalendarUnavailable(reason),
+                })
+            }
+        }
+    }
+
+    /// The starts the outside booking system (Cal.com) offers for `service` around local days
+    /// `first..=last`, or `None` when there is none; unknown -> no time can be confirmed.
+    async fn outside_starts(
+        &self,
+        service: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Option<Vec<DateTime<Utc>>>, BookingError> {
+        let Some(bookings) = self.outside.as_ref().and_then(|outside| outside.bookings.as_ref()) else {
+            return Ok(None);
+        };
+        let from = start_of_local_day(self.zone, first.pred_opt().unwrap_or(first));
+        let to = start_of_local_day(self.zone, last + Days::new(2));
+        match tokio::time::timeout(OUTSIDE_CALENDAR_WAIT, (bookings.slots)(service.to_owned(), from, to)).await {
+            Ok(Ok(starts)) => Ok(Some(starts)),
+            Ok(Err(OutsideRefusal::Failed(reason))) => Err(BookingError::CalendarUnavailable(reason)),
+            Ok(Err(OutsideRefusal::Taken)) => Ok(Some(Vec::new())),
+            Err(_) => Err(BookingError::CalendarUnavailable("it did not answer in time".into())),
+        }
+    }
+
     /// Time off and appointments that can touch local days `first..=last` (a day of margin
     /// each side covers overnight hours, buffers and clock changes), and the outside
     /// calendar's busy times, which count as time off.
@@ -340,7 +505,7 @@ impl Diary {
             .into_iter()
             .map(|off| TimeOff { start: off.starts_at, end: off.ends_at })
             .collect();
-        if let Some(outside) = &self.outside {
+        if let Some(outside) = self.outside.as_ref().and_then(|outside| outside.busy.as_ref()) {
             let busy = match tokio::time::timeout(OUTSIDE_CALENDAR_WAIT, outside(from, to)).await {
                 Ok(Ok(busy)) => busy,
                 Ok(Err(reason)) => return Err(BookingError::CalendarUnavailable(reason)),

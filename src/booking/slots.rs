@@ -177,6 +177,9 @@ pub struct Availability<'a> {
     time_off: Spans,
     /// The appointments on each place; index 0 is place 1.
     places: Vec<Spans>,
+    /// When set (sorted), the only starts that may be offered or booked: those an outside
+    /// booking system (Cal.com) lists.
+    allowed: Option<Vec<DateTime<Utc>>>,
 }
 
 impl<'a> Availability<'a> {
@@ -209,7 +212,22 @@ impl<'a> Availability<'a> {
             earliest_start: now + minutes(rules.min_notice_minutes),
             time_off: Spans::new(time_off.iter().map(|t| (t.start, t.end)).collect()),
             places: per_place.into_iter().map(Spans::new).collect(),
+            allowed: None,
         }
+    }
+
+    /// The same diary offering a start only when it is also in `starts` (when given): an
+    /// outside booking system's free starts. A start left out counts as taken.
+    pub fn only_at(mut self, starts: Option<Vec<DateTime<Utc>>>) -> Self {
+        self.allowed = starts.map(|mut starts| {
+            starts.sort_unstable();
+            starts
+        });
+        self
+    }
+
+    fn allowed(&self, start: DateTime<Utc>) -> bool {
+        self.allowed.as_ref().is_none_or(|starts| starts.binary_search(&start).is_ok())
     }
 
     /// The business's local date at `now`.
@@ -312,6 +330,9 @@ impl<'a> Availability<'a> {
         if self.time_off.overlaps(start, end) {
             return Err(Unavailable::TimeOff);
         }
+        if !self.allowed(start) {
+            return Err(Unavailable::Taken);
+        }
         self.free_place(start, end).ok_or(Unavailable::Taken)
     }
 
@@ -340,7 +361,11 @@ impl<'a> Availability<'a> {
             if let Some(start) = instant(self.zone, local) {
                 let end = start + length;
                 let fits = period.opens <= start && end <= period.closes && self.earliest_start <= start;
-                if fits && !self.time_off.overlaps(start, end) && self.free_place(start, end).is_some() {
+                if fits
+                    && self.allowed(start)
+                    && !self.time_off.overlaps(start, end)
+                    && self.free_place(start, end).is_some()
+                {
                     found(local, start);
                 }
             }

@@ -295,3 +295,20 @@ pub async fn time_off_between(
     .fetch_all(db)
     .await
 }
+
+/// Deletes an appointment that was never confirmed to anyone (its outside booking failed).
+pub async fn discard(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM appointments WHERE id = $1", id).execute(db).await?;
+    Ok(())
+}
+
+/// Stores the uid of an appointment's Cal.com booking.
+pub async fn set_calcom_uid(db: impl PgExecutor<'_>, id: i64, uid: &str) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE appointments SET calcom_uid = $2 WHERE id = $1", id, uid).execute(db).await?;
+    Ok(())
+}
+
+/// The uid of an appointment's Cal.com booking, if it has one.
+pub async fn calcom_uid(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar!("SELECT calcom_uid FROM appointments WHERE id = $1", id).fetch_optional(db).await?.flatten())
+}

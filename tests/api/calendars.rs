@@ -933,3 +933,187 @@ async fn only_the_business_may_connect_cal_com() {
         .assert_error(StatusCode::UNAUTHORIZED);
     assert_eq!(c.s.app.count("calendar_connections").await, 0);
 }
+
+/// [`booking_with_google`]'s business, connected to Cal.com instead with Haircut mapped to
+/// event type 1234; answers the local day after tomorrow and its instants by hour.
+async fn booking_with_calcom(c: &CalSetup) -> (chrono::NaiveDate, impl Fn(u32) -> chrono::DateTime<Utc>) {
+    booking_with_google(&c.s).await;
+    let key = c.s.app.state.config.calendar.token_key.clone().unwrap();
+    sqlx::query(
+        "UPDATE calendar_connections SET provider = 'calcom', secret = $2, write_calendar_id = NULL, \
+         busy_calendar_ids = '[]', calcom_event_types = '[{\"service\": \"Haircut\", \"event_type_id\": 1234}]' \
+         WHERE customer_id = $1",
+    )
+    .bind(c.s.business)
+    .bind(key.seal(CALCOM_KEY.as_bytes()).unwrap())
+    .execute(&c.s.app.db)
+    .await
+    .unwrap();
+    let zone = chrono_tz::America::New_York;
+    let day = Utc::now().with_timezone(&zone).date_naive() + chrono::Days::new(2);
+    let at = move |hour: u32| {
+        use chrono::TimeZone;
+        zone.from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap()).unwrap().with_timezone(&Utc)
+    };
+    (day, at)
+}
+
+/// Cal.com's slots for event type 1234: `starts`, in New York time.
+async fn mock_calcom_slots(calcom: &MockServer, starts: &[chrono::DateTime<Utc>]) {
+    let day = starts[0].with_timezone(&chrono_tz::America::New_York).date_naive().to_string();
+    let slots: Vec<Value> = starts.iter().map(|start| json!({"start": start.to_rfc3339()})).collect();
+    Mock::given(method("GET"))
+        .and(path("/v2/slots"))
+        .and(wiremock::matchers::query_param("eventTypeId", "1234"))
+        .and(wiremock::matchers::query_param("timeZone", "America/New_York"))
+        .and(has_header("authorization", format!("Bearer {CALCOM_KEY}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success", "data": {day: slots}})))
+        .mount(calcom)
+        .await;
+}
+
+fn slot_starts(body: &Value, field: &str) -> Vec<chrono::DateTime<Utc>> {
+    body[field].as_array().unwrap().iter().map(|slot| slot["start"].as_str().unwrap().parse().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn cal_com_slots_are_offered_where_the_diary_is_free_and_a_booking_is_made_at_cal_com() {
+    let c = calcom_setup().await;
+    let (day, at) = booking_with_calcom(&c).await;
+    // Cal.com offers 08:00 (before the business opens: the local rule still applies), 10:00,
+    // 11:00 and 14:00; the diary would offer every half hour from 09:00.
+    mock_calcom_slots(&c.calcom, &[at(8), at(10), at(11), at(14)]).await;
+    let response = c.s.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &c.s.token).await;
+    assert_eq!(slot_starts(response.assert_ok(StatusCode::OK), "slots"), [at(10), at(11), at(14)]);
+
+    // Booking 11:00 books it at Cal.com for the caller, and keeps Cal.com's uid.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .and(has_header("authorization", format!("Bearer {CALCOM_KEY}").as_str()))
+        .and(wiremock::matchers::body_partial_json(json!({
+            "eventTypeId": 1234,
+            "start": at(11).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "attendee": {"name": "Ana", "phoneNumber": "+14155550123", "timeZone": "America/New_York"},
+        })))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"status": "success", "data": {"uid": "cal-uid-1", "id": 9}})),
+        )
+        .expect(1)
+        .mount(&c.calcom)
+        .await;
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T11:00"), "caller_name": "Ana",
+                      "caller_phone": "+14155550123"});
+    let booked = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;
+    booked.assert_ok(StatusCode::CREATED);
+    c.calcom.verify().await;
+    let uid: Option<String> = sqlx::query_scalar("SELECT calcom_uid FROM appointments WHERE status = 'booked'")
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(uid.as_deref(), Some("cal-uid-1"));
+
+    // Moving it to 14:00 moves it at Cal.com, which answers a new uid that is kept.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-1/reschedule"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"start": at(14).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"status": "success", "data": {"uid": "cal-uid-2", "id": 10}})),
+        )
+        .expect(1)
+        .mount(&c.calcom)
+        .await;
+    let id = booked.body["id"].as_i64().unwrap();
+    let moved =
+        c.s.app
+            .call(
+                Method::PATCH,
+                &format!("/api/portal/appointments/{id}"),
+                Some(&c.s.token),
+                Some(json!({"starts_at": format!("{day}T14:00")})),
+            )
+            .await;
+    moved.assert_ok(StatusCode::OK);
+    c.calcom.verify().await;
+    let uid: Option<String> = sqlx::query_scalar("SELECT calcom_uid FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(uid.as_deref(), Some("cal-uid-2"));
+
+    // 12:00 is free in the diary but Cal.com does not list it: refused, with Cal.com's times.
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T12:00"), "caller_name": "Bo"});
+    let refused = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(c.s.app.count("appointments").await, 1);
+}
+
+#[tokio::test]
+async fn a_time_cal_com_has_lost_answers_fresh_times_and_keeps_no_booking() {
+    let c = calcom_setup().await;
+    let (day, at) = booking_with_calcom(&c).await;
+    mock_calcom_slots(&c.calcom, &[at(10), at(11), at(14)]).await;
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": "error", "error": {
+            "code": "BadRequestException",
+            "message": "User either already has booking at this time or is not available"}})))
+        .expect(1)
+        .mount(&c.calcom)
+        .await;
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T10:00"), "caller_name": "Ana",
+                      "caller_phone": "+14155550123"});
+    let refused = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(slot_starts(&refused.body, "slots"), [at(10), at(11), at(14)]);
+    c.calcom.verify().await;
+    let booked: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'booked'")
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(booked, 0);
+}
+
+#[tokio::test]
+async fn cal_com_down_makes_the_receptionist_take_details() {
+    let c = calcom_setup().await;
+    let (day, _) = booking_with_calcom(&c).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/slots"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"status": "error", "message": "down"})))
+        .mount(&c.calcom)
+        .await;
+    c.s.app
+        .twilio(
+            "/api/webhooks/twilio/voice",
+            &[("CallSid", "CA_calcom"), ("From", "+14155550199"), ("To", "+14155550111")],
+        )
+        .await;
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_calcom'")
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    let customer = deskringer::db::customers::find(&c.s.app.db, c.s.business).await.unwrap().unwrap();
+    let desk = deskringer::receptionist::tools::CallDesk {
+        db: c.s.app.db.clone(),
+        customer,
+        call_id,
+        caller: Some("+14155550199".into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
+        outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+    };
+    let call = deskringer::clients::ToolCall {
+        id: "c".into(),
+        name: "check_availability".into(),
+        arguments: json!({"service": "Haircut", "date": day.to_string()}).to_string(),
+    };
+    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    assert!(answer["error"].as_str().unwrap().contains("no time can be confirmed"), "{answer}");
+    assert!(answer.get("slots").is_none());
+    let response = c.s.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &c.s.token).await;
+    assert!(response.assert_error(StatusCode::BAD_GATEWAY).contains("calendar"), "{}", response.text);
+}

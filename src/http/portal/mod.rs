@@ -5,7 +5,7 @@
 
 mod appointments;
 pub(crate) mod calendar;
-mod calendar_calcom;
+pub(crate) mod calendar_calcom;
 mod calendar_feed;
 mod calls;
 mod export;

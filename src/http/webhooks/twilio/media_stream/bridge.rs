@@ -96,7 +96,9 @@ pub async fn run(state: AppState, socket: WebSocket, call: StreamCall) {
     // needed to read them is looked up once (a database read) before the call starts.
     let outside = crate::http::outside_calendar::for_business(&state, call.customer.id).await.unwrap_or_else(|error| {
         tracing::warn!(call.id = call.id, %error, "cannot read the calendar connection");
-        Some(std::sync::Arc::new(|_, _| Box::pin(async { Err("its connection cannot be read".to_owned()) })))
+        Some(crate::booking::diary::OutsideCalendar::busy(std::sync::Arc::new(|_, _| {
+            Box::pin(async { Err("its connection cannot be read".to_owned()) })
+        })))
     });
     let mut bridge = Bridge::new(state, call, twilio_out, model, started, outside);
     let stop = match bridge.greet().await {

@@ -153,12 +153,8 @@ impl CalCom {
 
     /// `{base}/v2/` followed by `segments`, each percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<reqwest::Url, CalComError> {
-        let mut url = reqwest::Url::parse(&format!("{}/v2", self.base_url))
-            .map_err(|e| CalComError::Transport(anyhow::anyhow!("bad Cal.com base URL: {e}")))?;
-        url.path_segments_mut()
-            .map_err(|()| CalComError::Transport(anyhow::anyhow!("bad Cal.com base URL")))?
-            .extend(segments);
-        Ok(url)
+        super::url_with_segments(&format!("{}/v2", self.base_url), segments)
+            .map_err(|e| CalComError::Transport(anyhow::anyhow!("Cal.com: {e}")))
     }
 
     /// Sends `request` with the key and reads the JSON answer.

@@ -161,12 +161,8 @@ impl GoogleCalendar {
     /// `{base}/calendar/v3/` followed by `segments`, each percent-encoded (calendar ids are
     /// email addresses and may hold `#`).
     fn url(&self, segments: &[&str]) -> Result<reqwest::Url, CalendarError> {
-        let mut url = reqwest::Url::parse(&format!("{}/calendar/v3", self.base_url))
-            .map_err(|e| CalendarError::Transport(anyhow::anyhow!("bad Google Calendar base URL: {e}")))?;
-        url.path_segments_mut()
-            .map_err(|()| CalendarError::Transport(anyhow::anyhow!("bad Google Calendar base URL")))?
-            .extend(segments);
-        Ok(url)
+        super::url_with_segments(&format!("{}/calendar/v3", self.base_url), segments)
+            .map_err(|e| CalendarError::Transport(anyhow::anyhow!("Google Calendar: {e}")))
     }
 
     /// Sends `request` with the token and reads the JSON answer (an empty one reads as

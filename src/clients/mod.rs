@@ -79,6 +79,14 @@ impl Clients {
     }
 }
 
+/// `{base}` followed by `segments`, each percent-encoded (calendar ids are email addresses
+/// and may hold `#`; booking uids are the provider's), or why the base URL is unusable.
+fn url_with_segments(base: &str, segments: &[&str]) -> Result<reqwest::Url, String> {
+    let mut url = reqwest::Url::parse(base).map_err(|e| format!("bad base URL `{base}`: {e}"))?;
+    url.path_segments_mut().map_err(|()| format!("bad base URL `{base}`"))?.extend(segments);
+    Ok(url)
+}
+
 /// An HTTP client with connect and overall timeouts.
 fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()

@@ -16,7 +16,7 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** The appointments screen. */
 export async function render(view, route) {
   // Read first: the address is cleaned at once, whatever happens next.
-  const result = callbackResult();
+  const result = callbackResult(route);
   let customer;
   try {
     customer = await get('/api/portal/me');

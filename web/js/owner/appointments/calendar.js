@@ -16,14 +16,21 @@ const CALLBACK_REASONS = {
 };
 
 /**
- * The message for Google's return (`?calendar=connected` or `?calendar=error&reason=...` in
- * the page's address), or null; the query is then removed from the address.
+ * The message for Google's return (`?calendar=connected` or `?calendar=error&reason=...`),
+ * or null; the query is then removed from the address (`route` is the screen's route).
  */
-export function callbackResult() {
-  const query = new URLSearchParams(location.search);
+export function callbackResult(route) {
+  // In the page's query (`/app/?calendar=connected#/appointments`), or, from a return
+  // address that already holds the route, in the route's query.
+  const inPage = new URLSearchParams(location.search);
+  const query = inPage.has('calendar') ? inPage : route.query;
   const outcome = query.get('calendar');
   if (!outcome) return null;
-  history.replaceState(history.state, '', `${location.pathname}${location.hash}`);
+  const rest = new URLSearchParams(route.query);
+  rest.delete('calendar');
+  rest.delete('reason');
+  const hash = `#/${route.parts.join('/')}${rest.toString() ? `?${rest}` : ''}`;
+  history.replaceState(history.state, '', `${location.pathname}${hash}`);
   if (outcome === 'connected') return { ok: true, text: 'Google Calendar is connected.' };
   const reason = query.get('reason') || '';
   return { ok: false, text: CALLBACK_REASONS[reason] || `Google Calendar was not connected (${reason || 'no reason given'}).` };
@@ -142,23 +149,14 @@ export function connectionSection({ services, timeZone }) {
     } else if (connection.error) {
       parts.push(h('div', { class: 'alert', role: 'alert' }, h('p', {}, 'Last problem', connection.error_at ? ` (${dateTime(connection.error_at, timeZone)})` : '', ': ', connection.error)));
     }
-    if (connection.provider === 'google' && connection.status !== 'needs_reconnect') parts.push(googleCalendars(connection));
     if (connection.provider === 'calcom' && connection.event_types) {
       const mapped = Object.entries(connection.event_types);
       parts.push(h('p', {}, 'Event types: ', mapped.map(([service, id]) => `${service} → ${id}`).join(', ') || 'none'));
     }
-    if (connection.provider !== 'google') {
-      parts.push(h('h3', {}, 'Google Calendar'),
-        h('p', {}, connection.provider === 'calcom' ? 'Connecting Google Calendar replaces Cal.com.' : 'Bookings are written to your Google Calendar, and its busy times are not offered to callers.'),
-        googleButton('Connect Google Calendar'));
-    }
-    parts.push(h('h3', {}, 'Cal.com'), h('details', { class: 'appt-details', open: connection.provider === 'calcom' && connection.status === 'needs_reconnect' },
-      h('summary', {}, connection.provider === 'calcom' ? 'Change the Cal.com key or event types' : 'Connect Cal.com instead'),
-      calcomForm(connection)));
     if (connection.provider) {
-      parts.push(h('h3', {}, 'Disconnect'), confirmStep({
+      parts.push(confirmStep({
         label: 'Disconnect…',
-        question: `Disconnect ${PROVIDERS[connection.provider] || 'the calendar'}? Bookings will no longer be written to it.`,
+        question: `Disconnect ${PROVIDERS[connection.provider] || 'the calendar'}? Bookings will no longer be written to it, and its busy times no longer count.`,
         confirm: 'Disconnect',
         danger: true,
         action: async () => {
@@ -169,6 +167,21 @@ export function connectionSection({ services, timeZone }) {
         },
       }));
     }
+    if (connection.provider === 'google' && connection.status !== 'needs_reconnect') parts.push(googleCalendars(connection));
+    const google = connection.provider === 'google' ? [] : [
+      h('h3', {}, connection.provider ? 'Use Google Calendar instead' : 'Google Calendar'),
+      h('p', {}, connection.provider === 'calcom'
+        ? 'Connecting Google Calendar disconnects Cal.com.'
+        : 'Bookings are written to your Google Calendar, and times it shows as busy are not offered to callers.'),
+      googleButton('Connect Google Calendar'),
+    ];
+    const calcom = [
+      h('h3', {}, connection.provider === 'google' ? 'Use Cal.com instead' : 'Cal.com'),
+      h('details', { class: 'appt-details', open: connection.provider === 'calcom' && connection.status === 'needs_reconnect' },
+        h('summary', {}, connection.provider === 'calcom' ? 'Change the Cal.com key or event types' : 'Set up Cal.com'),
+        calcomForm(connection)),
+    ];
+    parts.push(...(connection.provider === 'calcom' ? [...calcom, ...google] : [...google, ...calcom]));
     return parts;
   }
 

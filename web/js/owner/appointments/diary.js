@@ -4,7 +4,7 @@
 // so days of 23 or 25 hours (daylight saving changes) are asked for exactly.
 
 import { get, withQuery } from '../../api.js';
-import { failure, h, notify } from '../../dom.js';
+import { failure, h } from '../../dom.js';
 import { addDays, dateIn, instantOf, longDate, time, today } from '../../format.js';
 import { cancelForm, moveForm } from './book.js';
 
@@ -14,6 +14,18 @@ const SOURCES = { call: 'Booked on a call', sms: 'Booked by text', portal: 'Adde
 export function mondayOf(isoDate) {
   const weekday = new Date(`${isoDate}T00:00:00Z`).getUTCDay();
   return addDays(isoDate, -((weekday + 6) % 7));
+}
+
+/**
+ * The first instant of the local day `isoDate` in `timeZone`: its midnight, or where a zone
+ * skips midnight (America/Santiago springs from 00:00 to 01:00), the end of that gap.
+ */
+export function startOfDay(isoDate, timeZone) {
+  let instant = instantOf(isoDate, '00:00', timeZone);
+  for (let i = 0; i < 12 && dateIn(instant, timeZone) < isoDate; i += 1) {
+    instant = new Date(Date.parse(instant) + 15 * 60000).toISOString().replace('.000Z', 'Z');
+  }
+  return instant;
 }
 
 /** "Mon 7 Dec" for a calendar date. */
@@ -27,7 +39,9 @@ function shortDate(isoDate) {
  * Answers `{element, reload()}`.
  */
 export function diary({ timeZone, state, remember }) {
-  const title = h('p', { class: 'appt-range', tabindex: '-1' });
+  // Read out when it changes, without the page's notice (which would push the buttons down
+  // between two presses of "Next").
+  const title = h('p', { class: 'appt-range', tabindex: '-1', 'aria-live': 'polite' });
   const days = h('div', { class: 'appt-days' });
   const dayButton = h('button', { type: 'button', class: 'secondary', onclick: () => change({ view: 'day' }) }, 'Day');
   const weekButton = h('button', { type: 'button', class: 'secondary', onclick: () => change({ view: 'week' }) }, 'Week');
@@ -52,7 +66,7 @@ export function diary({ timeZone, state, remember }) {
   function change(update) {
     Object.assign(state, update);
     remember(state);
-    reload().then(() => notify(`Showing ${title.textContent}.`));
+    reload();
   }
 
   /** The local dates shown, first to last. */
@@ -75,8 +89,8 @@ export function diary({ timeZone, state, remember }) {
     title.textContent = week ? `Week of ${longDate(dates[0])}` : longDate(state.date);
     days.setAttribute('aria-busy', 'true');
     try {
-      const from = instantOf(dates[0], '00:00', timeZone);
-      const to = instantOf(addDays(dates[dates.length - 1], 1), '00:00', timeZone);
+      const from = startOfDay(dates[0], timeZone);
+      const to = startOfDay(addDays(dates[dates.length - 1], 1), timeZone);
       const answer = await get(withQuery('/api/portal/appointments', { from, to, status: state.cancelled ? 'all' : null }));
       if (ticket !== loads) return;
       const byDate = new Map(dates.map((date) => [date, []]));
@@ -109,7 +123,7 @@ export function diary({ timeZone, state, remember }) {
     const when = `${time(appointment.starts_at, timeZone)} – ${time(appointment.ends_at, timeZone)}`;
     const cancelled = appointment.status === 'cancelled';
     const panel = h('div', { class: 'appt-panel', id: `appt-panel-${appointment.id}`, hidden: true });
-    const whose = h('span', { class: 'visually-hidden' }, `: ${appointment.caller_name}, ${when}`);
+    const whose = h('span', { class: 'visually-hidden' }, `(${appointment.caller_name}, ${when})`);
     const changeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': panel.id }, 'Move or change', whose.cloneNode(true));
     const cancelButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': panel.id }, 'Cancel', whose.cloneNode(true));
     const buttons = [changeButton, cancelButton];

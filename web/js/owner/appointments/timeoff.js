@@ -47,7 +47,7 @@ export function timeOff({ timeZone, changed }) {
   function row(range) {
     const text = `${dateTime(range.starts_at, timeZone)} to ${dateTime(range.ends_at, timeZone)}`;
     const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
-    const remove = h('button', { type: 'button', class: 'secondary' }, 'Remove', h('span', { class: 'visually-hidden' }, ` time off ${text}`));
+    const remove = h('button', { type: 'button', class: 'secondary' }, 'Remove', h('span', { class: 'visually-hidden' }, `(time off ${text})`));
     remove.addEventListener('click', async () => {
       remove.disabled = true;
       try {

@@ -39,7 +39,7 @@ export async function render(view, route) {
     history.replaceState(history.state, '', `${location.pathname}${location.search}#/appointments?${query}`);
   };
   const days = diary({ timeZone, state, remember });
-  const away = timeOff({ timeZone, changed: () => undefined });
+  const away = timeOff({ timeZone, changed: () => days.reload() });
   const adding = h('section', { 'aria-labelledby': 'appt-add' },
     h('h2', { id: 'appt-add' }, 'Add an appointment'),
     addForm({ services, timeZone, date: () => (state.date < today(timeZone) ? today(timeZone) : state.date), booked: () => days.reload() }));

@@ -91,7 +91,10 @@ export function diary({ timeZone, state, remember }) {
     try {
       const from = startOfDay(dates[0], timeZone);
       const to = startOfDay(addDays(dates[dates.length - 1], 1), timeZone);
-      const answer = await get(withQuery('/api/portal/appointments', { from, to, status: state.cancelled ? 'all' : null }));
+      const [answer, away] = await Promise.all([
+        get(withQuery('/api/portal/appointments', { from, to, status: state.cancelled ? 'all' : null })),
+        get('/api/portal/time-off'),
+      ]);
       if (ticket !== loads) return;
       const byDate = new Map(dates.map((date) => [date, []]));
       for (const appointment of answer.appointments) {
@@ -99,7 +102,8 @@ export function diary({ timeZone, state, remember }) {
         if (byDate.has(date)) byDate.get(date).push(appointment);
       }
       days.className = week ? 'appt-days appt-week' : 'appt-days';
-      days.replaceChildren(...dates.map((date) => dayBlock(date, byDate.get(date), week)));
+      const closed = (date) => closedOn(date, away.time_off);
+      days.replaceChildren(...dates.map((date) => dayBlock(date, byDate.get(date), closed(date), week)));
     } catch (error) {
       if (ticket !== loads) return;
       days.replaceChildren(failure(error));
@@ -108,15 +112,32 @@ export function diary({ timeZone, state, remember }) {
     }
   }
 
-  function dayBlock(date, appointments, week) {
+  /** Time off overlapping the local day `date`, as "Closed 12:00 – end of day: Christmas" lines. */
+  function closedOn(date, ranges) {
+    const start = startOfDay(date, timeZone);
+    const end = startOfDay(addDays(date, 1), timeZone);
+    return ranges
+      .filter((range) => Date.parse(range.starts_at) < Date.parse(end) && Date.parse(range.ends_at) > Date.parse(start))
+      .map((range) => {
+        const from = Date.parse(range.starts_at) <= Date.parse(start) ? 'start of day' : time(range.starts_at, timeZone);
+        const until = Date.parse(range.ends_at) >= Date.parse(end) ? 'end of day' : time(range.ends_at, timeZone);
+        const span = from === 'start of day' && until === 'end of day' ? 'all day' : `${from} – ${until}`;
+        return `Closed ${span}${range.note ? `: ${range.note}` : ''}`;
+      });
+  }
+
+  function dayBlock(date, appointments, closed, week) {
     const isToday = date === today(timeZone);
-    const list = appointments.length
-      ? h('ul', { class: 'appt-list' }, appointments.map((appointment) => item(appointment)))
-      : h('p', { class: 'muted' }, 'Nothing booked.');
-    if (!week) return h('div', { class: 'appt-day' }, list);
-    return h('section', { class: isToday ? 'appt-day today' : 'appt-day', 'aria-label': longDate(date) },
+    const content = [
+      closed.map((line) => h('p', { class: 'appt-closed' }, line)),
+      appointments.length
+        ? h('ul', { class: 'appt-list' }, appointments.map((appointment) => item(appointment)))
+        : h('p', { class: 'muted' }, 'Nothing booked.'),
+    ];
+    if (!week) return h('div', { class: 'appt-day' }, content);
+    return h('div', { class: isToday ? 'appt-day today' : 'appt-day' },
       h('h3', {}, shortDate(date), isToday ? h('span', { class: 'badge' }, 'Today') : null),
-      list);
+      content);
   }
 
   function item(appointment) {
@@ -158,7 +179,9 @@ export function diary({ timeZone, state, remember }) {
       h('p', { class: 'appt-who' }, appointment.caller_name,
         appointment.caller_phone ? [' · ', h('a', { href: `tel:${appointment.caller_phone}` }, appointment.caller_phone)] : null),
       appointment.notes ? h('p', { class: 'appt-notes' }, appointment.notes) : null,
-      h('p', { class: 'appt-source muted' }, SOURCES[appointment.source] || appointment.source),
+      h('p', { class: 'appt-source muted' }, appointment.call_id
+        ? h('a', { href: `#/calls/${appointment.call_id}` }, SOURCES[appointment.source] || appointment.source)
+        : SOURCES[appointment.source] || appointment.source),
       cancelled ? null : h('div', { class: 'actions' }, buttons),
       panel);
   }

@@ -4,7 +4,7 @@
 
 import { get, withQuery } from '../../api.js';
 import { field, h } from '../../dom.js';
-import { time } from '../../format.js';
+import { time, today } from '../../format.js';
 
 /**
  * A date field and a `starts_at` select of free times. `keep` (text) adds a first choice
@@ -12,7 +12,7 @@ import { time } from '../../format.js';
  * Answers `{element, dateInput, select, load(), offer(slots)}`.
  */
 export function slotPicker({ date, timeZone, service, keep = null, dateLabel = 'Date', timeLabel = 'Free times' }) {
-  const dateField = field(dateLabel, 'date', { type: 'date', value: date, required: true });
+  const dateField = field(dateLabel, 'date', { type: 'date', value: date, required: true, min: today(timeZone) });
   const timeField = field(timeLabel, 'starts_at', { control: 'select', options: [] });
   const dateInput = dateField.querySelector('input');
   const select = timeField.querySelector('select');

@@ -55,6 +55,9 @@ function confirmStep({ label, question, confirm, danger = false, action }) {
     yes.disabled = true;
     try {
       await action();
+      // Done: the step closes (the action has put focus where it belongs).
+      box.hidden = true;
+      opener.setAttribute('aria-expanded', 'false');
     } catch (error) {
       if (error.status !== 401) {
         problem.textContent = error.message;
@@ -93,6 +96,7 @@ export function feedSection() {
     action: async () => {
       const answer = await post('/api/portal/calendar-feed/rotate');
       input.value = answer.url;
+      status.textContent = '';
       notify('The calendar feed has a new URL. The old one no longer works.');
       input.focus();
       input.select();

@@ -133,7 +133,7 @@ function exportForm(status, timeZone) {
     h('h2', { id: 'calls-export' }, 'Export calls'),
     h('p', { class: 'hint' }, 'A spreadsheet (CSV) of your calls, archived ones included. Leave the dates empty for every call.'),
     field('Which calls', 'status', { control: 'select', value: status, options: [['all', 'All calls'], ['unhandled', 'Unhandled calls'], ['handled', 'Handled calls']] }),
-    h('div', { class: 'row' },
+    h('div', { class: 'fields-row' },
       field('From', 'from', { type: 'date' }),
       field('To', 'to', { type: 'date' })),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Download CSV')));

@@ -111,7 +111,7 @@ function hoursFields(c) {
       return h('fieldset', { class: 'day', name: `business_hours.${day}`, 'data-note': given.note || null },
         h('legend', {}, label),
         checkbox('Closed all day', `business_hours.${day}.closed`, Boolean(given.closed)),
-        h('div', { class: 'row' },
+        h('div', { class: 'fields-row' },
           field('Opens', `business_hours.${day}.open`, { type: 'time', value: given.open || '' }),
           field('Closes', `business_hours.${day}.close`, { type: 'time', value: given.close || '' })));
     }),

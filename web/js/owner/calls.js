@@ -195,7 +195,7 @@ function callFacts(call, timeZone) {
 }
 
 function callActions(view, call, id) {
-  const box = h('div', { class: 'actions' });
+  const box = h('div', { class: 'actions call-actions' });
   const act = async (button, path) => {
     button.disabled = true;
     try {
@@ -210,7 +210,10 @@ function callActions(view, call, id) {
   };
   const toggle = h('button', { type: 'button', class: call.handled ? 'secondary' : null, onclick: async () => {
     const answer = await act(toggle, call.handled ? 'mark-unhandled' : 'mark-handled');
-    if (answer) await renderCall(view, String(id));
+    if (!answer) return;
+    await renderCall(view, String(id));
+    // Keep the keyboard where it was: on the (now opposite) toggle.
+    view.querySelector('.call-actions button')?.focus();
   } }, call.handled ? 'Mark unhandled' : 'Mark handled');
   const archive = h('button', { type: 'button', class: 'secondary', onclick: () => {
     const keep = h('button', { type: 'button', class: 'secondary', onclick: () => renderCall(view, String(id)) }, 'Keep it');

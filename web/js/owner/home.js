@@ -9,13 +9,13 @@ import { callerOf, loadBusiness, settingsLink } from './business.js';
 
 /** Where each checklist step is done, when it is done in the settings screen. */
 const SETTINGS_STEPS = {
-  business_details: ['details', 'Add your business details'],
-  hours: ['hours', 'Set your opening hours'],
-  greeting: ['receptionist', 'Write your greeting'],
-  services_faqs: ['receptionist', 'Describe your services'],
-  booking: ['booking', 'Add services callers can book'],
-  forward_number: ['notifications', 'Add a transfer number'],
-  notifications: ['notifications', 'Choose where call summaries go'],
+  business_details: ['details', 'Add your business details', 'Change business details'],
+  hours: ['hours', 'Set your opening hours', 'Change opening hours'],
+  greeting: ['receptionist', 'Write your greeting', 'Change the greeting'],
+  services_faqs: ['receptionist', 'Describe your services', 'Change services and FAQs'],
+  booking: ['booking', 'Add services callers can book', 'Change services to book'],
+  forward_number: ['notifications', 'Add a transfer number', 'Change the transfer number'],
+  notifications: ['notifications', 'Choose where call summaries go', 'Change call notifications'],
 };
 
 /** How often, and how many times, the checklist is read again while Stripe confirms a payment. */
@@ -136,7 +136,8 @@ function stepItem(step) {
 function stepAction(step, status) {
   const inSettings = SETTINGS_STEPS[step.key];
   if (inSettings) {
-    return step.done ? settingsLink(inSettings[0], `Change ${step.title.toLowerCase()}`) : settingsLink(...inSettings);
+    const [section, todo, change] = inSettings;
+    return settingsLink(section, step.done ? change : todo);
   }
   switch (step.key) {
     case 'subscription':

@@ -12,14 +12,16 @@ export function section(title, ...children) {
 
 /**
  * A table: `headers` are column titles, `rows` arrays of cells (nodes or text). `caption`
- * names it for screen readers (shown only to them when `hideCaption`).
+ * names it for screen readers (shown only to them when `hideCaption`). On a phone each row
+ * becomes a block of "title: value" lines (app.css, `.stack`), so nothing scrolls sideways.
  */
 export function table(caption, headers, rows, { hideCaption = true } = {}) {
-  return h('div', { class: 'table-wrap' },
-    h('table', {},
+  // Focusable and named, so a table wider than a phone can be scrolled from the keyboard.
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
+    h('table', { class: 'stack' },
       h('caption', { class: hideCaption ? 'visually-hidden' : 'caption' }, caption),
       h('thead', {}, h('tr', {}, headers.map((title) => h('th', { scope: 'col' }, title)))),
-      h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell)))))));
+      h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell, i) => h('td', { 'data-label': headers[i] }, h('div', {}, cell))))))));
 }
 
 /** "Nothing here yet" for an empty list. */
@@ -51,7 +53,7 @@ export async function fill(container, load) {
   container.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
   try {
     const nodes = await load();
-    container.replaceChildren(...[nodes].flat().filter(Boolean));
+    container.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
     return true;
   } catch (error) {
     if (error.status !== 401) container.replaceChildren(failure(error));

@@ -43,10 +43,11 @@ function syncReport(report) {
   return h('div', { class: report.failed.length ? 'alert' : 'success', tabindex: '-1' },
     h('p', {}, `Sync done: ${report.rewired.length} rewired, ${report.failed.length} failed, ${report.unchanged} already right.`),
     report.rewired.length
-      ? h('ul', {}, report.rewired.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}): fixed ${row.fixed.join('; ') || 'its wiring'}`)))
+      ? h('ul', {}, report.rewired.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}) was rewired. It was wrong in:`,
+        h('ul', { class: 'problems' }, row.fixed.map((problem) => h('li', {}, problem))))))
       : null,
     report.failed.length
-      ? h('ul', {}, report.failed.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}): ${row.error}`)))
+      ? h('ul', {}, report.failed.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}) could not be rewired: ${row.error}`)))
       : null);
 }
 

@@ -194,7 +194,7 @@ export function receptionistForm(customer, saved) {
       field('Prices', 'pricing_info', { control: 'textarea', value: text(customer.pricing_info) }),
       field('Special instructions', 'special_instructions', { control: 'textarea', value: text(customer.special_instructions) })),
     h('fieldset', { name: 'business_hours' }, h('legend', {}, 'Opening hours'),
-      h('p', { class: 'hint' }, 'Times on a 24-hour clock. A day marked closed keeps its times for later.'),
+      h('p', { class: 'hint' }, 'A day marked closed keeps its times for later.'),
       DAYS.map((day) => dayRow(day, hours[day])),
       field('Holidays and exceptions', 'holiday_hours', { control: 'textarea', value: text(customer.holiday_hours), hint: 'As the receptionist should say it, like "Closed on Christmas Day".' })),
     h('fieldset', {}, h('legend', {}, 'Calls'),

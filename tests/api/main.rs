@@ -22,3 +22,4 @@ mod realtime;
 mod receptionist;
 mod service;
 mod texts;
+mod web_app;

@@ -93,7 +93,7 @@ class BusinessPage {
   summaryPart() {
     const c = this.customer;
     const item = (term, value) => [h('dt', {}, term), h('dd', {}, value)];
-    return h('dl', { class: 'card facts' },
+    return h('dl', { class: 'card staff-facts' },
       item('Status', badge(c.subscription_status)),
       item('Plan', c.subscription_tier),
       item('Number', c.deskringer_number || 'None yet'),
@@ -169,14 +169,15 @@ class BusinessPage {
 
   appointmentsPart() {
     const from = today(this.zone);
-    const form = h('form', { class: 'range', novalidate: true },
+    const form = h('form', { class: 'staff-range', novalidate: true },
       field('From', 'from', { type: 'date', value: from }),
       field('Until (not included)', 'to', { type: 'date', value: addDays(from, APPOINTMENT_DAYS) }),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'secondary' }, 'Show appointments')));
-    const list = h('div', { 'aria-live': 'polite' });
+    const list = h('div', {});
     const showRange = async () => {
       const answer = await get(withQuery(`${this.path}/appointments`, { from: form.elements.from.value, to: form.elements.to.value }));
       list.replaceChildren(...this.appointmentRows(answer));
+      notify(answer.total ? `${answer.total} ${answer.total === 1 ? 'appointment' : 'appointments'}.` : 'No appointments in these dates.');
     };
     onSubmit(form, showRange);
     fill(list, async () => {
@@ -216,7 +217,7 @@ class BusinessPage {
       }
     };
     const linkResult = (label, url) => {
-      const input = h('input', { id: `link-${id}`, type: 'text', readonly: true, value: url, class: 'mono' });
+      const input = h('input', { id: `link-${id}`, type: 'text', readonly: true, value: url, class: 'staff-mono' });
       return [
         h('label', { for: `link-${id}` }, label),
         input,
@@ -239,7 +240,7 @@ class BusinessPage {
     status.addEventListener('click', run(status, async () => {
       const answer = await get(`/api/stripe/subscription-status/${id}`);
       const item = (term, value) => [h('dt', {}, term), h('dd', {}, value)];
-      return [h('dl', { class: 'facts' },
+      return [h('dl', { class: 'staff-facts' },
         item('Status', badge(answer.status)),
         item('Stripe subscription', answer.has_stripe_subscription ? 'Yes' : 'No'),
         answer.current_period_end !== undefined ? item('Current period ends', dateTime(answer.current_period_end, this.zone)) : null,

@@ -3,7 +3,7 @@
 // (`#/staff/businesses?q=bella&status=trial&page=2`), so reload and Back keep it.
 
 import { get, post, withQuery } from '../api.js';
-import { checkbox, field, h, onSubmit, pager, show } from '../dom.js';
+import { checkbox, field, h, notify, onSubmit, pager, show } from '../dom.js';
 import { dateTime } from '../format.js';
 import { SUBSCRIPTION_STATUSES, badge, businessLink, copy, empty, fill, section, statusText, table } from './common.js';
 import { timezoneOptions } from './settings-form.js';
@@ -31,8 +31,8 @@ async function renderList(view, route) {
   const status = route.query.get('status') || 'all';
   const page = Math.max(1, Number.parseInt(route.query.get('page') || '1', 10) || 1);
 
-  const form = h('form', { class: 'card search', role: 'search', novalidate: true },
-    h('div', { class: 'search-fields' },
+  const form = h('form', { class: 'card staff-search', role: 'search', novalidate: true },
+    h('div', { class: 'staff-search-fields' },
       field('Name or email', 'q', { type: 'search', value: q, hint: 'Any part of the business name or email.' }),
       field('Status', 'status', { control: 'select', value: status, options: [['all', 'Any status'], ...SUBSCRIPTION_STATUSES.map((s) => [s, statusText(s)])] })),
     h('div', { class: 'actions' },
@@ -46,9 +46,9 @@ async function renderList(view, route) {
     else location.hash = target;
   });
 
-  const results = h('div', { 'aria-live': 'polite' });
+  const results = h('div', {});
   show(view, 'Businesses',
-    h('div', { class: 'actions page-actions' }, h('a', { class: 'button', href: '#/staff/businesses/new' }, 'New business')),
+    h('div', { class: 'actions staff-page-actions' }, h('a', { class: 'button', href: '#/staff/businesses/new' }, 'New business')),
     form,
     section('Results', results));
 
@@ -56,8 +56,11 @@ async function renderList(view, route) {
     await fill(results, async () => {
       const answer = await get(withQuery('/api/customers', { q, status: status === 'all' ? '' : status, page, per_page: PER_PAGE }));
       if (!answer.customers.length) {
-        return empty(q || status !== 'all' ? 'No business matches this search.' : 'No businesses yet.');
+        const text = q || status !== 'all' ? 'No business matches this search.' : 'No businesses yet.';
+        notify(text);
+        return empty(text);
       }
+      if (q || status !== 'all') notify(`${answer.total} ${answer.total === 1 ? 'business matches' : 'businesses match'}.`);
       const go = (to) => { location.hash = listHash({ q, status: status === 'all' ? '' : status, page: to }); };
       return [
         h('p', { class: 'muted' }, `${answer.total} ${answer.total === 1 ? 'business' : 'businesses'}.`),
@@ -85,7 +88,6 @@ async function renderNew(view) {
     field('Time zone', 'timezone', { control: 'select', value: 'America/New_York', options: timezoneOptions('America/New_York') }),
     checkbox('Email the owner their sign-in details', 'send_welcome_email', true),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create business'), h('a', { class: 'button secondary', href: '#/staff/businesses' }, 'Back to businesses')));
-  const result = h('div', {});
   onSubmit(form, () => {
     const value = (name) => form.elements[name].value;
     return post('/api/customers', {
@@ -97,7 +99,7 @@ async function renderNew(view) {
       send_welcome_email: form.elements.send_welcome_email.checked,
     });
   }, (answer) => {
-    const password = h('input', { id: 'temporary-password', type: 'text', readonly: true, value: answer.temporary_password, class: 'mono' });
+    const password = h('input', { id: 'temporary-password', type: 'text', readonly: true, value: answer.temporary_password, class: 'staff-mono' });
     const created = h('div', { class: 'success', tabindex: '-1' },
       h('p', {}, `${answer.customer.business_name} was created on a 7-day trial.`),
       h('label', { for: 'temporary-password' }, 'Temporary portal password (shown only this once)'),
@@ -108,5 +110,5 @@ async function renderNew(view) {
     form.replaceWith(created);
     created.focus();
   });
-  show(view, 'New business', result, form);
+  show(view, 'New business', form);
 }

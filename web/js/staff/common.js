@@ -7,19 +7,19 @@ let sectionIds = 0;
 /** A card with an h2 heading, labelled by it for screen readers. */
 export function section(title, ...children) {
   const id = `s${++sectionIds}`;
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+  return h('section', { class: 'card staff-section', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
 
 /**
  * A table: `headers` are column titles, `rows` arrays of cells (nodes or text). `caption`
  * names it for screen readers (shown only to them when `hideCaption`). On a phone each row
- * becomes a block of "title: value" lines (app.css, `.stack`), so nothing scrolls sideways.
+ * becomes a block of "title: value" lines (app.css, `.staff-stack`), so nothing scrolls sideways.
  */
 export function table(caption, headers, rows, { hideCaption = true } = {}) {
   // Focusable and named, so a table wider than a phone can be scrolled from the keyboard.
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
-    h('table', { class: 'stack' },
-      h('caption', { class: hideCaption ? 'visually-hidden' : 'caption' }, caption),
+    h('table', { class: 'staff-stack' },
+      h('caption', { class: hideCaption ? 'visually-hidden' : 'staff-caption' }, caption),
       h('thead', {}, h('tr', {}, headers.map((title) => h('th', { scope: 'col' }, title)))),
       h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell, i) => h('td', { 'data-label': headers[i] }, h('div', {}, cell))))))));
 }
@@ -67,10 +67,10 @@ export async function fill(container, load) {
  * question so it is read out, and back to the first button when kept.
  */
 export function confirmButton(label, question, confirmLabel, action, { danger = true } = {}) {
-  const wrap = h('div', { class: 'confirm' });
+  const wrap = h('div', { class: 'staff-confirm' });
   const start = h('button', { type: 'button', class: danger ? 'danger' : 'secondary' }, label);
   const ask = () => {
-    const prompt = h('p', { tabindex: '-1', class: 'confirm-question' }, question);
+    const prompt = h('p', { tabindex: '-1', class: 'staff-confirm-question' }, question);
     const yes = h('button', { type: 'button', class: 'danger' }, confirmLabel);
     const no = h('button', { type: 'button', class: 'secondary' }, 'Keep it');
     const error = h('div', {});
@@ -90,7 +90,7 @@ export function confirmButton(label, question, confirmLabel, action, { danger = 
       wrap.replaceChildren(start);
       start.focus();
     });
-    wrap.replaceChildren(h('div', { class: 'confirm-box', role: 'group', 'aria-label': label }, prompt, h('div', { class: 'actions' }, yes, no), error));
+    wrap.replaceChildren(h('div', { class: 'staff-confirm-box', role: 'group', 'aria-label': label }, prompt, h('div', { class: 'actions' }, yes, no), error));
     prompt.focus();
   };
   start.addEventListener('click', ask);

@@ -12,12 +12,12 @@ const STATS_DAYS = 30;
 const RECENT_CALLS = 10;
 
 function figure(label, value) {
-  return h('div', { class: 'stat' }, h('p', { class: 'muted' }, label), h('p', { class: 'figure' }, value));
+  return h('div', { class: 'staff-stat' }, h('p', { class: 'muted' }, label), h('p', { class: 'figure' }, value));
 }
 
 async function platformFigures() {
   const stats = await get('/api/admin/stats');
-  return h('div', { class: 'stats' },
+  return h('div', { class: 'staff-stats' },
     figure('Businesses', stats.customers.total),
     figure('Active', stats.customers.active),
     figure('On trial', stats.customers.trial),
@@ -29,7 +29,7 @@ async function platformFigures() {
 async function callFigures() {
   const stats = await get(withQuery('/api/calls/stats', { days: STATS_DAYS }));
   return [
-    h('div', { class: 'stats' },
+    h('div', { class: 'staff-stats' },
       figure('Calls', stats.total_calls),
       figure('Completed', stats.completed_calls),
       figure('Failed', stats.failed_calls),
@@ -55,7 +55,7 @@ async function trials() {
 async function recentCalls() {
   const { calls } = await get(withQuery('/api/calls/recent', { limit: RECENT_CALLS, admin_view: true }));
   if (!calls.length) return empty('No calls yet.');
-  return table('Latest calls', ['When', 'Business', 'Caller', 'Status', 'Length', 'Summary'],
+  return table('Latest calls, newest first', ['When', 'Business', 'Caller', 'Status', 'Length', 'Summary'],
     calls.map((call) => [
       dateTime(call.created_at),
       businessLink(call.customer_id, call.customer_business_name),

@@ -14,7 +14,7 @@ function auditParts(audit) {
         number.customer_id ? businessLink(number.customer_id, number.business_name) : h('span', { class: 'muted' }, 'No business'),
         number.wired
           ? badge('wired')
-          : [badge('not wired'), h('ul', { class: 'problems' }, number.problems.map((problem) => h('li', {}, problem)))],
+          : [badge('not wired'), h('ul', { class: 'staff-problems' }, number.problems.map((problem) => h('li', {}, problem)))],
       ]))
     : empty('The Twilio account has no numbers.');
   const missing = audit.missing.length
@@ -30,12 +30,12 @@ function auditParts(audit) {
     numbers,
     h('h3', {}, 'Missing numbers'),
     missing,
-    h('details', {},
+    h('details', { class: 'staff-details' },
       h('summary', {}, 'Where numbers must point'),
-      h('dl', { class: 'facts' },
-        h('dt', {}, 'Voice'), h('dd', { class: 'mono' }, audit.expected_voice_url),
-        h('dt', {}, 'Status callback'), h('dd', { class: 'mono' }, audit.expected_status_callback),
-        h('dt', {}, 'Texts'), h('dd', { class: 'mono' }, audit.expected_sms_url))),
+      h('dl', { class: 'staff-facts' },
+        h('dt', {}, 'Voice'), h('dd', { class: 'staff-mono' }, audit.expected_voice_url),
+        h('dt', {}, 'Status callback'), h('dd', { class: 'staff-mono' }, audit.expected_status_callback),
+        h('dt', {}, 'Texts'), h('dd', { class: 'staff-mono' }, audit.expected_sms_url))),
   ];
 }
 
@@ -44,7 +44,7 @@ function syncReport(report) {
     h('p', {}, `Sync done: ${report.rewired.length} rewired, ${report.failed.length} failed, ${report.unchanged} already right.`),
     report.rewired.length
       ? h('ul', {}, report.rewired.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}) was rewired. It was wrong in:`,
-        h('ul', { class: 'problems' }, row.fixed.map((problem) => h('li', {}, problem))))))
+        h('ul', { class: 'staff-problems' }, row.fixed.map((problem) => h('li', {}, problem))))))
       : null,
     report.failed.length
       ? h('ul', {}, report.failed.map((row) => h('li', {}, `${row.phone_number} (business ${row.customer_id}) could not be rewired: ${row.error}`)))

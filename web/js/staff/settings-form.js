@@ -78,7 +78,7 @@ function wire(form, path, read, saved) {
 /** The business details form (PUT /api/customers/{id}). */
 export function detailsForm(customer, saved) {
   const zone = customer.timezone;
-  const form = h('form', { class: 'settings', novalidate: true },
+  const form = h('form', { class: 'staff-settings', novalidate: true },
     field('Business name', 'business_name', { value: customer.business_name, required: true }),
     field('Contact name', 'contact_name', { value: text(customer.contact_name) }),
     field('Owner email', 'email', { type: 'email', value: customer.email, required: true, hint: 'The owner signs in to the portal with it.' }),
@@ -112,9 +112,9 @@ function dayRow(day, hours) {
   const closed = !hours || hours.closed === true || (!hours.open && !hours.close);
   const name = `business_hours.${day}`;
   const title = day.charAt(0).toUpperCase() + day.slice(1);
-  return h('fieldset', { class: 'day', name, 'data-day': day },
+  return h('fieldset', { class: 'staff-day', name, 'data-day': day },
     h('legend', {}, title),
-    h('div', { class: 'day-fields' },
+    h('div', { class: 'staff-day-fields' },
       field('Opens', `${name}.open`, { type: 'time', value: text(hours && hours.open) }),
       field('Closes', `${name}.close`, { type: 'time', value: text(hours && hours.close) }),
       checkbox(`Closed on ${title}`, `${name}.closed`, closed)));
@@ -135,7 +135,7 @@ function rowList(container, makeRow, renumber) {
 }
 
 function faqRow(values, remove) {
-  const row = h('fieldset', { class: 'row' },
+  const row = h('fieldset', { class: 'staff-row' },
     h('legend', {}, 'Question'),
     field('Question', 'faqs[].question', { value: text(values.question) }),
     field('Answer', 'faqs[].answer', { control: 'textarea', value: text(values.answer) }),
@@ -144,9 +144,9 @@ function faqRow(values, remove) {
 }
 
 function serviceRow(values, remove) {
-  return h('fieldset', { class: 'row' },
+  return h('fieldset', { class: 'staff-row' },
     h('legend', {}, 'Service'),
-    h('div', { class: 'row-fields' },
+    h('div', { class: 'staff-row-fields' },
       field('Name', 'booking.services[].name', { value: text(values.name) }),
       field('Minutes', 'booking.services[].minutes', { type: 'number', value: text(values.minutes), inputmode: 'numeric', min: 1, max: 480 }),
       field('Price', 'booking.services[].price', { type: 'number', value: text(values.price), inputmode: 'decimal', min: 0, step: '0.01', hint: 'Empty when not said.' })),
@@ -160,9 +160,7 @@ function numberRows(container, noun) {
     row.querySelectorAll('[name]').forEach((control) => {
       control.name = control.name.replace(/\[\d*\]/, `[${index}]`);
     });
-    row.querySelectorAll('button').forEach((button) => {
-      button.setAttribute('aria-label', `Remove ${noun.toLowerCase()} ${index + 1}`);
-    });
+    row.querySelector('button').textContent = `Remove ${noun.toLowerCase()} ${index + 1}`;
   });
 }
 
@@ -171,11 +169,11 @@ export function receptionistForm(customer, saved) {
   const booking = { ...BOOKING_DEFAULTS, services: [], ...(customer.booking || {}) };
   const hours = customer.business_hours || {};
 
-  const faqs = h('div', { class: 'rows' });
+  const faqs = h('div', { class: 'staff-rows' });
   const faqList = rowList(faqs, faqRow, () => numberRows(faqs, 'Question'));
   (customer.faqs || []).forEach((faq) => faqList.add(faq));
 
-  const services = h('div', { class: 'rows' });
+  const services = h('div', { class: 'staff-rows' });
   const serviceList = rowList(services, serviceRow, () => numberRows(services, 'Service'));
   booking.services.forEach((service) => serviceList.add(service));
 
@@ -183,9 +181,9 @@ export function receptionistForm(customer, saved) {
     control: 'textarea', value: text(customer.ai_instructions),
     hint: 'Built from the settings above whenever they change, unless you edit them here (then yours are kept).',
   });
-  instructions.querySelector('textarea').classList.add('tall');
+  instructions.querySelector('textarea').classList.add('staff-tall');
 
-  const form = h('form', { class: 'settings', novalidate: true },
+  const form = h('form', { class: 'staff-settings', novalidate: true },
     h('fieldset', {}, h('legend', {}, 'The business'),
       field('Kind of business', 'business_type', { value: text(customer.business_type), hint: 'Like "hair salon" or "dental practice".' }),
       field('Time zone', 'timezone', { control: 'select', value: customer.timezone, options: timezoneOptions(customer.timezone) }),
@@ -206,7 +204,7 @@ export function receptionistForm(customer, saved) {
       h('fieldset', { name: 'booking.services' }, h('legend', {}, 'Services callers can book'),
         services,
         h('button', { type: 'button', class: 'secondary', onclick: () => serviceList.add({}, true) }, 'Add a service')),
-      h('div', { class: 'grid compact' },
+      h('div', { class: 'grid staff-compact' },
         field('Start times every', 'booking.slot_step_minutes', { control: 'select', value: String(booking.slot_step_minutes), options: SLOT_STEPS.map((step) => [step, `${step} minutes`]) }),
         field('Least notice (minutes)', 'booking.min_notice_minutes', { type: 'number', value: text(booking.min_notice_minutes), inputmode: 'numeric', min: 0 }),
         field('Days ahead that can be booked', 'booking.horizon_days', { type: 'number', value: text(booking.horizon_days), inputmode: 'numeric', min: 1, max: 365 }),

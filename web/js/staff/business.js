@@ -54,9 +54,7 @@ class BusinessPage {
   }
 
   draw() {
-    show(this.view, this.customer.business_name,
-      h('p', {}, h('a', { href: '#/staff/businesses' }, 'Back to businesses')),
-      this.summary,
+    const sections = [
       section('Phone number', this.number),
       section('Calls', this.callsPart()),
       section('Appointments', this.appointmentsPart()),
@@ -64,7 +62,22 @@ class BusinessPage {
       section('Receptionist settings', this.settings),
       section('Billing (Stripe)', this.billingPart()),
       section('Portal password', this.passwordPart()),
-      section('Cancel the business', this.ending));
+      section('Cancel the business', this.ending),
+    ];
+    // Buttons, not `#fragment` links: the hash is the app's route.
+    const jumps = h('nav', { class: 'staff-jumps', 'aria-label': 'On this page' },
+      h('ul', {}, sections.map((part) => {
+        const title = part.querySelector('h2').textContent;
+        return h('li', {}, h('button', { type: 'button', class: 'secondary', onclick: () => {
+          part.scrollIntoView({ block: 'start' });
+          focusHeading(part.querySelector('h2'));
+        } }, title));
+      })));
+    show(this.view, this.customer.business_name,
+      h('p', {}, h('a', { href: '#/staff/businesses' }, 'Back to businesses')),
+      this.summary,
+      jumps,
+      sections);
     this.update(this.customer, { forms: true });
   }
 
@@ -191,7 +204,7 @@ class BusinessPage {
     if (!answer.appointments.length) return [empty('No appointments in these dates.')];
     return [
       h('p', { class: 'muted' }, `${answer.total} ${answer.total === 1 ? 'appointment' : 'appointments'}.`),
-      table('Appointments', ['When', 'Service', 'Caller', 'Notes', 'Status', 'Booked by'],
+      table('Appointments in these dates', ['When', 'Service', 'Caller', 'Notes', 'Status', 'Booked by'],
         answer.appointments.map((a) => [
           `${dateTime(a.starts_at, this.zone)} (${a.minutes} min)`,
           a.service,

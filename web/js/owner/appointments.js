@@ -56,6 +56,9 @@ export async function render(view, route) {
     feedSection(),
     connectionSection({ services, timeZone }));
   await Promise.all([days.reload(), away.reload()]);
+  // Home's "connect a calendar" links here with `?section=calendar` (after the diary has
+  // loaded, so the section does not move away once reached).
+  if (route.query.get('section') === 'calendar') jumpTo({ preventDefault() {} }, 'appt-connection');
 }
 
 /** Moves to a section without touching the address (its hash is the app's route). */

@@ -1117,3 +1117,121 @@ async fn cal_com_down_makes_the_receptionist_take_details() {
     let response = c.s.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &c.s.token).await;
     assert!(response.assert_error(StatusCode::BAD_GATEWAY).contains("calendar"), "{}", response.text);
 }
+
+/// Cal.com books `start` for event type 1234 and answers `uid`.
+async fn mock_calcom_booking(calcom: &MockServer, start: chrono::DateTime<Utc>, uid: &str) {
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"eventTypeId": 1234, "start": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"status": "success", "data": {"uid": uid}})))
+        .expect(1)
+        .mount(calcom)
+        .await;
+}
+
+/// The cancellations Cal.com received for booking `uid`.
+async fn calcom_cancels(calcom: &MockServer, uid: &str) -> Vec<wiremock::Request> {
+    let wanted = format!("/v2/bookings/{uid}/cancel");
+    calcom.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == wanted).collect()
+}
+
+#[tokio::test]
+async fn a_cancellation_cancels_the_cal_com_booking_by_a_retried_job_and_one_cancelled_there_already_is_done() {
+    // Arrange: two appointments booked through Cal.com, the second for the caller who rings.
+    let c = calcom_setup().await;
+    let (day, at) = booking_with_calcom(&c).await;
+    mock_calcom_slots(&c.calcom, &[at(10), at(11), at(14)]).await;
+    mock_calcom_booking(&c.calcom, at(10), "cal-uid-10").await;
+    mock_calcom_booking(&c.calcom, at(11), "cal-uid-11").await;
+    let mut ids = Vec::new();
+    for (hour, name, phone) in [(10, "Ana", "+14155550123"), (11, "Bo", "+14155550199")] {
+        let body = json!({"service": "Haircut", "starts_at": format!("{day}T{hour}:00"), "caller_name": name,
+                          "caller_phone": phone});
+        let booked = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;
+        ids.push(booked.assert_ok(StatusCode::CREATED)["id"].as_i64().unwrap());
+    }
+    c.s.app.run_jobs().await;
+    assert!(calcom_cancels(&c.calcom, "cal-uid-10").await.is_empty(), "a booking cancels nothing");
+    let admin = c.s.app.admin_token().await;
+    // Cal.com fails the first cancellation (500), then takes it.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-10/cancel"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"status": "error", "message": "backend"})))
+        .up_to_n_times(1)
+        .mount(&c.calcom)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-10/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success",
+            "data": {"uid": "cal-uid-10", "status": "cancelled"}})))
+        .mount(&c.calcom)
+        .await;
+
+    // Act: the owner cancels Ana's in the portal.
+    let cancelled = c.s.app.post(&format!("/api/portal/appointments/{}/cancel", ids[0]), &c.s.token, json!({})).await;
+    cancelled.assert_ok(StatusCode::OK);
+    c.s.app.run_jobs().await;
+
+    // Assert: the failed cancellation is visible, then retried and done.
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 1, "the failed cancellation is pending");
+    let list = c.s.app.get("/api/admin/calendar-connections", &admin).await;
+    assert!(list.body["connections"][0]["last_error"].as_str().unwrap().contains("Cal.com"), "{}", list.text);
+    assert_no_calcom_key(&list);
+    c.s.app.run_retries().await;
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 0);
+    let sent = calcom_cancels(&c.calcom, "cal-uid-10").await;
+    assert_eq!(sent.len(), 2, "one failure, one retry");
+    for request in &sent {
+        assert_eq!(request.headers["cal-api-version"], "2026-02-25");
+        assert_eq!(request.headers["authorization"].to_str().unwrap(), format!("Bearer {CALCOM_KEY}"));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert!(body["cancellationReason"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+    }
+
+    // Arrange: Bo rings to cancel his; Cal.com says it was cancelled there already.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-11/cancel"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": "error", "error": {
+            "code": "BadRequestException",
+            "message": "Can't cancel booking with uid=cal-uid-11 because it has been cancelled already."}})))
+        .mount(&c.calcom)
+        .await;
+    c.s.app
+        .twilio(
+            "/api/webhooks/twilio/voice",
+            &[("CallSid", "CA_calcancel"), ("From", "+14155550199"), ("To", "+14155550111")],
+        )
+        .await;
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_calcancel'")
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    let customer = deskringer::db::customers::find(&c.s.app.db, c.s.business).await.unwrap().unwrap();
+    let desk = deskringer::receptionist::tools::CallDesk {
+        db: c.s.app.db.clone(),
+        customer,
+        call_id,
+        caller: Some("+14155550199".into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
+        outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+    };
+    let call = deskringer::clients::ToolCall {
+        id: "c".into(),
+        name: deskringer::receptionist::tools::CANCEL_APPOINTMENT.into(),
+        arguments: json!({"appointment_id": ids[1]}).to_string(),
+    };
+
+    // Act: the receptionist cancels it.
+    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    assert_eq!(answer["cancelled"], true, "{answer}");
+    c.s.app.run_jobs().await;
+
+    // Assert: asked once, counted as done, nothing left to retry.
+    assert_eq!(calcom_cancels(&c.calcom, "cal-uid-11").await.len(), 1);
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 0);
+    c.s.app.make_retries_due().await;
+    assert!(!c.s.app.queued_jobs().await.iter().any(|job| job == "calendar_sync_event"));
+    c.calcom.verify().await;
+}

@@ -94,7 +94,12 @@ async fn mock_calendar_list(google: &MockServer) {
 impl Setup {
     /// The state the connect route signs, from its authorize URL.
     async fn connect_state(&self) -> (reqwest::Url, String) {
-        let response = self.app.get("/api/portal/calendar/google/connect", &self.token).await;
+        self.connect_state_from("/api/portal/calendar/google/connect").await
+    }
+
+    /// [`Self::connect_state`], asked at `uri` (the connect route with a query).
+    async fn connect_state_from(&self, uri: &str) -> (reqwest::Url, String) {
+        let response = self.app.get(uri, &self.token).await;
         let body = response.assert_ok(StatusCode::OK);
         assert_eq!(keys(body), ["authorize_url"]);
         let url = reqwest::Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
@@ -236,6 +241,54 @@ async fn a_refusal_at_google_or_a_failed_exchange_stores_nothing() {
     let failed = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
     assert_eq!(location(&failed), format!("{PORTAL}?calendar=error&reason=google_error"));
     assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn connecting_from_the_web_app_returns_there_with_the_outcome() {
+    // Arrange
+    let s = setup().await;
+    mock_code_exchange(&s.google).await;
+    let app_url = |outcome: &str| format!("https://deskringer.test/app/?{outcome}#/appointments");
+    let from_app = "/api/portal/calendar/google/connect?return_to=app";
+
+    // Act: the web app asks for the consent URL; Google sends the business back.
+    let (url, state) = s.connect_state_from(from_app).await;
+    let callback = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+
+    // Assert: back in the web app, connected; Google was sent the same redirect URI.
+    let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(params["redirect_uri"], "https://deskringer.test/api/calendar/google/callback");
+    assert_eq!(location(&callback), app_url("calendar=connected"));
+    assert_no_token(&callback);
+    assert!(s.stored_secret().await.is_some());
+
+    // A refusal, and a replay, go back to the web app too, with the reason.
+    let (_, state) = s.connect_state_from(from_app).await;
+    let denied = s.callback(&format!("error=access_denied&state={}", urlencode(&state))).await;
+    assert_eq!(location(&denied), app_url("calendar=error&reason=denied"));
+    let replay = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(location(&replay), app_url("calendar=error&reason=invalid_state"));
+    // A state that is not good names no place: the portal, as before.
+    let forged = state.replacen(".app.", ".", 1);
+    let response = s.callback(&format!("code=the-code&state={}", urlencode(&forged))).await;
+    assert_eq!(location(&response), format!("{PORTAL}?calendar=error&reason=invalid_state"));
+    // Without return_to, the portal.
+    let (_, state) = s.connect_state().await;
+    let portal = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(location(&portal), format!("{PORTAL}?calendar=connected"));
+}
+
+#[tokio::test]
+async fn a_return_to_other_than_app_is_a_422_naming_it() {
+    let s = setup().await;
+    for value in ["https%3A%2F%2Fevil.test%2F", "portal", "APP", ""] {
+        let response = s.app.get(&format!("/api/portal/calendar/google/connect?return_to={value}"), &s.token).await;
+        let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(message.contains("return_to"), "{value}: {message}");
+        assert!(!response.text.contains("authorize_url"), "{}", response.text);
+    }
+    // A web app client can still connect without it.
+    s.app.get("/api/portal/calendar/google/connect", &s.token).await.assert_ok(StatusCode::OK);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Mocks, TestApp, TestResponse, keys};
+use crate::helpers::{CapturedLogs, Mocks, TestApp, TestResponse, keys};
 
 const REFRESH_TOKEN: &str = "1//refresh-token-PLAINTEXT";
 const ACCESS_TOKEN: &str = "ya29.access-token-PLAINTEXT";
@@ -551,21 +551,7 @@ async fn production_refuses_to_start_without_the_key_once_a_calendar_is_connecte
 /// The business books (every day 09:00-17:00 in New York, a 60-minute service), has a
 /// number, and its Google Calendar is connected with `primary` as the busy calendar.
 async fn booking_with_google(setup: &Setup) {
-    let every_day: serde_json::Map<String, Value> =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-            .iter()
-            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
-            .collect();
-    sqlx::query(
-        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
-         deskringer_number = '+14155550111', business_hours = $2::json, \
-         booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
-    )
-    .bind(setup.business)
-    .bind(Value::Object(every_day).to_string())
-    .execute(&setup.app.db)
-    .await
-    .unwrap();
+    takes_bookings(setup).await;
     let key = setup.app.state.config.calendar.token_key.clone().unwrap();
     sqlx::query(
         "INSERT INTO calendar_connections (customer_id, provider, status, secret, write_calendar_id, busy_calendar_ids) \
@@ -584,6 +570,26 @@ async fn booking_with_google(setup: &Setup) {
         )
         .mount(&setup.google)
         .await;
+}
+
+/// The business books every day 09:00-17:00 in New York (a 60-minute service) and has a
+/// number.
+async fn takes_bookings(setup: &Setup) {
+    let every_day: serde_json::Map<String, Value> =
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+            .iter()
+            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
+            .collect();
+    sqlx::query(
+        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
+         deskringer_number = '+14155550111', business_hours = $2::json, \
+         booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
+    )
+    .bind(setup.business)
+    .bind(Value::Object(every_day).to_string())
+    .execute(&setup.app.db)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -1287,4 +1293,58 @@ async fn a_cancellation_cancels_the_cal_com_booking_by_a_retried_job_and_one_can
     c.s.app.make_retries_due().await;
     assert!(!c.s.app.queued_jobs().await.iter().any(|job| job == "calendar_sync_event"));
     c.calcom.verify().await;
+}
+
+#[tokio::test]
+async fn no_token_or_key_reaches_the_logs_while_connecting_refreshing_writing_and_connecting_cal_com() {
+    // Arrange: Google for one business, Cal.com for another; every log line captured.
+    let calcom = MockServer::start().await;
+    let calcom_uri = calcom.uri();
+    let s = setup_with(&[("CALCOM_API_URL", calcom_uri.as_str())]).await;
+    takes_bookings(&s).await;
+    mock_calendar_list(&s.google).await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calendars": {"primary": {"busy": []}}})))
+        .mount(&s.google)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_1"})))
+        .expect(1)
+        .mount(&s.google)
+        .await;
+    mock_calcom_me(&calcom, 1).await;
+    let other = s.app.insert_customer("Cut Above", "owner@cutabove.test", "active").await;
+    sqlx::query(
+        "UPDATE customers SET booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 30}]}' WHERE id = $1",
+    )
+    .bind(other)
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    let other_token = s.app.token(Role::Customer, other);
+    let logs = CapturedLogs::start();
+
+    // Act: connect Google (code exchange), list calendars and book (refreshes, free/busy),
+    // write the event (the job refreshes again), and connect Cal.com (the key is checked).
+    s.connect().await;
+    s.app.get("/api/portal/calendar/google/calendars", &s.token).await.assert_ok(StatusCode::OK);
+    let day = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T10:00"), "caller_name": "Ana"});
+    s.app.post("/api/portal/appointments", &s.token, body).await.assert_ok(StatusCode::CREATED);
+    s.app.run_jobs().await;
+    let body = json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1234}});
+    s.app.put("/api/portal/calendar/calcom", &other_token, body).await.assert_ok(StatusCode::OK);
+
+    // Assert: the flows were logged, at DEBUG too, and no secret was.
+    s.google.verify().await;
+    let text = logs.text();
+    assert!(text.contains("Google calendar connected"), "{text}");
+    assert!(text.contains("calendar event up to date"), "{text}");
+    assert!(text.contains("DEBUG"), "nothing at DEBUG was captured:\n{text}");
+    for secret in [REFRESH_TOKEN, ACCESS_TOKEN, CALCOM_KEY, "PLAINTEXT", "client-secret"] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+    }
 }

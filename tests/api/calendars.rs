@@ -182,7 +182,7 @@ async fn connecting_google_stores_a_sealed_refresh_token_and_returns_to_the_port
     assert_no_token(&callback);
     let secret = s.stored_secret().await.expect("the connection is stored");
     assert!(!secret.windows(REFRESH_TOKEN.len()).any(|w| w == REFRESH_TOKEN.as_bytes()), "stored in plaintext");
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&secret).unwrap(), REFRESH_TOKEN);
     let after = s.app.get("/api/portal/calendar", &s.token).await;
     assert_eq!(
@@ -827,7 +827,7 @@ async fn connecting_cal_com_checks_the_key_and_stores_it_sealed_with_the_mapping
     c.calcom.verify().await;
     let secret = c.s.stored_secret().await.expect("the connection is stored");
     assert!(!secret.windows(CALCOM_KEY.len()).any(|w| w == CALCOM_KEY.as_bytes()), "stored in plaintext");
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&secret).unwrap(), CALCOM_KEY);
     let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
     assert_eq!(shown.assert_ok(StatusCode::OK), &expected);
@@ -966,7 +966,7 @@ async fn connecting_cal_com_replaces_google_and_revokes_it() {
     assert!(body["message"].as_str().unwrap().contains("Google calendar was disconnected"), "{body}");
     c.s.google.verify().await;
     assert_eq!(c.s.app.count("calendar_connections").await, 1);
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&c.s.stored_secret().await.unwrap()).unwrap(), CALCOM_KEY);
     let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
     assert_eq!(

@@ -146,7 +146,7 @@ pub async fn sync_event(job: &JobContext, appointment_id: i64) -> anyhow::Result
 }
 
 /// Why Cal.com is told of a cancellation (its own emails may show it).
-const CALCOM_CANCELLATION_REASON: &str = "Cancelled through the business's receptionist";
+const CALCOM_CANCELLATION_REASON: &str = "Cancelled through DeskRinger";
 
 /// Cancels a cancelled appointment's Cal.com booking. A booking Cal.com no longer has, or has
 /// cancelled already (by hand, say), counts as done; any other failure is retried.

@@ -383,18 +383,42 @@ impl Config {
         let google_calendar_api_url = base_url("GOOGLE_CALENDAR_API_URL", "https://www.googleapis.com");
         let calcom_api_url = base_url("CALCOM_API_URL", "https://api.cal.com");
 
-        let token_key = get("CALENDAR_TOKEN_KEY").and_then(|raw| {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(&raw).ok();
-            let key = bytes.and_then(|b| crate::secrets::SecretKey::new(crate::secrets::CURRENT_KEY_ID, &b));
-            if key.is_none() {
-                problem(format!(
-                    "CALENDAR_TOKEN_KEY must be {} random bytes in base64 (`openssl rand -base64 32`)",
-                    crate::secrets::KEY_LEN
-                ));
+        let mut secret_key = |name: &str| {
+            get(name).and_then(|raw| {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(raw.trim()).ok();
+                let key = bytes.and_then(|b| crate::secrets::SecretKey::from_bytes(&b));
+                if key.is_none() {
+                    problem(format!(
+                        "{name} must be {} random bytes in base64 (`openssl rand -base64 32`)",
+                        crate::secrets::KEY_LEN
+                    ));
+                }
+                key
+            })
+        };
+        let token_key = secret_key("CALENDAR_TOKEN_KEY");
+        // During a rotation: the key the stored secrets were sealed with until now.
+        let previous_token_key = secret_key("CALENDAR_TOKEN_KEY_PREVIOUS");
+        let token_key = match (token_key, previous_token_key) {
+            (Some(key), Some(previous)) => match key.with_previous(previous) {
+                Ok(key) => Some(key),
+                Err(_) => {
+                    problem(
+                        "CALENDAR_TOKEN_KEY_PREVIOUS must be another key than CALENDAR_TOKEN_KEY (if it is another \
+                         one, the two happen to share a key id: make another new key)"
+                            .into(),
+                    );
+                    None
+                }
+            },
+            (None, Some(_)) => {
+                problem("CALENDAR_TOKEN_KEY_PREVIOUS is set without CALENDAR_TOKEN_KEY (the new key)".into());
+                None
             }
-            key.map(std::sync::Arc::new)
-        });
+            (key, None) => key,
+        }
+        .map(std::sync::Arc::new);
         let google_client_id = get("GOOGLE_CLIENT_ID");
         let google_client_secret = get("GOOGLE_CLIENT_SECRET");
         if google_client_id.is_some() != google_client_secret.is_some() {
@@ -870,5 +894,28 @@ mod tests {
         }
         let msg = read(&[("GOOGLE_CLIENT_ID", "id"), ("CALCOM_API_URL", "cal.com")]).unwrap_err().to_string();
         assert!(msg.contains("GOOGLE_CLIENT_SECRET") && msg.contains("CALCOM_API_URL"), "{msg}");
+    }
+
+    #[test]
+    fn a_previous_calendar_key_is_held_during_a_rotation_and_checked() {
+        use base64::Engine;
+        let encode = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+        let (old, new) = (encode(7), encode(9));
+        let ids = |byte: u8| crate::secrets::SecretKey::from_bytes(&[byte; 32]).unwrap().id();
+        assert_ne!(ids(7), ids(9), "pick two keys whose ids differ");
+
+        let config =
+            read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", old.as_str())]).unwrap();
+        let key = config.calendar.token_key.unwrap();
+        assert!(key.has_previous());
+        assert_eq!(key.id(), ids(9), "the new key seals");
+        assert!(!read(&[("CALENDAR_TOKEN_KEY", new.as_str())]).unwrap().calendar.token_key.unwrap().has_previous());
+
+        let same = read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", new.as_str())]);
+        assert!(same.unwrap_err().to_string().contains("CALENDAR_TOKEN_KEY_PREVIOUS"));
+        let alone = read(&[("CALENDAR_TOKEN_KEY_PREVIOUS", old.as_str())]).unwrap_err().to_string();
+        assert!(alone.contains("CALENDAR_TOKEN_KEY_PREVIOUS"), "{alone}");
+        let bad = read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", "AAAA")]);
+        assert!(bad.unwrap_err().to_string().contains("CALENDAR_TOKEN_KEY_PREVIOUS"));
     }
 }

@@ -158,5 +158,11 @@ async fn store_connection(
     if stored == 0 {
         return Ok(Err("invalid_state"));
     }
+    // The diary may hold appointments the calendar has not seen (booked before connecting, or
+    // while the old grant was refused): they are written now, through the queue.
+    let queued = crate::jobs::calendar::queue_unwritten(&state.db, signed.customer_id).await?;
+    if queued > 0 {
+        tracing::info!(customer.id = signed.customer_id, queued, "calendar writes queued for the diary so far");
+    }
     Ok(Ok(signed.customer_id))
 }

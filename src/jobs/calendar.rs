@@ -128,6 +128,29 @@ pub async fn queue(
     Ok(())
 }
 
+/// Queues a write for every appointment the business's calendar does not show yet: those
+/// booked before the calendar was connected, and those whose writes stopped while the
+/// connection needed reconnecting. Called when a Google Calendar is (re)connected; only
+/// appointments not yet over matter to the owner.
+pub async fn queue_unwritten(db: &PgPool, customer_id: i64) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM appointments
+         WHERE customer_id = $1 AND ends_at > now()
+               AND calendar_synced_sequence IS DISTINCT FROM sequence
+               AND (status = 'booked' OR google_event_id IS NOT NULL)
+         ORDER BY starts_at",
+        customer_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for &id in &ids {
+        queue(db, &mut tx, customer_id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
 /// Brings the business's connected calendar up to date with the appointment.
 pub async fn sync_event(job: &JobContext, appointment_id: i64) -> anyhow::Result<()> {
     let provider = sqlx::query_scalar!(

@@ -754,6 +754,40 @@ async fn bookings_moves_and_cancellations_are_written_to_google_and_a_failed_wri
     assert_eq!(pending_writes(&setup.app, &admin).await, 0);
 }
 
+#[tokio::test]
+async fn connecting_google_writes_the_appointments_booked_before_it() {
+    // Arrange: a booking made while no calendar was connected.
+    let setup = setup().await;
+    takes_bookings(&setup).await;
+    let day = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T11:00"), "caller_name": "Bea"});
+    let booked = setup.app.post("/api/portal/appointments", &setup.token, body).await;
+    let id = booked.assert_ok(StatusCode::CREATED)["id"].as_i64().unwrap();
+    setup.app.run_jobs().await;
+    mock_calendar_list(&setup.google).await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .and(body_string_contains("Haircut - Bea"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_before"})))
+        .expect(1)
+        .mount(&setup.google)
+        .await;
+
+    // Act: the owner connects Google Calendar afterwards.
+    setup.connect().await;
+    setup.app.run_jobs().await;
+
+    // Assert: the earlier booking is in the calendar now, once.
+    let event: Option<String> = sqlx::query_scalar("SELECT google_event_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(event.as_deref(), Some("evt_before"));
+    let admin = setup.app.admin_token().await;
+    assert_eq!(pending_writes(&setup.app, &admin).await, 0);
+}
+
 /// The admin's count of calendar writes still pending for the one connection.
 async fn pending_writes(app: &TestApp, admin: &str) -> i64 {
     let list = app.get("/api/admin/calendar-connections", admin).await;

@@ -21,4 +21,5 @@ mod portal;
 mod realtime;
 mod receptionist;
 mod service;
+mod sms_threads;
 mod texts;

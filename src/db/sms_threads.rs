@@ -4,8 +4,6 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
-use crate::receptionist::texting::{Answer, NOTICE_INTERVAL, starts_new_thread};
-
 /// The thread a text joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thread {
@@ -30,13 +28,14 @@ pub async fn lock_sender(tx: &mut Transaction<'_, Postgres>, customer_id: i64, s
 }
 
 /// The open thread of `sender` at business `customer_id`, or a new one when there is none
-/// or it has been idle too long (that one is closed: its status, end and transcript set as
-/// a call's are when it ends). Call [`lock_sender`] first.
+/// or `idle_too_long` says so of its last message's time (that one is closed: its status,
+/// end and transcript set as a call's are when it ends). Call [`lock_sender`] first.
 pub async fn join(
     tx: &mut Transaction<'_, Postgres>,
     customer_id: i64,
     sender: &str,
     now: DateTime<Utc>,
+    idle_too_long: impl FnOnce(DateTime<Utc>) -> bool,
 ) -> sqlx::Result<Thread> {
     let open = sqlx::query!(
         "SELECT call_id, last_message_at FROM sms_threads WHERE customer_id = $1 AND sender = $2 AND open",
@@ -46,7 +45,7 @@ pub async fn join(
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(open) = open {
-        if !starts_new_thread(open.last_message_at, now) {
+        if !idle_too_long(open.last_message_at) {
             sqlx::query!("UPDATE sms_threads SET last_message_at = $2 WHERE call_id = $1", open.call_id, now)
                 .execute(&mut **tx)
                 .await?;
@@ -109,14 +108,15 @@ pub async fn add_message(
     Ok(())
 }
 
-/// What the sender's next conversational text gets under the hourly limit (texts already
-/// recorded with their outcome count; call [`lock_sender`] first).
-pub async fn answer_for(
+/// How many of the sender's texts were answered by the model, and how many got the limit
+/// line, in the hour before `now` (call [`lock_sender`] first, so the count stays true
+/// until this text is recorded).
+pub async fn answers_last_hour(
     tx: &mut Transaction<'_, Postgres>,
     customer_id: i64,
     sender: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<Answer> {
+) -> sqlx::Result<(i64, i64)> {
     let counts = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE outcome = 'answered') AS "answered!",
                   count(*) FILTER (WHERE outcome = 'limited') AS "limited!"
@@ -129,7 +129,7 @@ pub async fn answer_for(
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok(Answer::for_sender(counts.answered, counts.limited))
+    Ok((counts.answered, counts.limited))
 }
 
 /// Records which thread inbound text `message_sid` joined and what it got.
@@ -152,12 +152,13 @@ pub async fn record_text(
     Ok(())
 }
 
-/// Takes the owner's next notice of thread `call_id` if none was taken in the last
-/// [`NOTICE_INTERVAL`]: its number (1 for the first), or `None`.
+/// Takes the owner's next notice of thread `call_id` at `now` unless one was taken after
+/// `quiet_since`: its number (1 for the first), or `None`.
 pub async fn take_notice(
     tx: &mut Transaction<'_, Postgres>,
     call_id: i64,
     now: DateTime<Utc>,
+    quiet_since: DateTime<Utc>,
 ) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar!(
         "UPDATE sms_threads SET owner_notified_at = $2, owner_notices = owner_notices + 1
@@ -165,7 +166,7 @@ pub async fn take_notice(
          RETURNING owner_notices",
         call_id,
         now,
-        now - NOTICE_INTERVAL
+        quiet_since
     )
     .fetch_optional(&mut **tx)
     .await

@@ -571,13 +571,14 @@ async fn a_missed_caller_is_texted_back_once_a_day_never_when_withheld_opted_out
     salon.app.run_jobs().await;
 
     // Assert: one text each to the two numbers that may have one, from the business's number.
-    let texts: Vec<(String, String, String)> =
+    let mut texts: Vec<(String, String, String)> =
         salon.texts_out().await.into_iter().filter(|(_, _, body)| body == text).collect();
+    texts.sort();
     assert_eq!(
         texts,
         [
-            (BUSINESS_NUMBER.to_owned(), CALLER.to_owned(), text.to_owned()),
             (BUSINESS_NUMBER.to_owned(), OTHER_CALLER.to_owned(), text.to_owned()),
+            (BUSINESS_NUMBER.to_owned(), CALLER.to_owned(), text.to_owned()),
         ]
     );
     assert_eq!(salon.app.queued_jobs().await.iter().filter(|j| *j == "text_missed_caller").count(), 0);
@@ -633,4 +634,61 @@ async fn missed_call_text_is_off_by_default_and_validated_wherever_the_ai_settin
         .await
         .unwrap();
     assert_eq!(stored, fits);
+}
+
+#[tokio::test]
+async fn a_redelivery_while_the_model_answers_waits_for_the_first_answer() {
+    // Arrange: the model takes a second to answer.
+    let salon = salon(vec![chat_reply("Yes, we do.").set_delay(std::time::Duration::from_secs(1))]).await;
+
+    // Act: Twilio delivers the text twice at once.
+    let (first, second) = tokio::join!(
+        salon.text_in("SM1", CALLER, "Do you do beards?"),
+        salon.text_in("SM1", CALLER, "Do you do beards?")
+    );
+
+    // Assert: both answers are the one answer; the model was asked once.
+    assert_eq!(messages(&first), ["Yes, we do."]);
+    assert_eq!(messages(&second), ["Yes, we do."]);
+    assert_eq!(salon.model_requests().await.len(), 1);
+    assert_eq!(salon.lines(salon.threads().await[0].0).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_standard_voice_flow_texts_the_caller_when_the_model_calls_send_text() {
+    // Arrange
+    let salon = salon(vec![
+        tool_call("send_text", json!({"message": "Bella Hair: 12 Main St, Springfield."})),
+        chat_reply("I've texted you our address."),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/audio/speech"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"ID3fake".to_vec(), "audio/mpeg"))
+        .mount(&salon.mocks.openai)
+        .await;
+    salon
+        .app
+        .twilio("/api/webhooks/twilio/voice", &[("CallSid", "CA1"), ("From", CALLER), ("To", BUSINESS_NUMBER)])
+        .await;
+
+    // Act
+    let answer = salon
+        .app
+        .twilio("/api/webhooks/twilio/gather", &[("CallSid", "CA1"), ("SpeechResult", "Can you text me the address?")])
+        .await;
+
+    // Assert: the caller got the text, and the transcript says so before the spoken answer.
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        salon.texts_out().await,
+        [(BUSINESS_NUMBER.to_owned(), CALLER.to_owned(), "Bella Hair: 12 Main St, Springfield.".to_owned())]
+    );
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA1'")
+        .fetch_one(&salon.app.db)
+        .await
+        .unwrap();
+    let lines = salon.lines(call_id).await;
+    let tail: Vec<&str> = lines.iter().rev().take(2).rev().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(tail, ["[Texted the caller: Bella Hair: 12 Main St, Springfield.]", "I've texted you our address."]);
 }

@@ -45,7 +45,7 @@ use crate::jobs::notify;
 use crate::receptionist::conversation::{Line, MAX_UTTERANCE_CHARS, TurnReply, take_turn};
 use crate::receptionist::hours::time_zone;
 use crate::receptionist::summary::truncate;
-use crate::receptionist::texting::{self, Answer, LIMIT_LINE, MAX_REPLY_CHARS, TEAM_WILL_REPLY};
+use crate::receptionist::texting::{self, Answer, LIMIT_LINE, MAX_REPLY_CHARS, NOTICE_INTERVAL, TEAM_WILL_REPLY};
 use crate::receptionist::tools::{self, CallDesk, Mode};
 use crate::receptionist::twiml;
 
@@ -150,10 +150,8 @@ pub async fn receive_text(State(state): State<AppState>, form: TwilioForm) -> Re
     .rows_affected()
         == 1;
     if !claimed {
-        let reply = sqlx::query_scalar!("SELECT reply FROM inbound_texts WHERE message_sid = $1", message_sid)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
+        drop(tx);
+        let reply = earlier_reply(&state, message_sid).await?;
         tracing::info!("text already handled; answered as before");
         return Ok(answer(reply));
     }
@@ -187,6 +185,31 @@ pub async fn receive_text(State(state): State<AppState>, form: TwilioForm) -> Re
     Ok(answer(reply))
 }
 
+/// How long a redelivery waits for the first delivery's answer while the model is still
+/// writing it (Twilio gives up on a webhook after 15 s).
+const REDELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What the first delivery of `message_sid` answered; a redelivery arriving while the model
+/// is still answering the first waits for that answer (a while at most), so the sender gets
+/// it once, from whichever answer Twilio reads.
+async fn earlier_reply(state: &AppState, message_sid: &str) -> Result<Option<String>> {
+    let waited_since = tokio::time::Instant::now();
+    loop {
+        let first = sqlx::query!("SELECT reply, outcome FROM inbound_texts WHERE message_sid = $1", message_sid)
+            .fetch_optional(&state.db)
+            .await?;
+        match first {
+            Some(first) if first.reply.is_none() && first.outcome == "answered" => {
+                if waited_since.elapsed() >= REDELIVERY_WAIT {
+                    return Ok(None);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            first => return Ok(first.and_then(|first| first.reply)),
+        }
+    }
+}
+
 /// A conversational text from `from`, with the claim of its `MessageSid` in `tx`: joins the
 /// sender's thread, stores the message, applies the hourly limit and the owner's notice,
 /// commits, and only then asks the model (the sender's texts wait on the thread's lock only
@@ -202,13 +225,15 @@ async fn converse(
     let now = Utc::now();
     let cost_per_sms = state.config.twilio.cost_per_sms;
     sms_threads::lock_sender(&mut tx, business.id, from).await?;
-    let thread = sms_threads::join(&mut tx, business.id, from, now).await?;
+    let thread =
+        sms_threads::join(&mut tx, business.id, from, now, |last| texting::starts_new_thread(last, now)).await?;
     tracing::Span::current().record("call.id", thread.call_id);
     let said = truncate(body.trim(), MAX_UTTERANCE_CHARS);
     sms_threads::add_message(&mut *tx, thread.call_id, "caller", &said, cost_per_sms, 0.0).await?;
-    let answer = sms_threads::answer_for(&mut tx, business.id, from, now).await?;
+    let (answered, limited) = sms_threads::answers_last_hour(&mut tx, business.id, from, now).await?;
+    let answer = Answer::for_sender(answered, limited);
     sms_threads::record_text(&mut tx, message_sid, from, Some(thread.call_id), answer.outcome()).await?;
-    if let Some(notice) = sms_threads::take_notice(&mut tx, thread.call_id, now).await? {
+    if let Some(notice) = sms_threads::take_notice(&mut tx, thread.call_id, now, now - NOTICE_INTERVAL).await? {
         notify::queue_thread_notice(&state.db, &mut tx, thread.call_id, notice).await?;
     }
     if answer != Answer::Model {

@@ -107,6 +107,9 @@ pub struct TwilioConfig {
     pub phone_number: Option<String>,
     /// What a started minute of a call costs, in US dollars.
     pub cost_per_minute: f64,
+    /// What one text message (sent or received) costs, in US dollars
+    /// (`TWILIO_COST_PER_SMS`, default 0.0083).
+    pub cost_per_sms: f64,
     /// How long a business stays cancelled before its number is released
     /// (`RELEASE_NUMBER_AFTER_DAYS`, default 30).
     pub release_number_after: chrono::Duration,
@@ -346,6 +349,7 @@ impl Config {
         };
         let reply_deadline = number("OPENAI_REPLY_DEADLINE_SECONDS", 8.0, |v| v > 0.0 && v <= 13.0);
         let cost_per_minute = number("TWILIO_COST_PER_MINUTE", 0.0085, |v| v >= 0.0 && v.is_finite());
+        let cost_per_sms = number("TWILIO_COST_PER_SMS", 0.0083, |v| v >= 0.0 && v.is_finite());
         let idle_seconds = number("REALTIME_IDLE_SECONDS", 8.0, |v| v > 0.0 && v <= 600.0);
         let max_call_minutes = number("MAX_CALL_MINUTES", 20.0, |v| v > 0.0 && v <= 24.0 * 60.0);
         let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
@@ -496,6 +500,7 @@ impl Config {
                 auth_token: twilio_auth_token.map(SecretString::from),
                 phone_number: get("TWILIO_PHONE_NUMBER"),
                 cost_per_minute,
+                cost_per_sms,
                 release_number_after: chrono::Duration::seconds((release_after_days * 86_400.0) as i64),
                 auto_provision_numbers,
                 test_call_countries,

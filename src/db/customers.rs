@@ -40,6 +40,8 @@ pub struct Customer {
     pub notification_instructions: Option<String>,
     /// `standard` (Gather turns) or `realtime` (streamed, interruptible conversation).
     pub voice_mode: String,
+    /// Texted to a caller whose call ended before they said anything; `""` is off.
+    pub missed_call_text: String,
     pub subscription_status: String,
     pub subscription_tier: String,
     pub created_at: DateTime<Utc>,
@@ -184,7 +186,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
                 faqs = $14, appointment_handling = $15, pricing_info = $16, special_instructions = $17, \
                 ai_instructions = $18, notification_email = $19, notification_phone = $20, \
                 notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
-                trial_ends_at = $24, voice_mode = $25, booking = $26, updated_at = now(), \
+                trial_ends_at = $24, voice_mode = $25, booking = $26, missed_call_text = $27, updated_at = now(), \
                 subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
                                               ELSE subscription_status_at END \
          WHERE id = $1 RETURNING *",
@@ -215,6 +217,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
     .bind(c.trial_ends_at)
     .bind(&c.voice_mode)
     .bind(&c.booking)
+    .bind(&c.missed_call_text)
     .fetch_one(&mut **tx)
     .await
 }

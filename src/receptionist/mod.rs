@@ -8,6 +8,7 @@ pub mod hours;
 pub mod instructions;
 pub mod realtime;
 pub mod summary;
+pub mod texting;
 pub mod tools;
 pub mod twiml;
 

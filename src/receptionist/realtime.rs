@@ -122,6 +122,6 @@ mod tests {
         assert!(instructions.contains("answering the phone for Bella Hair"));
         assert!(instructions.contains("never promise one"));
         let names: Vec<String> = session_tools(&Customer::default()).into_iter().map(|tool| tool.name).collect();
-        assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL]);
+        assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL, crate::receptionist::tools::SEND_TEXT]);
     }
 }

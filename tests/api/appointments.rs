@@ -58,6 +58,8 @@ async fn call_desk(app: &TestApp, customer_id: i64, sid: &str, from: &str) -> Ca
         caller: deskringer::receptionist::tools::caller_number(Some(from)),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: None,
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&app.state),
     }
 }
 

@@ -653,6 +653,8 @@ async fn google_busy_times_are_not_offered_and_an_unreachable_calendar_books_not
         caller: Some("+14155550199".into()),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: deskringer::http::outside_calendar::for_business(&setup.app.state, setup.business).await.unwrap(),
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&setup.app.state),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),
@@ -1198,6 +1200,8 @@ async fn cal_com_down_makes_the_receptionist_take_details() {
         caller: Some("+14155550199".into()),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&c.s.app.state),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),

@@ -21,5 +21,6 @@ mod portal;
 mod realtime;
 mod receptionist;
 mod service;
+mod sms_threads;
 mod texts;
 mod web_app;

@@ -66,6 +66,10 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<crate::booking::BookingSettings>)]
     pub booking: Option<Option<BookingSettings>>,
     pub voice_mode: Option<VoiceMode>,
+    /// At most 320 characters; `""` or `null` is off.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub missed_call_text: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub pricing_info: Option<Option<String>>,
@@ -121,6 +125,7 @@ pub const RECEPTIONIST_SETTINGS: &[&str] = &[
     "forward_to_number",
     "notification_instructions",
     "voice_mode",
+    "missed_call_text",
 ];
 
 /// What a business may change about itself.
@@ -144,6 +149,7 @@ pub const PORTAL_SETTINGS: &[&str] = &[
     "notification_phone",
     "notification_instructions",
     "voice_mode",
+    "missed_call_text",
 ];
 
 impl CustomerPatch {
@@ -227,6 +233,11 @@ impl CustomerPatch {
         }
         if let Some(v) = self.voice_mode {
             fields.voice_mode = v.as_str().to_owned();
+        }
+        if let Some(v) = self.missed_call_text {
+            let text = v.as_deref().unwrap_or_default();
+            fields.missed_call_text =
+                validate::optional_text("missed_call_text", text, MAX_MISSED_CALL_TEXT)?.unwrap_or_default();
         }
 
         let text = |field: &str, value: Option<String>, max: usize| match value {
@@ -351,6 +362,9 @@ fn longest_inputs(profile: &BusinessProfile<'_>) -> Vec<&'static str> {
     inputs.sort_by_key(|(_, chars)| std::cmp::Reverse(*chars));
     inputs.iter().filter(|(_, chars)| *chars > 0).map(|(name, _)| *name).collect()
 }
+
+/// Longest `missed_call_text`: two SMS segments.
+pub const MAX_MISSED_CALL_TEXT: usize = 320;
 
 /// Writes a sent nullable field through its check; leaves the field alone when not sent.
 fn set<T>(
@@ -481,6 +495,7 @@ mod tests {
             (json!({"subscription_tier": "platinum"}), "subscription_tier"),
             (json!({"business_name": "  "}), "business_name"),
             (json!({"notification_email": "x@"}), "notification_email"),
+            (json!({"missed_call_text": "x".repeat(321)}), "missed_call_text"),
         ] {
             let err = patch(body.clone()).apply(&mut fields(), false).unwrap_err();
             assert!(err.to_string().starts_with(field), "{body}: {err}");

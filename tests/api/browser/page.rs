@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -111,6 +112,8 @@ impl Target<'_> {
 /// it still ends its browser.
 pub struct Browser {
     client: Client,
+    /// Where the app is served.
+    address: SocketAddr,
     /// `http://127.0.0.1:port` of the app.
     base: String,
     size: Cell<Size>,
@@ -128,8 +131,16 @@ impl Browser {
     /// [`driver::driver`]); a test then simply returns:
     /// `let Some(browser) = Browser::open(&app, PHONE).await else { return };`
     pub async fn open(app: &TestApp, size: Size) -> Option<Browser> {
-        let driver = driver::driver()?;
+        // Before serving: a skipped test should not start a server.
+        driver::driver()?;
         let address = app.serve().await;
+        Browser::open_at(address, size).await
+    }
+
+    /// A fresh browser on an app already served at `address` (a second person on the same
+    /// app: `Browser::open_at(browser.address(), DESKTOP)`); `None` when skipped, as `open`.
+    pub async fn open_at(address: SocketAddr, size: Size) -> Option<Browser> {
+        let driver = driver::driver()?;
         let profile = std::env::temp_dir().join(format!(
             "deskringer-chromium-{}-{}",
             std::process::id(),
@@ -154,6 +165,7 @@ impl Browser {
         let session = client.session_id().await.ok().flatten().expect("a WebDriver session has an id");
         let browser = Browser {
             client,
+            address,
             base: format!("http://{address}"),
             size: Cell::new(size),
             driver,
@@ -173,6 +185,11 @@ impl Browser {
     /// The app's origin, `http://127.0.0.1:port`.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Where the app is served (for [`Browser::open_at`]).
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// The current window size.

@@ -4,6 +4,7 @@ mod admin;
 mod appointments;
 mod auth;
 mod billing;
+mod browser;
 mod calendar_feed;
 mod calendars;
 mod calls;

@@ -58,7 +58,10 @@ export async function api(method, path, body, { raw = false, auth = true } = {})
     clearSession();
     sessionStorage.setItem('deskringer.signin-reason', 'Your session has ended. Please sign in again.');
     location.hash = '#/signin';
-    throw new ApiError(401, 'Your session has ended. Please sign in again.');
+    const ended = new ApiError(401, 'Your session has ended. Please sign in again.');
+    // The app is already on its way to sign-in, which says so: forms show nothing more.
+    ended.sessionEnded = true;
+    throw ended;
   }
   if (raw && response.ok) return response;
   const text = await response.text();

@@ -116,7 +116,8 @@ export function onSubmit(form, action, done) {
       const result = await action(form);
       if (done) await done(result);
     } catch (error) {
-      if (error.status !== 401) showErrors(form, error);
+      // Not `status !== 401`: sign-in's own 401 ("invalid email or password") must show.
+      if (!error.sessionEnded) showErrors(form, error);
     } finally {
       buttons.forEach((button) => { button.disabled = false; });
     }

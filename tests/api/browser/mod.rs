@@ -29,6 +29,7 @@ pub mod page;
 
 mod security;
 mod signin;
+mod staff;
 
 pub use page::{Browser, DESKTOP, PHONE, Who};
 

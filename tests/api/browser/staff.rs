@@ -40,6 +40,23 @@ async fn wait_for_notice(browser: &Browser, text: &str) {
         .await
 }
 
+/// The error shown next to the control named `name` (the API's field path), when it is
+/// marked invalid and the error is what a screen reader reads with it.
+async fn field_error(browser: &Browser, name: &str) -> Option<Value> {
+    let shown = browser
+        .js(
+            "const control = document.querySelector(`[name=\"${arguments[0]}\"]`); \
+             const error = control && control.nextElementSibling; \
+             if (!error || !error.classList.contains('field-error')) return null; \
+             const describedBy = (control.getAttribute('aria-describedby') || '').split(' '); \
+             return control.getAttribute('aria-invalid') === 'true' && describedBy.includes(error.id) \
+               ? error.textContent : 'not marked: ' + error.textContent;",
+            vec![json!(name)],
+        )
+        .await;
+    (!shown.is_null()).then_some(shown)
+}
+
 /// Rows of the tables on the screen now.
 async fn table_rows(browser: &Browser) -> Vec<String> {
     let rows =
@@ -121,11 +138,10 @@ async fn some_history(app: &TestApp, id: i64) {
 
 /// Bella Hair's details and receptionist settings as an owner fills them in (through the API,
 /// which checks them).
-async fn a_filled_in_profile(app: &TestApp, id: i64) {
-    let admin = app.admin_token().await;
+async fn a_filled_in_profile(app: &TestApp, admin: &str, id: i64) {
     let details =
         json!({"contact_name": "Maria Rossi", "phone": "+14155550123", "notification_email": "maria@bella.test"});
-    app.put(&format!("/api/customers/{id}"), &admin, details).await.assert_ok(StatusCode::OK);
+    app.put(&format!("/api/customers/{id}"), admin, details).await.assert_ok(StatusCode::OK);
     let open = json!({"open": "09:00", "close": "18:00"});
     let settings = json!({
         "business_type": "hair salon",
@@ -139,7 +155,7 @@ async fn a_filled_in_profile(app: &TestApp, id: i64) {
                                  {"name": "Colour", "minutes": 90, "price": 85}]},
         "faqs": [{"question": "Do you take walk-ins?", "answer": "Yes, when a chair is free."}],
     });
-    app.put(&format!("/api/customers/{id}/settings"), &admin, settings).await.assert_ok(StatusCode::OK);
+    app.put(&format!("/api/customers/{id}/settings"), admin, settings).await.assert_ok(StatusCode::OK);
 }
 
 // --- 1. Finding a business ------------------------------------------------------------------
@@ -245,12 +261,26 @@ async fn staff_buy_a_business_a_number_by_area_code_and_release_it() {
         .await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
     some_history(&app, id).await;
-    a_filled_in_profile(&app, id).await;
+    let admin = app.admin_token().await;
+    a_filled_in_profile(&app, &admin, id).await;
     let Some(browser) = staff_browser(&app, DESKTOP).await else { return };
     browser.go(&format!("staff/businesses/{id}")).await;
     browser.wait_for_heading("Bella Hair").await;
     browser.wait_for_text("This business has no number yet.").await;
     browser.check_accessibility("a business's page, no number").await;
+
+    // A bad area code: the API's words by the field, nothing bought.
+    let refused = app.post(&format!("/api/customers/{id}/phone-number"), &admin, json!({"area_code": "31"})).await;
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    browser.fill("Area code", "31").await;
+    browser.click_button("Buy a number").await;
+    assert_eq!(browser.alert_text().await, refused.body["error"].as_str().unwrap());
+    let reason = refused.body["details"]["area_code"].clone();
+    browser
+        .eventually(|| "the area code's error".into(), || async { Ok(field_error(&browser, "area_code").await) })
+        .await;
+    assert_eq!(field_error(&browser, "area_code").await, Some(reason));
+    assert!(received(&mocks.twilio, "POST", &format!("{ACCOUNT}/IncomingPhoneNumbers.json")).await.is_empty());
 
     // Act: buy one in area code 312.
     browser.fill("Area code", "312").await;
@@ -430,16 +460,8 @@ async fn staff_save_a_businesss_settings_see_errors_by_their_fields_and_set_its_
     browser.click_button("Save receptionist settings").await;
     let alert = browser.alert_text().await;
     assert_eq!(Value::String(alert), message);
-    let shown = browser
-        .js(
-            "const control = document.querySelector('[name=\"forward_to_number\"]'); \
-             const error = control.nextElementSibling; \
-             return [control.getAttribute('aria-invalid'), error && error.className, error && error.textContent, \
-                     (control.getAttribute('aria-describedby') || '').includes(error && error.id)]",
-            vec![],
-        )
-        .await;
-    assert_eq!(shown, json!(["true", "field-error", reason, true]));
+    let shown = field_error(&browser, "forward_to_number").await;
+    assert_eq!(shown, Some(reason));
     let forward: Option<String> = sqlx::query_scalar("SELECT forward_to_number FROM customers WHERE id = $1")
         .bind(id)
         .fetch_one(&app.db)
@@ -448,7 +470,16 @@ async fn staff_save_a_businesss_settings_see_errors_by_their_fields_and_set_its_
     assert_eq!(forward, None);
     browser.check_accessibility("a business's page with a field error").await;
 
-    // A portal password the owner can then sign in with.
+    // A portal password too short, then one the owner can sign in with.
+    let short = app.post(&format!("/api/customers/{id}/set-password"), &admin, json!({"password": "short"})).await;
+    short.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    browser.fill("New portal password", "short").await;
+    browser.click_button("Set the password").await;
+    let reason = short.body["details"]["password"].clone();
+    browser
+        .eventually(|| "the password's error".into(), || async { Ok(field_error(&browser, "password").await) })
+        .await;
+    assert_eq!(field_error(&browser, "password").await, Some(reason));
     browser.fill("New portal password", "new-portal-pass-7").await;
     browser.click_button("Set the password").await;
     wait_for_notice(&browser, "Portal password set for owner@bella.test.").await;

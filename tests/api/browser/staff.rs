@@ -454,6 +454,11 @@ async fn staff_save_a_businesss_settings_see_errors_by_their_fields_and_set_its_
         .await
         .unwrap();
     assert_eq!(stored.as_deref(), Some(greeting));
+    // And it is what the page shows after a reload.
+    browser.reload().await;
+    browser.wait_for_heading("Bella Hair").await;
+    let shown = browser.field("Greeting").await.prop("value").await.unwrap();
+    assert_eq!(shown.as_deref(), Some(greeting));
 
     // One bad value: the API's words next to its field, and nothing stored.
     browser.fill("Forward number", "call my cell").await;

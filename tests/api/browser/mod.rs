@@ -27,6 +27,9 @@ mod axe;
 mod driver;
 pub mod page;
 
+mod owner_calls;
+mod owner_home;
+mod owner_settings;
 mod security;
 mod signin;
 mod staff;

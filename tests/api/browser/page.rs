@@ -121,9 +121,19 @@ pub struct Browser {
     session: String,
     profile: PathBuf,
     closed: bool,
+    /// This test's turn among the browsers open at once (see [`BROWSERS_AT_ONCE`]); `None`
+    /// for a second browser of the same test, which shares its test's turn.
+    _turn: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
 static NEXT_PROFILE: AtomicU64 = AtomicU64::new(0);
+
+/// How many tests may have a browser open at once. Each Chromium wants most of a core while
+/// it renders; with every browser test at once on a 2-core machine, window resizes and waits
+/// time out. Only a test's first browser takes a turn, so a test that opens a second one
+/// ([`Browser::open_at`]) can never wait for itself.
+const BROWSERS_AT_ONCE: usize = 3;
+static BROWSER_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BROWSERS_AT_ONCE);
 
 impl Browser {
     /// Serves `app` on a local port and opens a fresh browser (its own profile: no stored
@@ -133,8 +143,11 @@ impl Browser {
     pub async fn open(app: &TestApp, size: Size) -> Option<Browser> {
         // Before serving: a skipped test should not start a server.
         driver::driver()?;
+        let turn = BROWSER_TURNS.acquire().await.expect("the semaphore is never closed");
         let address = app.serve().await;
-        Browser::open_at(address, size).await
+        let mut browser = Browser::open_at(address, size).await?;
+        browser._turn = Some(turn);
+        Some(browser)
     }
 
     /// A fresh browser on an app already served at `address` (a second person on the same
@@ -172,6 +185,7 @@ impl Browser {
             session,
             profile,
             closed: false,
+            _turn: None,
         };
         browser.resize(size).await;
         Some(browser)
@@ -234,19 +248,26 @@ impl Browser {
     }
 
     /// Sets the window so the viewport (`innerWidth` x `innerHeight`) is `width` x `height`.
+    /// A busy machine applies a resize late, so the viewport is polled before the window is
+    /// corrected by the frame's size.
     async fn set_viewport(&self, width: u32, height: u32) {
-        let mut window = (width, height);
-        for _ in 0..3 {
-            self.client.set_window_size(window.0, window.1).await.unwrap_or_else(|e| panic!("cannot resize: {e}"));
-            let inner = self.js("return [innerWidth, innerHeight]", vec![]).await;
-            let inner = (inner[0].as_u64().unwrap_or(0) as u32, inner[1].as_u64().unwrap_or(0) as u32);
-            if inner == (width, height) {
-                return;
+        let mut window = (i64::from(width), i64::from(height));
+        let mut inner = (0, 0);
+        for _ in 0..8 {
+            let (w, h) = (window.0.max(100) as u32, window.1.max(100) as u32);
+            self.client.set_window_size(w, h).await.unwrap_or_else(|e| panic!("cannot resize: {e}"));
+            for _ in 0..10 {
+                let size = self.js("return [innerWidth, innerHeight]", vec![]).await;
+                inner = (size[0].as_i64().unwrap_or(0), size[1].as_i64().unwrap_or(0));
+                if inner == (i64::from(width), i64::from(height)) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            // A window with a frame is bigger than its viewport: add the difference.
-            window = (window.0 + width.saturating_sub(inner.0), window.1 + height.saturating_sub(inner.1));
+            // A window with a frame is bigger than its viewport: correct by the difference.
+            window = (window.0 + i64::from(width) - inner.0, window.1 + i64::from(height) - inner.1);
         }
-        panic!("cannot give the page a {width}x{height} viewport");
+        panic!("cannot give the page a {width}x{height} viewport (it stays {}x{})", inner.0, inner.1);
     }
 
     // --- Signing in ---------------------------------------------------------------------

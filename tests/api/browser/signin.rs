@@ -72,10 +72,8 @@ async fn a_401_later_returns_to_sign_in() {
     let reset = format!("/api/customers/{owner}/set-password");
     app.post(&reset, &staff, json!({"password": "a-new-password-2"})).await.assert_ok(StatusCode::OK);
 
-    // Act: the app's next API request answers 401.
-    // TODO(lead): the home screen is still a placeholder that calls no API; once it loads
-    // data, replace this with `browser.reload()` (or a click) on #/home.
-    browser.js("import('/app/js/api.js').then((api) => api.get('/api/portal/me')).catch(() => {})", vec![]).await;
+    // Act: the owner opens another screen; its first API request answers 401.
+    browser.click_link("Calls").await;
 
     // Assert: back on sign-in, told why, the stale token forgotten.
     browser.wait_for_route("signin").await;

@@ -12,6 +12,7 @@ use crate::db::customers;
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::receptionist::conversation::CALL_NOT_FOUND;
+use crate::receptionist::languages::ENGLISH;
 use crate::receptionist::realtime::FALLBACK_APOLOGY;
 use crate::receptionist::twiml;
 
@@ -64,7 +65,7 @@ pub async fn after_stream(State(state): State<AppState>, form: TwilioForm) -> Re
                 return Ok(TwiMl::from(twiml::Response::new().hangup()));
             }
             let speech = state.speech.speak(FALLBACK_APOLOGY).await;
-            Ok(TwiMl::from(speak_and_listen(&state, speech).await))
+            Ok(TwiMl::from(speak_and_listen(&state, [speech], ENGLISH).await))
         }
     }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod appointments;
 mod auth;
 mod billing;
+mod blocked;
 mod calendar_feed;
 mod calendars;
 mod calls;

@@ -14,6 +14,7 @@ mod connections;
 
 mod customers;
 mod helpers;
+mod languages;
 mod numbers;
 mod onboarding;
 mod openapi;

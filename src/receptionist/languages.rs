@@ -204,7 +204,8 @@ pub fn check(codes: &[String]) -> Result<Vec<String>, (String, String)> {
     let mut chosen: Vec<&'static Language> = Vec::with_capacity(codes.len());
     for (i, code) in codes.iter().enumerate() {
         let field = format!("languages[{i}]");
-        let Some(language) = find(code.trim()) else {
+        // BCP-47 codes are case-insensitive; they are stored as the table writes them.
+        let Some(language) = LANGUAGES.iter().find(|language| language.code.eq_ignore_ascii_case(code.trim())) else {
             let known: Vec<&str> = LANGUAGES.iter().map(|l| l.code).collect();
             return Err((field, format!("`{code}` is not a supported language; use one of: {}", known.join(", "))));
         };
@@ -324,6 +325,7 @@ mod tests {
     #[test]
     fn lists_are_checked_naming_the_entry() {
         assert_eq!(check(&codes(&["es-MX", "en-US"])).unwrap(), ["es-MX", "en-US"]);
+        assert_eq!(check(&codes(&[" es-mx", "EN-us"])).unwrap(), ["es-MX", "en-US"]);
         assert_eq!(check(&codes(&[])).unwrap_err().0, "languages");
         assert_eq!(check(&codes(&["en-US", "es-MX", "fr-FR", "de-DE", "it-IT", "pt-BR"])).unwrap_err().0, "languages");
         let (field, reason) = check(&codes(&["en-US", "es-MX", "xx-YY"])).unwrap_err();

@@ -15,6 +15,8 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
+# The web app's files are compiled into the release binary (rust-embed).
+COPY web ./web
 RUN cargo build --release --locked --bin deskringer \
     && strip target/release/deskringer
 

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate` and `create-admin`.
+//! The command line: `serve` (the default), `migrate`, `create-admin` and
+//! `reseal-calendar-secrets`.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Re-seal every stored calendar secret under CALENDAR_TOKEN_KEY, opening each with it or
+    /// with CALENDAR_TOKEN_KEY_PREVIOUS (the middle step of a key rotation; see the README).
+    ResealCalendarSecrets,
 }
 
 /// Runs the chosen command.
@@ -75,7 +79,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::ResealCalendarSecrets => {
+            let key = config
+                .calendar
+                .token_key
+                .clone()
+                .context("CALENDAR_TOKEN_KEY is not set: it is the key to re-seal the calendar secrets under")?;
+            with_database(&config, |pool| async move {
+                let resealed = reseal_calendar_secrets(&pool, &key).await?;
+                println!(
+                    "{} calendar secret(s) re-sealed under the current key (id {}); {} already were.",
+                    resealed.resealed,
+                    key.id(),
+                    resealed.current
+                );
+                if !resealed.unreadable.is_empty() {
+                    let businesses: Vec<String> = resealed.unreadable.iter().map(i64::to_string).collect();
+                    bail!(
+                        "{} calendar secret(s) open with neither CALENDAR_TOKEN_KEY nor CALENDAR_TOKEN_KEY_PREVIOUS \
+                         (businesses {}): set the key they were sealed with as CALENDAR_TOKEN_KEY_PREVIOUS and run \
+                         this again, or have those businesses connect their calendar again",
+                        businesses.len(),
+                        businesses.join(", ")
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
     }
+}
+
+/// What [`reseal_calendar_secrets`] did.
+#[derive(Debug, Default)]
+pub struct Resealed {
+    /// Secrets now sealed under the current key that were not before.
+    pub resealed: u64,
+    /// Secrets that already were (or were replaced meanwhile by a new connection).
+    pub current: u64,
+    /// The businesses whose secret neither key opens (left as they are).
+    pub unreadable: Vec<i64>,
+}
+
+/// Re-seals every `calendar_connections.secret` not sealed under `key` (opened with `key`'s
+/// previous key, or as a value from before key ids) under `key`. Safe to run again, and while
+/// the server runs: a row is only replaced if it has not changed since it was read.
+pub async fn reseal_calendar_secrets(pool: &PgPool, key: &crate::secrets::SecretKey) -> anyhow::Result<Resealed> {
+    let rows = sqlx::query!("SELECT customer_id, secret FROM calendar_connections ORDER BY customer_id")
+        .fetch_all(pool)
+        .await?;
+    let mut done = Resealed::default();
+    for row in rows {
+        if !key.is_stale(&row.secret) {
+            done.current += 1;
+            continue;
+        }
+        let Ok(plaintext) = key.open(&row.secret) else {
+            done.unreadable.push(row.customer_id);
+            continue;
+        };
+        let sealed = key.seal(&plaintext).context("cannot seal a calendar secret")?;
+        let replaced = sqlx::query!(
+            "UPDATE calendar_connections SET secret = $3 WHERE customer_id = $1 AND secret = $2",
+            row.customer_id,
+            row.secret,
+            sealed
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if replaced == 1 {
+            done.resealed += 1;
+        } else {
+            done.current += 1;
+        }
+    }
+    tracing::info!(resealed = done.resealed, unreadable = done.unreadable.len(), "calendar secrets re-sealed");
+    Ok(done)
 }
 
 /// Refuses to serve in production without `CALENDAR_TOKEN_KEY` once a calendar is

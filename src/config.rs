@@ -107,6 +107,9 @@ pub struct TwilioConfig {
     pub phone_number: Option<String>,
     /// What a started minute of a call costs, in US dollars.
     pub cost_per_minute: f64,
+    /// What one text message (sent or received) costs, in US dollars
+    /// (`TWILIO_COST_PER_SMS`, default 0.0083).
+    pub cost_per_sms: f64,
     /// How long a business stays cancelled before its number is released
     /// (`RELEASE_NUMBER_AFTER_DAYS`, default 30).
     pub release_number_after: chrono::Duration,
@@ -346,6 +349,7 @@ impl Config {
         };
         let reply_deadline = number("OPENAI_REPLY_DEADLINE_SECONDS", 8.0, |v| v > 0.0 && v <= 13.0);
         let cost_per_minute = number("TWILIO_COST_PER_MINUTE", 0.0085, |v| v >= 0.0 && v.is_finite());
+        let cost_per_sms = number("TWILIO_COST_PER_SMS", 0.0083, |v| v >= 0.0 && v.is_finite());
         let idle_seconds = number("REALTIME_IDLE_SECONDS", 8.0, |v| v > 0.0 && v <= 600.0);
         let max_call_minutes = number("MAX_CALL_MINUTES", 20.0, |v| v > 0.0 && v <= 24.0 * 60.0);
         let grace_days = number("PAST_DUE_GRACE_DAYS", 7.0, |v| (0.0..=365.0).contains(&v));
@@ -383,18 +387,42 @@ impl Config {
         let google_calendar_api_url = base_url("GOOGLE_CALENDAR_API_URL", "https://www.googleapis.com");
         let calcom_api_url = base_url("CALCOM_API_URL", "https://api.cal.com");
 
-        let token_key = get("CALENDAR_TOKEN_KEY").and_then(|raw| {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(&raw).ok();
-            let key = bytes.and_then(|b| crate::secrets::SecretKey::new(crate::secrets::CURRENT_KEY_ID, &b));
-            if key.is_none() {
-                problem(format!(
-                    "CALENDAR_TOKEN_KEY must be {} random bytes in base64 (`openssl rand -base64 32`)",
-                    crate::secrets::KEY_LEN
-                ));
+        let mut secret_key = |name: &str| {
+            get(name).and_then(|raw| {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(raw.trim()).ok();
+                let key = bytes.and_then(|b| crate::secrets::SecretKey::from_bytes(&b));
+                if key.is_none() {
+                    problem(format!(
+                        "{name} must be {} random bytes in base64 (`openssl rand -base64 32`)",
+                        crate::secrets::KEY_LEN
+                    ));
+                }
+                key
+            })
+        };
+        let token_key = secret_key("CALENDAR_TOKEN_KEY");
+        // During a rotation: the key the stored secrets were sealed with until now.
+        let previous_token_key = secret_key("CALENDAR_TOKEN_KEY_PREVIOUS");
+        let token_key = match (token_key, previous_token_key) {
+            (Some(key), Some(previous)) => match key.with_previous(previous) {
+                Ok(key) => Some(key),
+                Err(_) => {
+                    problem(
+                        "CALENDAR_TOKEN_KEY_PREVIOUS must be another key than CALENDAR_TOKEN_KEY (if it is another \
+                         one, the two happen to share a key id: make another new key)"
+                            .into(),
+                    );
+                    None
+                }
+            },
+            (None, Some(_)) => {
+                problem("CALENDAR_TOKEN_KEY_PREVIOUS is set without CALENDAR_TOKEN_KEY (the new key)".into());
+                None
             }
-            key.map(std::sync::Arc::new)
-        });
+            (key, None) => key,
+        }
+        .map(std::sync::Arc::new);
         let google_client_id = get("GOOGLE_CLIENT_ID");
         let google_client_secret = get("GOOGLE_CLIENT_SECRET");
         if google_client_id.is_some() != google_client_secret.is_some() {
@@ -472,6 +500,7 @@ impl Config {
                 auth_token: twilio_auth_token.map(SecretString::from),
                 phone_number: get("TWILIO_PHONE_NUMBER"),
                 cost_per_minute,
+                cost_per_sms,
                 release_number_after: chrono::Duration::seconds((release_after_days * 86_400.0) as i64),
                 auto_provision_numbers,
                 test_call_countries,
@@ -870,5 +899,28 @@ mod tests {
         }
         let msg = read(&[("GOOGLE_CLIENT_ID", "id"), ("CALCOM_API_URL", "cal.com")]).unwrap_err().to_string();
         assert!(msg.contains("GOOGLE_CLIENT_SECRET") && msg.contains("CALCOM_API_URL"), "{msg}");
+    }
+
+    #[test]
+    fn a_previous_calendar_key_is_held_during_a_rotation_and_checked() {
+        use base64::Engine;
+        let encode = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+        let (old, new) = (encode(7), encode(9));
+        let ids = |byte: u8| crate::secrets::SecretKey::from_bytes(&[byte; 32]).unwrap().id();
+        assert_ne!(ids(7), ids(9), "pick two keys whose ids differ");
+
+        let config =
+            read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", old.as_str())]).unwrap();
+        let key = config.calendar.token_key.unwrap();
+        assert!(key.has_previous());
+        assert_eq!(key.id(), ids(9), "the new key seals");
+        assert!(!read(&[("CALENDAR_TOKEN_KEY", new.as_str())]).unwrap().calendar.token_key.unwrap().has_previous());
+
+        let same = read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", new.as_str())]);
+        assert!(same.unwrap_err().to_string().contains("CALENDAR_TOKEN_KEY_PREVIOUS"));
+        let alone = read(&[("CALENDAR_TOKEN_KEY_PREVIOUS", old.as_str())]).unwrap_err().to_string();
+        assert!(alone.contains("CALENDAR_TOKEN_KEY_PREVIOUS"), "{alone}");
+        let bad = read(&[("CALENDAR_TOKEN_KEY", new.as_str()), ("CALENDAR_TOKEN_KEY_PREVIOUS", "AAAA")]);
+        assert!(bad.unwrap_err().to_string().contains("CALENDAR_TOKEN_KEY_PREVIOUS"));
     }
 }

@@ -3,9 +3,15 @@
 //!
 //! A sealed value is `key id (1 byte) || nonce (12 bytes) || ciphertext || tag (16 bytes)`,
 //! stored as `bytea`. The key id is authenticated with the ciphertext (it is the AEAD's
-//! associated data), so a value cannot be moved under another key. Today there is one key,
-//! id [`CURRENT_KEY_ID`]; rotating means adding a second id, re-sealing every row under it
-//! and retiring the first (see the README, "Connected calendars").
+//! associated data), so a value cannot be moved under another key.
+//!
+//! A key's id comes from the key itself (a byte of a hash of it, 2 to 255), so an operator
+//! never numbers keys: during a rotation the server holds the new key and the previous one
+//! (`CALENDAR_TOKEN_KEY_PREVIOUS`), seals with the new one, and opens a value with whichever
+//! key its id names; `deskringer reseal-calendar-secrets` then re-seals every stored value
+//! under the new key, and the previous one can go (README, "Connected calendars"). Values
+//! sealed before ids were derived carry [`LEGACY_KEY_ID`]; either key is tried for them (the
+//! AEAD tag tells which one sealed it), and re-sealing gives them the derived id.
 //!
 //! Without a key nothing is sealed: in development connecting a calendar answers 503 with a
 //! message naming `CALENDAR_TOKEN_KEY`; no key is derived or generated silently, because a
@@ -16,8 +22,9 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 /// Length of a key in bytes (AES-256).
 pub const KEY_LEN: usize = 32;
-/// The id written in front of every value sealed with the configured key.
-pub const CURRENT_KEY_ID: u8 = 1;
+/// The id in front of values sealed before key ids were derived from the keys: never a
+/// derived id.
+pub const LEGACY_KEY_ID: u8 = 1;
 
 /// Why a value could not be sealed or opened. Deliberately vague: the reason an
 /// authentication failed is nobody's business.
@@ -32,28 +39,76 @@ pub enum SecretError {
     /// The system random generator failed.
     #[error("no random nonce available")]
     Random,
+    /// The previous key is the current one, or has the same id (one chance in 254: make
+    /// another new key).
+    #[error("the previous key has the same key id as the current one")]
+    SameId,
 }
 
-/// The key sealing third-party secrets.
+/// The key sealing third-party secrets, and during a rotation the previous one, which
+/// still opens what it sealed.
 pub struct SecretKey {
     id: u8,
     key: LessSafeKey,
+    previous: Option<Box<SecretKey>>,
 }
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SecretKey")
+            .field("id", &self.id)
+            .field("previous_id", &self.previous.as_ref().map(|key| key.id))
+            .finish_non_exhaustive()
     }
 }
 
+/// The id of the key `bytes`: 2 to 255, from a hash of the key under a purpose prefix.
+fn derived_id(bytes: &[u8]) -> u8 {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &[b"deskringer calendar secret key id\n".as_slice(), bytes].concat(),
+    );
+    2 + digest.as_ref()[0] % 254
+}
+
 impl SecretKey {
-    /// A key from its 32 raw bytes; `None` when the length is wrong.
+    /// The key of 32 raw bytes, with the id derived from it; `None` when the length is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Self::new(derived_id(bytes), bytes)
+    }
+
+    /// A key from its 32 raw bytes under an explicit `id` (tests, and values sealed under
+    /// [`LEGACY_KEY_ID`]); `None` when the length is wrong.
     pub fn new(id: u8, bytes: &[u8]) -> Option<Self> {
         if bytes.len() != KEY_LEN {
             return None;
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).ok()?;
-        Some(Self { id, key: LessSafeKey::new(key) })
+        Some(Self { id, key: LessSafeKey::new(key), previous: None })
+    }
+
+    /// This key, also opening what `previous` sealed (a rotation under way).
+    pub fn with_previous(mut self, previous: SecretKey) -> Result<Self, SecretError> {
+        if previous.id == self.id {
+            return Err(SecretError::SameId);
+        }
+        self.previous = Some(Box::new(SecretKey { previous: None, ..previous }));
+        Ok(self)
+    }
+
+    /// The id this key seals under.
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+
+    /// Whether a previous key is held (a rotation under way).
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// Whether `sealed` was sealed under another key than this one (it should be re-sealed).
+    pub fn is_stale(&self, sealed: &[u8]) -> bool {
+        sealed.first() != Some(&self.id)
     }
 
     /// Seals `plaintext` under a fresh random nonce: two seals of one value differ.
@@ -71,12 +126,27 @@ impl SecretKey {
         Ok(sealed)
     }
 
-    /// Opens a value [`seal`](Self::seal) made; refuses one altered or sealed elsewhere.
+    /// Opens a value [`seal`](Self::seal) made, with this key or the previous one, as its
+    /// key id says; refuses one altered or sealed elsewhere.
     pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, SecretError> {
-        let (&id, rest) = sealed.split_first().ok_or(SecretError::Unreadable)?;
-        if id != self.id {
-            return Err(SecretError::UnknownKey(id));
+        let &id = sealed.first().ok_or(SecretError::Unreadable)?;
+        let previous = self.previous.as_deref();
+        if id == self.id {
+            return self.open_own(sealed);
         }
+        if let Some(previous) = previous.filter(|previous| previous.id == id) {
+            return previous.open_own(sealed);
+        }
+        if id == LEGACY_KEY_ID {
+            // Sealed before ids were derived: the tag says which key it was.
+            return self.open_own(sealed).or_else(|error| previous.map_or(Err(error), |p| p.open_own(sealed)));
+        }
+        Err(SecretError::UnknownKey(id))
+    }
+
+    /// Opens `sealed` with this key alone, whatever id it carries.
+    fn open_own(&self, sealed: &[u8]) -> Result<Vec<u8>, SecretError> {
+        let (&id, rest) = sealed.split_first().ok_or(SecretError::Unreadable)?;
         if rest.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return Err(SecretError::Unreadable);
         }
@@ -99,13 +169,14 @@ mod tests {
     use super::*;
 
     fn key(byte: u8) -> SecretKey {
-        SecretKey::new(CURRENT_KEY_ID, &[byte; KEY_LEN]).unwrap()
+        SecretKey::from_bytes(&[byte; KEY_LEN]).unwrap()
     }
 
     #[test]
     fn a_sealed_secret_opens_to_itself() {
         let sealed = key(7).seal(b"1//refresh-token").unwrap();
-        assert_eq!(sealed[0], CURRENT_KEY_ID);
+        assert_eq!(sealed[0], key(7).id());
+        assert!((2..=255).contains(&sealed[0]), "never the legacy id");
         assert!(!sealed.windows(7).any(|w| w == b"refresh"), "the plaintext shows through");
         assert_eq!(key(7).open_string(&sealed).unwrap(), "1//refresh-token");
     }
@@ -127,15 +198,43 @@ mod tests {
         }
         assert_eq!(k.open(&sealed[..sealed.len() - 1]), Err(SecretError::Unreadable));
         assert_eq!(k.open(&[]), Err(SecretError::Unreadable));
-        assert_eq!(k.open(&[CURRENT_KEY_ID; 10]), Err(SecretError::Unreadable));
+        assert_eq!(k.open(&[k.id(); 10]), Err(SecretError::Unreadable));
+    }
+
+    /// Two different keys whose derived ids differ.
+    fn two_keys() -> (SecretKey, SecretKey) {
+        let old = key(7);
+        let new = (8..=255).map(key).find(|k| k.id() != old.id()).unwrap();
+        (old, new)
     }
 
     #[test]
     fn another_key_cannot_open_it() {
         let sealed = key(7).seal(b"1//refresh-token").unwrap();
-        assert_eq!(key(8).open(&sealed), Err(SecretError::Unreadable));
-        let other_id = SecretKey::new(2, &[7; KEY_LEN]).unwrap();
-        assert_eq!(other_id.open(&sealed), Err(SecretError::UnknownKey(CURRENT_KEY_ID)));
+        let same_id_other_key = SecretKey::new(key(7).id(), &[8; KEY_LEN]).unwrap();
+        assert_eq!(same_id_other_key.open(&sealed), Err(SecretError::Unreadable));
+        let (_, other) = two_keys();
+        assert_eq!(other.open(&sealed), Err(SecretError::UnknownKey(key(7).id())));
+    }
+
+    #[test]
+    fn during_a_rotation_both_keys_open_and_only_the_new_one_seals() {
+        let (old, new) = two_keys();
+        let by_old = old.seal(b"old secret").unwrap();
+        let legacy = SecretKey::new(LEGACY_KEY_ID, &[7; KEY_LEN]).unwrap().seal(b"legacy secret").unwrap();
+        let rotating = two_keys().1.with_previous(two_keys().0).unwrap();
+
+        assert_eq!(rotating.open(&by_old).unwrap(), b"old secret");
+        assert_eq!(rotating.open(&legacy).unwrap(), b"legacy secret", "a legacy value opens with either key");
+        let by_new = rotating.seal(b"new secret").unwrap();
+        assert_eq!(by_new[0], new.id());
+        assert_eq!(new.open(&by_new).unwrap(), b"new secret");
+        assert!(rotating.is_stale(&by_old) && rotating.is_stale(&legacy) && !rotating.is_stale(&by_new));
+        // Without the previous key, what it sealed no longer opens.
+        assert_eq!(new.open(&by_old), Err(SecretError::UnknownKey(old.id())));
+        assert_eq!(new.open(&legacy), Err(SecretError::Unreadable));
+        // The same key twice is refused.
+        assert_eq!(key(7).with_previous(key(7)).unwrap_err(), SecretError::SameId);
     }
 
     #[test]

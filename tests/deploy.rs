@@ -69,6 +69,8 @@ fn the_dockerfile_builds_in_stages_and_runs_as_a_user() {
     assert!(user.parse::<u32>().is_ok_and(|uid| uid > 0), "USER {user} is not a non-root uid");
     assert!(dockerfile.contains(&format!("--uid {user} ")), "USER {user} is not the user the image creates");
     assert!(dockerfile.contains("COPY migrations"));
+    // The web app's files are compiled into the release binary, so the build needs them.
+    assert!(dockerfile.contains("COPY web ./web"), "the build stage must copy web/ for the app under /app/");
     // Checked queries build from the committed cache, without a database.
     assert!(dockerfile.contains("ENV SQLX_OFFLINE=true") && dockerfile.contains("COPY .sqlx"));
 }

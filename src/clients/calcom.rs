@@ -75,6 +75,23 @@ impl CalComError {
     pub fn is_transport(&self) -> bool {
         matches!(self, CalComError::Transport(_))
     }
+
+    /// Whether a cancellation failed only because there is nothing left to cancel: the
+    /// booking is unknown (404), or Cal.com says it is cancelled already (a 400 "Can't cancel
+    /// booking with uid=... because it has been cancelled already", also after a reschedule).
+    pub fn is_already_cancelled(&self) -> bool {
+        match self {
+            CalComError::NotFound { .. } => true,
+            CalComError::Api { status: 400 | 409, message } => {
+                let message = message.to_lowercase();
+                message.contains("cancelled already")
+                    || message.contains("already cancelled")
+                    || message.contains("canceled already")
+                    || message.contains("already canceled")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Who an appointment is for.
@@ -245,7 +262,8 @@ impl CalCom {
         Ok(booking.data.uid)
     }
 
-    /// Cancels booking `uid`, telling Cal.com `reason`.
+    /// Cancels booking `uid`, telling Cal.com `reason`. A booking gone or cancelled already
+    /// is an error for which [`CalComError::is_already_cancelled`] holds.
     #[tracing::instrument(skip_all)]
     pub async fn cancel(&self, key: &str, uid: &str, reason: &str) -> Result<(), CalComError> {
         let body = json!({ "cancellationReason": reason });
@@ -626,6 +644,41 @@ mod tests {
 
         // Assert
         assert!(matches!(error, CalComError::NotFound { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_booking_cancelled_already_is_told_apart_from_other_refusals() {
+        // Arrange: Cal.com's wording for a booking cancelled earlier (by hand, or by a move).
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2/bookings/bk_done/cancel"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "status": "error",
+                "error": {"code": "BadRequestException",
+                          "message": "Can't cancel booking with uid=bk_done because it has been cancelled already."},
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v2/bookings/bk_other/cancel"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "status": "error",
+                "error": {"code": "BadRequestException", "message": "Cancellation reason is required"},
+            })))
+            .mount(&server)
+            .await;
+        let cal = client(&server).await;
+
+        // Act
+        let done = cal.cancel(KEY, "bk_done", "x").await.unwrap_err();
+        let other = cal.cancel(KEY, "bk_other", "x").await.unwrap_err();
+        let missing = CalComError::NotFound { message: "Booking with uid=nope was not found".into() };
+
+        // Assert
+        assert!(done.is_already_cancelled(), "{done}");
+        assert!(missing.is_already_cancelled());
+        assert!(!other.is_already_cancelled(), "{other}");
+        assert!(!CalComError::Api { status: 500, message: "cancelled already".into() }.is_already_cancelled());
     }
 
     #[tokio::test]

@@ -205,13 +205,15 @@ pub async fn find(db: impl PgExecutor<'_>, customer_id: i64, id: i64) -> sqlx::R
     .await
 }
 
-/// A business's appointments starting in `[from, to)`, in order, with `status` if given.
+/// A business's appointments starting in `[from, to)`, in order, with `status` if given,
+/// and only those call `call_id` booked if given.
 pub async fn list(
     db: impl PgExecutor<'_>,
     customer_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     status: Option<AppointmentStatus>,
+    call_id: Option<i64>,
 ) -> sqlx::Result<Vec<AppointmentRow>> {
     sqlx::query_as!(
         AppointmentRow,
@@ -220,11 +222,13 @@ pub async fn list(
                   sequence, created_at, updated_at, cancelled_at
            FROM appointments
            WHERE customer_id = $1 AND starts_at >= $2 AND starts_at < $3 AND ($4::text IS NULL OR status = $4)
+             AND ($5::bigint IS NULL OR call_id = $5)
            ORDER BY starts_at, id"#,
         customer_id,
         from,
         to,
-        status as Option<AppointmentStatus>
+        status as Option<AppointmentStatus>,
+        call_id
     )
     .fetch_all(db)
     .await

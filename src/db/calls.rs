@@ -1,8 +1,29 @@
 //! Queries on `calls` and `call_logs` shared by several handlers.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
+
+/// How a conversation reached the business: a phone call or a text thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A phone call.
+    Voice,
+    /// A text conversation (its messages are the lines).
+    Sms,
+}
+
+impl Channel {
+    /// The name the API and the database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Voice => "voice",
+            Channel::Sms => "sms",
+        }
+    }
+}
 
 /// A call as every view shows it: the one list of a call's fields. The views add what
 /// only they show ([`Call`], [`AdminCall`], the portal's call with its lines).
@@ -13,6 +34,8 @@ pub struct CallRecord {
     pub caller_phone: Option<String>,
     pub caller_name: Option<String>,
     pub twilio_call_sid: Option<String>,
+    /// `voice` (a phone call) or `sms` (a text conversation).
+    pub channel: Channel,
     pub duration_seconds: Option<i32>,
     /// `in_progress`, then Twilio's final status: `completed`, `busy`, `failed`, `no-answer`, `canceled`.
     pub status: String,

@@ -45,6 +45,8 @@ pub struct Customer {
     pub languages: Vec<String>,
     /// Whether calls whose caller ID failed verification (SHAKEN/STIR) are rejected.
     pub reject_unverified_callers: bool,
+    /// Texted to a caller whose call ended before they said anything; `""` is off.
+    pub missed_call_text: String,
     pub subscription_status: String,
     pub subscription_tier: String,
     pub created_at: DateTime<Utc>,
@@ -190,8 +192,8 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
                 faqs = $14, appointment_handling = $15, pricing_info = $16, special_instructions = $17, \
                 ai_instructions = $18, notification_email = $19, notification_phone = $20, \
                 notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
-                trial_ends_at = $24, voice_mode = $25, booking = $26, updated_at = now(), \
-                languages = $27, reject_unverified_callers = $28, \
+                trial_ends_at = $24, voice_mode = $25, booking = $26, missed_call_text = $27, updated_at = now(), \
+                languages = $28, reject_unverified_callers = $29, \
                 subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
                                               ELSE subscription_status_at END \
          WHERE id = $1 RETURNING *",
@@ -222,6 +224,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
     .bind(c.trial_ends_at)
     .bind(&c.voice_mode)
     .bind(&c.booking)
+    .bind(&c.missed_call_text)
     .bind(&c.languages)
     .bind(c.reject_unverified_callers)
     .fetch_one(&mut **tx)

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod customers;
 pub mod local_cluster;
 pub mod sms_opt_outs;
+pub mod sms_threads;
 pub mod stored_json;
 
 use std::path::Path;

@@ -96,8 +96,39 @@ async fn billing_customer(state: &AppState, id: i64) -> Result<(&Stripe, &str, S
     Ok((stripe, price, stripe_customer_id))
 }
 
+/// Where Stripe sends the browser back to after checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckoutReturn {
+    /// The portal (`PORTAL_URL`, else the admin dashboard, else the API): `/billing/success`
+    /// and `/billing/cancelled`.
+    #[default]
+    Portal,
+    /// The web app this server serves at `/app/`, on its home screen, which shows the outcome.
+    App,
+}
+
+impl CheckoutReturn {
+    /// Reads a `return_to` query value. Only the fixed value `app` is accepted, never a URL:
+    /// a checkout must not send a business's browser anywhere the client names.
+    pub fn from_query(raw: Option<&str>) -> Result<Self> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(CheckoutReturn::Portal),
+            Some("app") => Ok(CheckoutReturn::App),
+            Some(_) => Err(AppError::invalid_field("return_to", "must be `app`, or left out for the portal")),
+        }
+    }
+}
+
 /// Where Stripe sends the business back to after checkout.
-fn return_urls(state: &AppState) -> (String, String) {
+fn return_urls(state: &AppState, to: CheckoutReturn) -> (String, String) {
+    if to == CheckoutReturn::App {
+        let base = state.config.api_base_url.trim_end_matches('/');
+        // The query comes before the fragment, so the app's hash route stays `#/home`.
+        return (
+            format!("{base}/app/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}#/home"),
+            format!("{base}/app/?checkout=cancelled#/home"),
+        );
+    }
     let base = state
         .config
         .portal_url
@@ -180,14 +211,14 @@ async fn create_checkout_session(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<CheckoutSession>> {
-    Ok(AppJson(checkout_session(&state, id).await?))
+    Ok(AppJson(checkout_session(&state, id, CheckoutReturn::Portal).await?))
 }
 
 /// A subscription checkout for business `id` at `STRIPE_PRICE_ID`, tagged with the business
 /// (the admin's route and the business's own "subscribe" open the same checkout).
-pub async fn checkout_session(state: &AppState, id: i64) -> Result<CheckoutSession> {
+pub async fn checkout_session(state: &AppState, id: i64, to: CheckoutReturn) -> Result<CheckoutSession> {
     let (stripe, price, stripe_customer_id) = billing_customer(state, id).await?;
-    let (success_url, cancel_url) = return_urls(state);
+    let (success_url, cancel_url) = return_urls(state, to);
     let session = stripe.create_checkout_session(id, &stripe_customer_id, price, &success_url, &cancel_url).await?;
     tracing::info!(customer.id = id, "checkout session created");
     Ok(CheckoutSession { checkout_url: session.url, session_id: session.id })

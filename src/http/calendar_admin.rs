@@ -30,7 +30,8 @@ pub struct AdminCalendarConnection {
     pub last_error: Option<String>,
     /// When it happened.
     pub last_error_at: Option<DateTime<Utc>>,
-    /// Bookings waiting to be written to the calendar.
+    /// Changes waiting to be written to the calendar (Google: bookings, moves and
+    /// cancellations; Cal.com: cancellations).
     pub pending_writes: i64,
 }
 
@@ -54,14 +55,18 @@ async fn list_calendar_connections(
     _admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<AppJson<AdminCalendarConnections>> {
-    // A write is pending while the calendar does not show an appointment's latest version
-    // (a booked one not yet written, or a cancelled one whose event is still there).
+    // A write is pending while the calendar does not show an appointment's latest version:
+    // Google, a booked one not yet written or a cancelled one whose event is still there;
+    // Cal.com, a cancelled one whose booking is not yet cancelled there.
     let rows = sqlx::query!(
         r#"SELECT c.customer_id, u.business_name, c.provider, c.status, c.last_error, c.last_error_at,
                   (SELECT count(*) FROM appointments a
-                   WHERE a.customer_id = c.customer_id AND c.provider = 'google'
+                   WHERE a.customer_id = c.customer_id
                          AND a.calendar_synced_sequence IS DISTINCT FROM a.sequence
-                         AND (a.status = 'booked' OR a.google_event_id IS NOT NULL)) AS "pending_writes!"
+                         AND CASE c.provider
+                             WHEN 'google' THEN a.status = 'booked' OR a.google_event_id IS NOT NULL
+                             ELSE a.status = 'cancelled' AND a.calcom_uid IS NOT NULL
+                             END) AS "pending_writes!"
            FROM calendar_connections c JOIN customers u ON u.id = c.customer_id
            ORDER BY c.status = 'connected', u.business_name, c.customer_id"#
     )

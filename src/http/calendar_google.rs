@@ -1,8 +1,9 @@
 //! `GET /api/calendar/google/callback`: where Google sends a business back after its
 //! consent page. There is no login here: the signed, one-use `state` names the business
 //! (see [`crate::auth::oauth_state`]). Every outcome redirects to the portal with
-//! `?calendar=connected` or `?calendar=error&reason=...`; nothing is stored unless the state
-//! is good and Google gave a refresh token.
+//! `?calendar=connected` or `?calendar=error&reason=...` (or to the web app, when the state
+//! says the business started there); nothing is stored unless the state is good and Google
+//! gave a refresh token.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::oauth_state;
+use crate::auth::oauth_state::{self, ReturnTo};
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::http::extract::{AppJson, AppQuery};
@@ -55,7 +56,8 @@ pub struct CallbackOutcome {
     summary = "Google's return from the consent page",
     description = "No token: the signed `state` (10 minutes, one use) names the business. Redirects (302) to \
                    `PORTAL_URL?calendar=connected` or `PORTAL_URL?calendar=error&reason=...`; without \
-                   PORTAL_URL it answers the outcome as JSON.",
+                   PORTAL_URL it answers the outcome as JSON. A state made with `return_to=app` redirects to \
+                   `{API_BASE_URL}/app/?calendar=connected#/appointments` (or `?calendar=error&reason=...`) instead.",
     params(CallbackQuery),
     responses((status = 302, description = "Back to the portal, with the outcome in the query"),
         (status = 200, description = "Connected (PORTAL_URL is not set)", body = CallbackOutcome),
@@ -65,7 +67,8 @@ async fn google_calendar_callback(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<CallbackQuery>,
 ) -> Result<Response> {
-    let outcome = match connect(&state, query).await? {
+    let (return_to, connected) = connect(&state, query).await?;
+    let outcome = match connected {
         Ok(customer_id) => {
             tracing::info!(customer.id = customer_id, "Google calendar connected");
             CallbackOutcome { calendar: "connected", reason: None }
@@ -75,30 +78,44 @@ async fn google_calendar_callback(
             CallbackOutcome { calendar: "error", reason: Some(reason) }
         }
     };
-    Ok(match &state.config.portal_url {
-        Some(portal) => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("calendar", outcome.calendar);
-            if let Some(reason) = outcome.reason {
-                query.append_pair("reason", reason);
-            }
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("calendar", outcome.calendar);
+    if let Some(reason) = outcome.reason {
+        query.append_pair("reason", reason);
+    }
+    let query = query.finish();
+    let location = match (return_to, &state.config.portal_url) {
+        // The web app routes by its fragment; its page reads the query.
+        (ReturnTo::App, _) => format!("{}/app/?{query}#/appointments", state.config.api_base_url.trim_end_matches('/')),
+        (ReturnTo::Portal, Some(portal)) => {
             let separator = if portal.contains('?') { '&' } else { '?' };
-            let location = format!("{portal}{separator}{}", query.finish());
-            (StatusCode::FOUND, [(LOCATION, location)]).into_response()
+            format!("{portal}{separator}{query}")
         }
-        None if outcome.reason.is_none() => AppJson(outcome).into_response(),
-        None => (StatusCode::BAD_REQUEST, AppJson(outcome)).into_response(),
-    })
+        (ReturnTo::Portal, None) if outcome.reason.is_none() => return Ok(AppJson(outcome).into_response()),
+        (ReturnTo::Portal, None) => return Ok((StatusCode::BAD_REQUEST, AppJson(outcome)).into_response()),
+    };
+    Ok((StatusCode::FOUND, [(LOCATION, location)]).into_response())
 }
 
-/// Checks the state, exchanges the code and stores the sealed refresh token: the business
+/// Checks the state, exchanges the code and stores the sealed refresh token: where the
+/// business goes back to (the portal when the state is not good), and the business
 /// connected, or why not.
-async fn connect(state: &AppState, query: CallbackQuery) -> Result<Result<i64, &'static str>> {
+async fn connect(state: &AppState, query: CallbackQuery) -> Result<(ReturnTo, Result<i64, &'static str>)> {
     let Some(signed) =
         query.state.as_deref().and_then(|s| oauth_state::verify(state.config.jwt_secret_bytes(), s, Utc::now()))
     else {
-        return Ok(Err("invalid_state"));
+        return Ok((ReturnTo::Portal, Err("invalid_state")));
     };
+    let return_to = signed.return_to;
+    Ok((return_to, store_connection(state, query, signed).await?))
+}
+
+/// [`connect`] once the state is known to be this server's and current.
+async fn store_connection(
+    state: &AppState,
+    query: CallbackQuery,
+    signed: oauth_state::OAuthState,
+) -> Result<Result<i64, &'static str>> {
     // Used once: a replayed callback (a reloaded page, a leaked URL) finds its nonce taken.
     // States live 10 minutes, so older nonces can go.
     sqlx::query!("DELETE FROM oauth_states WHERE used_at < now() - interval '1 hour'").execute(&state.db).await?;
@@ -140,6 +157,12 @@ async fn connect(state: &AppState, query: CallbackQuery) -> Result<Result<i64, &
     .rows_affected();
     if stored == 0 {
         return Ok(Err("invalid_state"));
+    }
+    // The diary may hold appointments the calendar has not seen (booked before connecting, or
+    // while the old grant was refused): they are written now, through the queue.
+    let queued = crate::jobs::calendar::queue_unwritten(&state.db, signed.customer_id).await?;
+    if queued > 0 {
+        tracing::info!(customer.id = signed.customer_id, queued, "calendar writes queued for the diary so far");
     }
     Ok(Ok(signed.customer_id))
 }

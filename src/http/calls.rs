@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use crate::db::Counted;
 use crate::db::call_totals;
-use crate::db::calls::{self, CallInView, CallLog, CallRow};
+use crate::db::calls::{self, CallInView, CallLog, CallRow, Channel};
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AdminUser, AppJson, AppPath, AppQuery};
@@ -48,9 +48,22 @@ struct ListQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     per_page: Option<i64>,
+    /// `voice`, `sms` (text conversations) or `all` (default).
+    channel: Option<String>,
     /// `true` for the admin view: business name, no transcript.
     #[serde(default)]
     admin_view: bool,
+}
+
+/// The `channel` filter of the call lists: `voice`, `sms`, or `all` (absent or empty) for
+/// both; anything else is a 422 naming `channel`.
+pub fn channel_filter(raw: Option<&str>) -> Result<Option<Channel>> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("all") => Ok(None),
+        Some("voice") => Ok(Some(Channel::Voice)),
+        Some("sms") => Ok(Some(Channel::Sms)),
+        Some(_) => Err(AppError::invalid_field("channel", "must be voice, sms or all")),
+    }
 }
 
 /// A page of calls, newest first.
@@ -61,7 +74,7 @@ pub struct CallPage {
     pub page: PageInfo,
 }
 
-/// `GET /api/calls/`: newest first, filtered by business and status.
+/// `GET /api/calls/`: newest first, filtered by business, status and channel.
 #[utoipa::path(
     get,
     path = "/",
@@ -81,45 +94,52 @@ async fn list_calls(
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, CALL_STATUSES)?),
     };
+    let channel = channel_filter(query.channel.as_deref())?;
     // One statement per combination of filters, without `$n IS NULL OR ...`: PostgreSQL
     // can then keep one plan per statement instead of planning every request. Each row
-    // carries the total: of every business from the running totals (migration 5), of one
-    // business from its own calls.
-    let sql = match (query.customer_id, &status) {
-        (None, None) => {
-            "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE NOT c.is_test \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
-        }
-        (Some(_), None) => {
-            "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND NOT is_test) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 AND NOT c.is_test \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
-        }
-        (None, Some(_)) => {
-            "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.status = $3 AND NOT c.is_test \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
-        }
-        (Some(_), Some(_)) => {
-            "SELECT c.*, cu.business_name AS customer_business_name, \
-                    (SELECT count(*) FROM calls WHERE customer_id = $3 AND status = $4 AND NOT is_test) AS total \
-             FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.customer_id = $3 AND c.status = $4 \
-                   AND NOT c.is_test \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
-        }
+    // carries the total: of every business from the running totals (migration 5), else
+    // counted from the calls that match.
+    let mut conditions = vec!["NOT c.is_test".to_owned()];
+    let mut parameter = 2;
+    let mut next = |condition: &str| {
+        parameter += 1;
+        conditions.push(condition.replace('?', &format!("${parameter}")));
     };
+    if query.customer_id.is_some() {
+        next("c.customer_id = ?");
+    }
+    if status.is_some() {
+        next("c.status = ?");
+    }
+    if channel.is_some() {
+        next("c.channel = ?");
+    }
+    let filters = conditions.join(" AND ");
+    let total = match (query.customer_id, &status, channel) {
+        (None, None, None) => "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals)".to_owned(),
+        (None, Some(_), None) => {
+            "(SELECT coalesce(sum(calls), 0)::int8 FROM call_status_totals WHERE status = $3)".to_owned()
+        }
+        _ => format!("(SELECT count(*) FROM calls c WHERE {filters})"),
+    };
+    let sql = format!(
+        "SELECT c.*, cu.business_name AS customer_business_name, {total} AS total \
+         FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE {filters} \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $1 OFFSET $2"
+    );
     let (rows, total) = page
         .rows_and_total(|limit, offset| {
-            let mut statement = sqlx::query_as::<_, Counted<CallRow>>(sql).bind(limit).bind(offset);
+            // Built from the fixed fragments above only; every value is bound.
+            let mut statement =
+                sqlx::query_as::<_, Counted<CallRow>>(sqlx::AssertSqlSafe(sql.clone())).bind(limit).bind(offset);
             if let Some(customer_id) = query.customer_id {
                 statement = statement.bind(customer_id);
             }
             if let Some(status) = &status {
                 statement = statement.bind(status);
+            }
+            if let Some(channel) = channel {
+                statement = statement.bind(channel);
             }
             statement.fetch_all(&state.db)
         })

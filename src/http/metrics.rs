@@ -92,7 +92,8 @@ impl FiguresCache {
             r#"SELECT (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts < max_attempts) AS "queued!",
                       (SELECT count(*) FROM graphile_worker._private_jobs WHERE attempts >= max_attempts
                           OR (attempts > 0 AND last_error IS NOT NULL)) AS "failing!",
-                      (SELECT count(*) FROM calls WHERE status = 'in_progress' AND created_at > now() - interval '4 hours')
+                      (SELECT count(*) FROM calls WHERE status = 'in_progress' AND channel = 'voice'
+                                                         AND created_at > now() - interval '4 hours')
                           AS "active_calls!""#
         )
         .fetch_one(db)

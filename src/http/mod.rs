@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod app;
 pub mod appointments;
 pub mod billing;
 pub mod blocked_numbers;
@@ -121,6 +122,7 @@ pub fn app(state: AppState) -> App {
     let router = router
         // Swagger UI reads the same document as `/api/openapi.json`.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/openapi.json", spec))
+        .merge(app::router())
         .fallback(route_not_found)
         .layer(
             // Listed outermost first.

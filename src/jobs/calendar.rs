@@ -1,15 +1,18 @@
-//! Writing the diary to the business's Google Calendar: one job per appointment that brings
-//! its event up to date (written when booked, moved with it, deleted when it is cancelled).
-//! The appointment row is the lock and the truth; the event follows it through the durable
-//! queue with retries, so a slow Google never holds a caller, and a write that keeps failing
+//! Writing the diary to the business's connected calendar: one job per appointment that
+//! brings the calendar up to date. Google: its event is written when booked, moved with it,
+//! deleted when it is cancelled. Cal.com: bookings and moves are made there by the diary while
+//! the caller waits (Cal.com may refuse the time), so only the cancellation comes through here.
+//! The appointment row is the lock and the truth; the calendar follows it through the durable
+//! queue with retries, so a slow calendar never holds a caller, and a write that keeps failing
 //! stays visible (`calendar_synced_sequence` lags, and the connection's `last_error` says why).
 
 use graphile_worker::{TaskHandler, WorkerContext};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{JobContext, context, run_logged};
+use crate::clients::calcom::CalComError;
 use crate::clients::google_calendar::{CalendarError, NewEvent};
 use crate::clients::google_oauth::GoogleError;
 use crate::db::appointments::AppointmentStatus;
@@ -97,9 +100,10 @@ impl TaskHandler for SyncCalendarEvent {
     }
 }
 
-/// Queues the event's update inside `tx` when the business writes to a Google Calendar. One
-/// job per appointment (its key): a later change replaces a pending one, and the job writes
-/// whatever the appointment is when it runs.
+/// Queues the calendar's update inside `tx` when the business writes to a Google Calendar,
+/// or when a Cal.com booking's appointment has been cancelled. One job per appointment (its
+/// key): a later change replaces a pending one, and the job writes whatever the appointment
+/// is when it runs.
 pub async fn queue(
     db: &PgPool,
     tx: &mut Transaction<'_, Postgres>,
@@ -107,9 +111,13 @@ pub async fn queue(
     appointment_id: i64,
 ) -> anyhow::Result<()> {
     let writes = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM calendar_connections
-                          WHERE customer_id = $1 AND provider = 'google' AND write_calendar_id IS NOT NULL) AS "writes!""#,
-        customer_id
+        r#"SELECT EXISTS (SELECT 1 FROM calendar_connections k JOIN appointments a ON a.customer_id = k.customer_id
+                          WHERE k.customer_id = $1 AND a.id = $2
+                                AND ((k.provider = 'google' AND k.write_calendar_id IS NOT NULL)
+                                     OR (k.provider = 'calcom' AND a.status = 'cancelled' AND a.calcom_uid IS NOT NULL)))
+           AS "writes!""#,
+        customer_id,
+        appointment_id
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -120,8 +128,102 @@ pub async fn queue(
     Ok(())
 }
 
-/// Writes, moves or deletes the appointment's event so that the calendar shows it as it is.
+/// Queues a write for every appointment the business's calendar does not show yet: those
+/// booked before the calendar was connected, and those whose writes stopped while the
+/// connection needed reconnecting. Called when a Google Calendar is (re)connected; only
+/// appointments not yet over matter to the owner.
+pub async fn queue_unwritten(db: &PgPool, customer_id: i64) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM appointments
+         WHERE customer_id = $1 AND ends_at > now()
+               AND calendar_synced_sequence IS DISTINCT FROM sequence
+               AND (status = 'booked' OR google_event_id IS NOT NULL)
+         ORDER BY starts_at",
+        customer_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for &id in &ids {
+        queue(db, &mut tx, customer_id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
+/// Brings the business's connected calendar up to date with the appointment.
 pub async fn sync_event(job: &JobContext, appointment_id: i64) -> anyhow::Result<()> {
+    let provider = sqlx::query_scalar!(
+        "SELECT k.provider FROM appointments a JOIN calendar_connections k ON k.customer_id = a.customer_id
+         WHERE a.id = $1",
+        appointment_id
+    )
+    .fetch_optional(&job.db)
+    .await?;
+    match provider.as_deref() {
+        Some("google") => sync_google_event(job, appointment_id).await,
+        Some("calcom") => cancel_calcom_booking(job, appointment_id).await,
+        // Disconnected meanwhile, or the appointment is gone: nothing to write.
+        _ => Ok(()),
+    }
+}
+
+/// Why Cal.com is told of a cancellation (its own emails may show it).
+const CALCOM_CANCELLATION_REASON: &str = "Cancelled through DeskRinger";
+
+/// Cancels a cancelled appointment's Cal.com booking. A booking Cal.com no longer has, or has
+/// cancelled already (by hand, say), counts as done; any other failure is retried.
+async fn cancel_calcom_booking(job: &JobContext, appointment_id: i64) -> anyhow::Result<()> {
+    let row = sqlx::query!(
+        r#"SELECT a.customer_id, a.status AS "status: AppointmentStatus", a.sequence, a.calcom_uid,
+                  a.calendar_synced_sequence, k.status AS connection_status, k.secret
+           FROM appointments a
+           JOIN calendar_connections k ON k.customer_id = a.customer_id AND k.provider = 'calcom'
+           WHERE a.id = $1"#,
+        appointment_id
+    )
+    .fetch_optional(&job.db)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    // A booked appointment was booked (and moved) at Cal.com by the diary itself.
+    let (AppointmentStatus::Cancelled, Some(uid)) = (row.status, row.calcom_uid.as_deref()) else { return Ok(()) };
+    if row.calendar_synced_sequence == Some(row.sequence) || row.connection_status != "connected" {
+        return Ok(());
+    }
+    let Some(key) = job.config.calendar.token_key.as_ref() else {
+        anyhow::bail!("this server is not configured for Cal.com (no CALENDAR_TOKEN_KEY)");
+    };
+    let api_key = SecretString::from(
+        key.open_string(&row.secret).map_err(|_| anyhow::anyhow!("the stored Cal.com key cannot be opened"))?,
+    );
+    match job.clients.calcom.cancel(api_key.expose_secret(), uid, CALCOM_CANCELLATION_REASON).await {
+        Ok(()) => {}
+        Err(error) if error.is_already_cancelled() => {
+            tracing::info!(appointment.id = appointment_id, "the Cal.com booking was cancelled already");
+        }
+        Err(error) => {
+            let words = match &error {
+                CalComError::BadKey => "Cal.com refused the API key when cancelling a booking",
+                error if error.is_transport() => "Cal.com did not answer a cancellation",
+                _ => "Cal.com refused a cancellation",
+            };
+            record_error(&job.db, row.customer_id, words).await?;
+            anyhow::bail!("{words}: {error}");
+        }
+    }
+    sqlx::query!(
+        "UPDATE appointments SET calendar_synced_sequence = $2 WHERE id = $1 AND sequence = $2",
+        appointment_id,
+        row.sequence
+    )
+    .execute(&job.db)
+    .await?;
+    tracing::info!(appointment.id = appointment_id, "Cal.com booking cancelled");
+    Ok(())
+}
+
+/// Writes, moves or deletes the appointment's event so that the calendar shows it as it is.
+async fn sync_google_event(job: &JobContext, appointment_id: i64) -> anyhow::Result<()> {
     let row = sqlx::query!(
         r#"SELECT a.customer_id, a.service, a.caller_name, a.caller_phone, a.notes, a.starts_at, a.ends_at,
                   a.status AS "status: AppointmentStatus", a.sequence, a.google_event_id, a.calendar_synced_sequence,

@@ -6,12 +6,18 @@
 //! [`notify::EmailOwner`] and [`notify::TextOwner`], separate jobs so one failing does not
 //! repeat the other. Each is retried with exponential backoff until it succeeds.
 //!
+//! A text conversation: [`notify::EmailOwnerOfThread`] and [`notify::TextOwnerOfThread`]
+//! tell the owner it started (then at most once an hour). A call that ended before the
+//! caller said anything: [`missed_call::TextMissedCaller`] texts the business's
+//! `missed_call_text`, at most once a day per number.
+//!
 //! After a change in the diary: [`appointments`] texts the caller (a confirmation, a move,
 //! a cancellation, and a reminder at its time) and tells the owner, one job per message.
 
 pub mod appointments;
 pub mod billing;
 pub mod calendar;
+pub mod missed_call;
 pub mod notify;
 pub mod numbers;
 pub mod post_call;
@@ -136,6 +142,9 @@ pub async fn worker(
         .define_job::<notify::EmailOwner>()
         .define_job::<notify::TextOwner>()
         .define_job::<notify::WelcomeOwner>()
+        .define_job::<notify::EmailOwnerOfThread>()
+        .define_job::<notify::TextOwnerOfThread>()
+        .define_job::<missed_call::TextMissedCaller>()
         .define_job::<billing::ExpireTrials>()
         .define_job::<numbers::ReleaseLapsedNumbers>()
         .define_job::<numbers::ProvisionNumber>()

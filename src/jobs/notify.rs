@@ -1,5 +1,6 @@
-//! Telling people: the owner's email and SMS after a call, the welcome email of a new
-//! business and the admin's test email. All user-provided text in HTML is escaped.
+//! Telling people: the owner's email and SMS after a call or about a text conversation, the
+//! welcome email of a new business and the admin's test email. All user-provided text in
+//! HTML is escaped.
 //!
 //! Each notification is recorded in `call_notifications` once sent, so a retried or
 //! re-enqueued job never sends it twice. (A crash in the instant between the provider
@@ -11,7 +12,7 @@ use graphile_worker::{TaskHandler, WorkerContext};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::{JobContext, context};
+use super::{JobContext, context, run_logged};
 use crate::clients::sendgrid::{Delivery, Email};
 use crate::clients::twilio::SmsDelivery;
 use crate::config::Config;
@@ -65,6 +66,213 @@ impl TaskHandler for TextOwner {
         }
         result
     }
+}
+
+/// Email the business owner about text conversation `call_id` (its `notice`-th notice: the
+/// first when it starts, then at most one an hour).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailOwnerOfThread {
+    /// The thread's `calls` row.
+    pub call_id: i64,
+    /// Which notice of the thread this is.
+    pub notice: i32,
+}
+
+/// Text the business owner about text conversation `call_id` (see [`EmailOwnerOfThread`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TextOwnerOfThread {
+    /// The thread's `calls` row.
+    pub call_id: i64,
+    /// Which notice of the thread this is.
+    pub notice: i32,
+}
+
+fn thread_span(call_id: i64) -> tracing::Span {
+    tracing::info_span!("thread_notice", call.id = call_id)
+}
+
+impl TaskHandler for EmailOwnerOfThread {
+    const IDENTIFIER: &'static str = "email_owner_of_thread";
+
+    async fn run(self, ctx: WorkerContext) -> impl graphile_worker::IntoTaskHandlerResult {
+        run_logged::<Self>(&ctx, thread_span(self.call_id), async {
+            email_owner_of_thread(context(&ctx)?, self.call_id, self.notice).await
+        })
+        .await
+    }
+}
+
+impl TaskHandler for TextOwnerOfThread {
+    const IDENTIFIER: &'static str = "text_owner_of_thread";
+
+    async fn run(self, ctx: WorkerContext) -> impl graphile_worker::IntoTaskHandlerResult {
+        run_logged::<Self>(&ctx, thread_span(self.call_id), async {
+            text_owner_of_thread(context(&ctx)?, self.call_id, self.notice).await
+        })
+        .await
+    }
+}
+
+/// Queues the owner's email and text about text conversation `call_id` (its `notice`-th
+/// notice) inside `tx`.
+pub async fn queue_thread_notice(
+    db: &sqlx::PgPool,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    call_id: i64,
+    notice: i32,
+) -> anyhow::Result<()> {
+    let key = format!("thread-{call_id}-{notice}");
+    super::enqueue(db, tx, EmailOwnerOfThread { call_id, notice }, format!("{key}-email")).await?;
+    super::enqueue(db, tx, TextOwnerOfThread { call_id, notice }, format!("{key}-sms")).await
+}
+
+/// A text conversation with what its owner's notices need.
+#[derive(Debug)]
+pub struct ThreadReport {
+    pub call_id: i64,
+    pub business_name: String,
+    pub timezone: String,
+    pub email: String,
+    pub deskringer_number: Option<String>,
+    pub notification_email: Option<String>,
+    pub notification_phone: Option<String>,
+    pub sender: Option<String>,
+    /// When the sender's latest text arrived.
+    pub last_at: Option<DateTime<Utc>>,
+    /// The sender's latest text.
+    pub last_text: Option<String>,
+}
+
+async fn load_thread(job: &JobContext, call_id: i64) -> anyhow::Result<Option<ThreadReport>> {
+    Ok(sqlx::query_as!(
+        ThreadReport,
+        r#"SELECT c.id AS call_id, cu.business_name, cu.timezone, cu.email, cu.deskringer_number,
+                  cu.notification_email, cu.notification_phone, c.caller_phone AS sender,
+                  l.timestamp AS "last_at?", l.message AS "last_text?"
+           FROM calls c JOIN customers cu ON cu.id = c.customer_id
+           LEFT JOIN LATERAL (SELECT timestamp, message FROM call_logs
+                              WHERE call_id = c.id AND speaker = 'caller' ORDER BY timestamp DESC, id DESC LIMIT 1) l
+                  ON true
+           WHERE c.id = $1 AND c.channel = 'sms'"#,
+        call_id
+    )
+    .fetch_optional(&job.db)
+    .await?)
+}
+
+async fn thread_notice_sent(job: &JobContext, call_id: i64, notice: i32, channel: &str) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM sms_thread_notices WHERE call_id = $1 AND notice = $2 AND channel = $3) AS "sent!""#,
+        call_id,
+        notice,
+        channel
+    )
+    .fetch_one(&job.db)
+    .await?)
+}
+
+async fn record_thread_notice(
+    job: &JobContext,
+    call_id: i64,
+    notice: i32,
+    channel: &str,
+    provider_id: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query!(
+        "INSERT INTO sms_thread_notices (call_id, notice, channel, provider_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+        call_id,
+        notice,
+        channel,
+        provider_id
+    )
+    .execute(&job.db)
+    .await?;
+    Ok(())
+}
+
+/// Sends the owner's email about a text conversation, once per notice, to the notification
+/// address or else the business's own.
+pub async fn email_owner_of_thread(job: &JobContext, call_id: i64, notice: i32) -> anyhow::Result<()> {
+    let Some(report) = load_thread(job, call_id).await? else { return Ok(()) };
+    if thread_notice_sent(job, call_id, notice, "email").await? {
+        return Ok(());
+    }
+    let to = report.notification_email.clone().unwrap_or_else(|| report.email.clone());
+    let email = thread_email(&report, notice, &to, &job.config);
+    let delivery = job.clients.sendgrid.send(&email).await?;
+    record_thread_notice(job, call_id, notice, "email", None).await?;
+    tracing::info!(notice, sent = (delivery == Delivery::Sent), "owner emailed about a text conversation");
+    Ok(())
+}
+
+/// Sends the owner's text about a text conversation, once per notice, to
+/// `notification_phone` (none when unset), from the business's number or else the
+/// platform's.
+pub async fn text_owner_of_thread(job: &JobContext, call_id: i64, notice: i32) -> anyhow::Result<()> {
+    let Some(report) = load_thread(job, call_id).await? else { return Ok(()) };
+    let Some(to) = report.notification_phone.clone() else { return Ok(()) };
+    if thread_notice_sent(job, call_id, notice, "sms").await? {
+        return Ok(());
+    }
+    let Some(from) = report.deskringer_number.clone().or_else(|| job.config.twilio.phone_number.clone()) else {
+        tracing::warn!("no number to text the owner from; SMS skipped");
+        return Ok(());
+    };
+    let delivery = job.clients.twilio.send_sms(&from, &to, &thread_sms(&report, notice)).await?;
+    let provider_id = match &delivery {
+        SmsDelivery::Sent(sid) => Some(sid.as_str()),
+        SmsDelivery::Logged => None,
+    };
+    record_thread_notice(job, call_id, notice, "sms", provider_id).await?;
+    tracing::info!(notice, sent = provider_id.is_some(), "owner texted about a text conversation");
+    Ok(())
+}
+
+fn thread_headline(notice: i32) -> &'static str {
+    if notice <= 1 { "New text conversation" } else { "More texts" }
+}
+
+/// The owner's email about a text conversation: who, when (local), their latest text, link.
+pub fn thread_email(report: &ThreadReport, notice: i32, to: &str, config: &Config) -> Email {
+    let headline = thread_headline(notice);
+    let sender = report.sender.clone().unwrap_or_else(|| "an unknown number".into());
+    let when = report
+        .last_at
+        .map(|at| at.with_timezone(&time_zone(&report.timezone)).format("%A %-d %B %Y at %H:%M %Z").to_string())
+        .unwrap_or_default();
+    let text_body = report.last_text.clone().unwrap_or_default();
+    let link =
+        config.portal_url.as_deref().map(|url| format!("{}/calls/{}", url.trim_end_matches('/'), report.call_id));
+    let mut text = format!(
+        "{headline} for {business}\n\nFrom: {sender}\nWhen: {when}\n\nTheir text:\n{text_body}\n\n\
+         The receptionist is answering; the whole conversation is in your portal.\n",
+        business = report.business_name
+    );
+    let mut html = format!(
+        "<h2>{headline} for {business}</h2><table>\
+         <tr><th align=\"left\">From</th><td>{sender}</td></tr>\
+         <tr><th align=\"left\">When</th><td>{when}</td></tr></table>\
+         <h3>Their text</h3><p>{text_body}</p>\
+         <p>The receptionist is answering; the whole conversation is in your portal.</p>",
+        headline = escape(headline),
+        business = escape(&report.business_name),
+        sender = escape(&sender),
+        when = escape(&when),
+        text_body = escape(&text_body),
+    );
+    if let Some(link) = link {
+        text.push_str(&format!("\nSee the conversation: {link}\n"));
+        html.push_str(&format!("<p><a href=\"{0}\">See the conversation</a></p>", escape(&link)));
+    }
+    Email { to: to.to_owned(), subject: format!("{headline} from {sender} - {}", report.business_name), text, html }
+}
+
+/// The owner's SMS about a text conversation; at most two segments.
+pub fn thread_sms(report: &ThreadReport, notice: i32) -> String {
+    let sender = report.sender.as_deref().unwrap_or("an unknown number");
+    let latest = report.last_text.as_deref().unwrap_or_default();
+    truncate(&format!("DeskRinger: {} from {sender}: \"{latest}\"", thread_headline(notice).to_lowercase()), 320)
 }
 
 /// Email a new business its portal login, once. The payload carries the temporary

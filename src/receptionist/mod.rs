@@ -9,6 +9,7 @@ pub mod instructions;
 pub mod languages;
 pub mod realtime;
 pub mod summary;
+pub mod texting;
 pub mod tools;
 pub mod twiml;
 

@@ -126,6 +126,6 @@ mod tests {
         assert!(instructions.contains("never promise one"));
         assert!(instructions.contains("serves callers in: Spanish (Mexico), English"), "{instructions}");
         let names: Vec<String> = session_tools(&Customer::default()).into_iter().map(|tool| tool.name).collect();
-        assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL]);
+        assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL, crate::receptionist::tools::SEND_TEXT]);
     }
 }

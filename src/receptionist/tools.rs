@@ -18,9 +18,12 @@ use sqlx::PgPool;
 use crate::booking::diary::{BookingError, BookingRequest, Diary, Slot};
 use crate::booking::notices::Change;
 use crate::booking::slots::{SlotRequest, label};
+use crate::clients::twilio::{SmsDelivery, Twilio, TwilioError};
 use crate::clients::{ToolCall, ToolSpec};
 use crate::db::appointments::{self as db, AppointmentRow, AppointmentSource, AppointmentStatus};
+use crate::db::calls::Channel;
 use crate::db::customers::Customer;
+use crate::db::sms_opt_outs;
 use crate::profile::AppointmentHandling;
 
 /// Hands the caller to a person.
@@ -37,17 +40,27 @@ pub const FIND_APPOINTMENTS: &str = "find_appointments";
 pub const RESCHEDULE_APPOINTMENT: &str = "reschedule_appointment";
 /// Cancels one of the caller's appointments.
 pub const CANCEL_APPOINTMENT: &str = "cancel_appointment";
+/// Texts the caller (the call's `From`) something they asked for.
+pub const SEND_TEXT: &str = "send_text";
+
+/// Longest text `send_text` sends: two SMS segments.
+pub const MAX_SENT_TEXT_CHARS: usize = 320;
+/// Most texts `send_text` sends in one call.
+pub const MAX_TEXTS_PER_CALL: i64 = 2;
 
 /// How many free starts `check_availability` offers.
 const OFFERED: usize = 3;
 
-/// Which voice mode asks (realtime calls also get `end_call`).
+/// Which conversation asks (realtime calls also get `end_call`; a text conversation gets
+/// only the booking tools: the sender is already texting, and nobody can be transferred).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Gather turns over chat completions.
     Standard,
     /// A realtime session.
     Realtime,
+    /// A text conversation (chat completions).
+    Text,
 }
 
 /// Whether `customer`'s receptionist books: `appointment_handling` is `book` and at least
@@ -59,20 +72,35 @@ pub fn books(customer: &Customer) -> bool {
 
 /// The tools a call to `customer` gets.
 pub fn for_call(customer: &Customer, mode: Mode) -> Vec<ToolSpec> {
-    let mut tools = vec![ToolSpec {
-        name: TRANSFER,
-        description: "Transfer the caller to a member of staff. Use when the caller asks for a person, has an \
-                      urgent problem, or needs something you cannot help with."
-            .into(),
-        parameters: json!({"type": "object", "properties": {
-            "reason": {"type": "string", "description": "Why the caller needs a person"}
-        }}),
-    }];
+    let mut tools = Vec::new();
+    if mode != Mode::Text {
+        tools.push(ToolSpec {
+            name: TRANSFER,
+            description: "Transfer the caller to a member of staff. Use when the caller asks for a person, has an \
+                          urgent problem, or needs something you cannot help with."
+                .into(),
+            parameters: json!({"type": "object", "properties": {
+                "reason": {"type": "string", "description": "Why the caller needs a person"}
+            }}),
+        });
+    }
     if mode == Mode::Realtime {
         tools.push(ToolSpec {
             name: END_CALL,
             description: "End the call, after the caller has said goodbye and needs nothing else.".into(),
             parameters: json!({"type": "object", "properties": {}}),
+        });
+    }
+    if mode != Mode::Text {
+        tools.push(ToolSpec {
+            name: SEND_TEXT,
+            description: "Text the caller, at the number they are calling from, something they asked to have in \
+                          writing: the address, the website, directions, a booking's details. At most 320 \
+                          characters and two texts a call."
+                .into(),
+            parameters: json!({"type": "object", "required": ["message"], "properties": {
+                "message": {"type": "string", "maxLength": MAX_SENT_TEXT_CHARS, "description": "The text to send"}
+            }}),
         });
     }
     if let Some(diary) = books(customer).then(|| Diary::of(customer).ok()).flatten() {
@@ -184,6 +212,15 @@ pub type Notify = std::sync::Arc<
         + Sync,
 >;
 
+/// How `send_text` texts the caller: the Twilio client, and what a text costs.
+#[derive(Debug, Clone)]
+pub struct Texter {
+    /// The Twilio REST client (texts are logged instead when it is not configured).
+    pub twilio: Twilio,
+    /// US dollars per text, added to the call's `twilio_cost`.
+    pub cost_per_sms: f64,
+}
+
 /// What a call's tools can reach: the database, the business, the call, the number calling
 /// (`None` when withheld) and how changes are told.
 #[derive(Clone)]
@@ -200,6 +237,10 @@ pub struct CallDesk {
     pub notify: Notify,
     /// The business's connected calendar, whose busy times the diary leaves out.
     pub outside: Option<crate::booking::diary::OutsideCalendar>,
+    /// A phone call or a text conversation (bookings say which they came from).
+    pub channel: Channel,
+    /// How `send_text` texts the caller.
+    pub texter: Texter,
 }
 
 impl std::fmt::Debug for CallDesk {
@@ -237,6 +278,7 @@ impl CallDesk {
             FIND_APPOINTMENTS => self.find(now).await,
             RESCHEDULE_APPOINTMENT => self.reschedule(arguments, now).await,
             CANCEL_APPOINTMENT => self.cancel(arguments).await,
+            SEND_TEXT if self.channel == Channel::Voice => self.send_text(arguments).await,
             _ => return ToolResult::problem("There is no such tool."),
         };
         result.unwrap_or_else(|error| {
@@ -387,7 +429,10 @@ impl CallDesk {
             caller_name: caller_name.to_owned(),
             caller_phone: Some(phone),
             notes: args.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-            source: AppointmentSource::Call,
+            source: match self.channel {
+                Channel::Voice => AppointmentSource::Call,
+                Channel::Sms => AppointmentSource::Sms,
+            },
             call_id: Some(self.call_id),
         };
         match diary.book(&self.db, &request, now).await {
@@ -523,6 +568,95 @@ impl CallDesk {
         Ok(ToolResult::output(json!({"cancelled": true, "label": label})))
     }
 
+    /// Texts the caller `message` from the business's number: only the number calling (the
+    /// model names no number), at most [`MAX_SENT_TEXT_CHARS`] characters and
+    /// [`MAX_TEXTS_PER_CALL`] texts a call, never to a number that opted out. The transcript
+    /// records it and the call's cost includes it.
+    async fn send_text(&self, arguments: Value) -> anyhow::Result<ToolResult> {
+        // Only `message`: a number the model adds is refused, never used.
+        if arguments.as_object().is_some_and(|fields| fields.keys().any(|name| name != "message")) {
+            return Ok(ToolResult::problem(
+                "send_text only texts the number the caller is calling from and takes only message; it cannot \
+                 text any other number.",
+            ));
+        }
+        let Some(caller) = &self.caller else {
+            return Ok(ToolResult::problem(
+                "The caller's number is withheld, so nothing can be texted to them; tell them instead.",
+            ));
+        };
+        let Some(message) = arguments["message"].as_str().map(str::trim).filter(|m| !m.is_empty()) else {
+            return Ok(ToolResult::problem("Give message: the text to send."));
+        };
+        let length = message.chars().count();
+        if length > MAX_SENT_TEXT_CHARS {
+            return Ok(ToolResult::problem(&format!(
+                "The message is {length} characters, more than the {MAX_SENT_TEXT_CHARS} allowed; shorten it and \
+                 call send_text again."
+            )));
+        }
+        let Some(from) = self.customer.deskringer_number.as_deref() else {
+            return Ok(ToolResult::problem("Texts cannot be sent from this line; tell the caller instead."));
+        };
+        const OPTED_OUT: &str = "The caller has opted out of texts from this business; tell them instead.";
+        if sms_opt_outs::is_opted_out(&self.db, self.customer.id, caller).await? {
+            return Ok(ToolResult::problem(OPTED_OUT));
+        }
+        // Claimed before sending, so two texts at once cannot both be the second.
+        let claimed = sqlx::query_scalar!(
+            r#"INSERT INTO call_texts (call_id, n, body)
+               SELECT $1, (count(*) + 1)::int2, $2 FROM call_texts WHERE call_id = $1 HAVING count(*) < $3
+               ON CONFLICT DO NOTHING RETURNING n"#,
+            self.call_id,
+            message,
+            MAX_TEXTS_PER_CALL
+        )
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(n) = claimed else {
+            return Ok(ToolResult::problem(
+                "Two texts have already been sent in this call; no more can be sent. Tell the caller instead.",
+            ));
+        };
+        let release = || async {
+            sqlx::query!("DELETE FROM call_texts WHERE call_id = $1 AND n = $2", self.call_id, n)
+                .execute(&self.db)
+                .await
+        };
+        let provider_id = match self.texter.twilio.send_sms(from, caller, message).await {
+            Ok(SmsDelivery::Sent(sid)) => Some(sid),
+            Ok(SmsDelivery::Logged) => None,
+            Err(error) => {
+                release().await?;
+                return match error.downcast_ref::<TwilioError>() {
+                    Some(twilio) if twilio.is_unsubscribed() => {
+                        sms_opt_outs::opt_out(&self.db, self.customer.id, caller).await?;
+                        Ok(ToolResult::problem(OPTED_OUT))
+                    }
+                    _ => {
+                        tracing::warn!(call.id = self.call_id, error = format!("{error:#}"), "send_text failed");
+                        Ok(ToolResult::problem("The text could not be sent right now; tell the caller instead."))
+                    }
+                };
+            }
+        };
+        let line = format!("[Texted the caller: {message}]");
+        sqlx::query!(
+            "WITH sent AS (UPDATE call_texts SET provider_id = $3 WHERE call_id = $1 AND n = $4),
+                  cost AS (UPDATE calls SET twilio_cost = twilio_cost + $5::float8 WHERE id = $1)
+             INSERT INTO call_logs (call_id, speaker, message) VALUES ($1, 'ai', $2)",
+            self.call_id,
+            line,
+            provider_id,
+            n,
+            self.texter.cost_per_sms
+        )
+        .execute(&self.db)
+        .await?;
+        tracing::info!(call.id = self.call_id, sent = provider_id.is_some(), "caller texted during the call");
+        Ok(ToolResult::output(json!({"sent": true, "texts_left": MAX_TEXTS_PER_CALL - i64::from(n)})))
+    }
+
     /// The business's connected calendar cannot be read: nothing is booked blind. The model
     /// takes details instead, and the transcript (so the summary and the owner's email) says
     /// why.
@@ -619,10 +753,11 @@ mod tests {
     fn booking_tools_are_offered_only_to_a_business_that_books() {
         let mut customer = Customer { appointment_handling: "collect_details".into(), ..Customer::default() };
         let names = |c: &Customer, mode| for_call(c, mode).iter().map(|t| t.name).collect::<Vec<_>>();
-        assert_eq!(names(&customer, Mode::Standard), [TRANSFER]);
-        assert_eq!(names(&customer, Mode::Realtime), [TRANSFER, END_CALL]);
+        assert_eq!(names(&customer, Mode::Standard), [TRANSFER, SEND_TEXT]);
+        assert_eq!(names(&customer, Mode::Realtime), [TRANSFER, END_CALL, SEND_TEXT]);
+        assert!(names(&customer, Mode::Text).is_empty());
         customer.appointment_handling = "book".into();
-        assert_eq!(names(&customer, Mode::Standard), [TRANSFER], "no services, no booking tools");
+        assert_eq!(names(&customer, Mode::Standard), [TRANSFER, SEND_TEXT], "no services, no booking tools");
         let settings: crate::booking::BookingSettings =
             serde_json::from_value(json!({"services": [{"name": "Haircut", "minutes": 45}]})).unwrap();
         customer.booking = Some(crate::db::stored_json::StoredJson::new(&settings));
@@ -630,6 +765,7 @@ mod tests {
             names(&customer, Mode::Standard),
             [
                 TRANSFER,
+                SEND_TEXT,
                 CHECK_AVAILABILITY,
                 BOOK_APPOINTMENT,
                 FIND_APPOINTMENTS,
@@ -637,7 +773,11 @@ mod tests {
                 CANCEL_APPOINTMENT
             ]
         );
-        let check = &for_call(&customer, Mode::Standard)[1];
+        assert_eq!(
+            names(&customer, Mode::Text),
+            [CHECK_AVAILABILITY, BOOK_APPOINTMENT, FIND_APPOINTMENTS, RESCHEDULE_APPOINTMENT, CANCEL_APPOINTMENT]
+        );
+        let check = &for_call(&customer, Mode::Standard)[2];
         assert_eq!(check.parameters["properties"]["service"]["enum"], json!(["Haircut"]));
     }
 }

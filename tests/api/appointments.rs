@@ -58,6 +58,8 @@ async fn call_desk(app: &TestApp, customer_id: i64, sid: &str, from: &str) -> Ca
         caller: deskringer::receptionist::tools::caller_number(Some(from)),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: None,
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&app.state),
     }
 }
 
@@ -586,4 +588,59 @@ async fn a_model_failure_after_the_diary_was_used_gets_an_apology_and_takes_deta
     );
     assert!(response.text.contains("your name, your phone number"), "{}", response.text);
     assert_eq!(app.count("appointments").await, 0);
+}
+
+#[tokio::test]
+async fn a_calls_page_lists_only_the_appointments_that_call_booked() {
+    // Arrange: two calls of one business; the first booked two appointments (one since
+    // cancelled), the second one, and the owner added one by hand.
+    let app = TestApp::spawn().await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
+    let token = app.token(Role::Customer, id);
+    let first = app.insert_call(crate::helpers::NewCall::completed(id)).await;
+    let second = app.insert_call(crate::helpers::NewCall::completed(id)).await;
+    let start = Utc::now() + chrono::Duration::days(2);
+    let mut ids = Vec::new();
+    for (hour, call_id, status) in
+        [(0, Some(first), "booked"), (2, Some(first), "cancelled"), (4, Some(second), "booked"), (6, None, "booked")]
+    {
+        let starts_at = start + chrono::Duration::hours(hour);
+        let ends_at = starts_at + chrono::Duration::minutes(30);
+        let appointment: i64 = sqlx::query_scalar(
+            "INSERT INTO appointments (customer_id, call_id, service, minutes, starts_at, ends_at, blocks_until, place, \
+                                       caller_name, status, source, cancelled_at) \
+             VALUES ($1, $2, 'Haircut', 30, $3, $4, $4, 1, 'Ann Lee', $5, CASE WHEN $2 IS NULL THEN 'portal' ELSE 'call' END, \
+                     CASE WHEN $5 = 'cancelled' THEN now() END) RETURNING id",
+        )
+        .bind(id)
+        .bind(call_id)
+        .bind(starts_at)
+        .bind(ends_at)
+        .bind(status)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        ids.push(appointment);
+    }
+    let list = |query: String| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let body =
+                app.get(&format!("/api/portal/appointments?{query}"), token).await.assert_ok(StatusCode::OK).clone();
+            body["appointments"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+
+    // Act
+    let of_first = list(format!("status=all&call_id={first}")).await;
+    let of_first_booked = list(format!("call_id={first}")).await;
+    let of_second = list(format!("status=all&call_id={second}")).await;
+    let everything = list("status=all".into()).await;
+
+    // Assert
+    assert_eq!(of_first, [ids[0], ids[1]]);
+    assert_eq!(of_first_booked, [ids[0]]);
+    assert_eq!(of_second, [ids[2]]);
+    assert_eq!(everything, ids);
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Mocks, TestApp, TestResponse, keys};
+use crate::helpers::{CapturedLogs, Mocks, TestApp, TestResponse, keys};
 
 const REFRESH_TOKEN: &str = "1//refresh-token-PLAINTEXT";
 const ACCESS_TOKEN: &str = "ya29.access-token-PLAINTEXT";
@@ -94,7 +94,12 @@ async fn mock_calendar_list(google: &MockServer) {
 impl Setup {
     /// The state the connect route signs, from its authorize URL.
     async fn connect_state(&self) -> (reqwest::Url, String) {
-        let response = self.app.get("/api/portal/calendar/google/connect", &self.token).await;
+        self.connect_state_from("/api/portal/calendar/google/connect").await
+    }
+
+    /// [`Self::connect_state`], asked at `uri` (the connect route with a query).
+    async fn connect_state_from(&self, uri: &str) -> (reqwest::Url, String) {
+        let response = self.app.get(uri, &self.token).await;
         let body = response.assert_ok(StatusCode::OK);
         assert_eq!(keys(body), ["authorize_url"]);
         let url = reqwest::Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
@@ -177,7 +182,7 @@ async fn connecting_google_stores_a_sealed_refresh_token_and_returns_to_the_port
     assert_no_token(&callback);
     let secret = s.stored_secret().await.expect("the connection is stored");
     assert!(!secret.windows(REFRESH_TOKEN.len()).any(|w| w == REFRESH_TOKEN.as_bytes()), "stored in plaintext");
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&secret).unwrap(), REFRESH_TOKEN);
     let after = s.app.get("/api/portal/calendar", &s.token).await;
     assert_eq!(
@@ -236,6 +241,54 @@ async fn a_refusal_at_google_or_a_failed_exchange_stores_nothing() {
     let failed = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
     assert_eq!(location(&failed), format!("{PORTAL}?calendar=error&reason=google_error"));
     assert_eq!(s.app.count("calendar_connections").await, 0);
+}
+
+#[tokio::test]
+async fn connecting_from_the_web_app_returns_there_with_the_outcome() {
+    // Arrange
+    let s = setup().await;
+    mock_code_exchange(&s.google).await;
+    let app_url = |outcome: &str| format!("https://deskringer.test/app/?{outcome}#/appointments");
+    let from_app = "/api/portal/calendar/google/connect?return_to=app";
+
+    // Act: the web app asks for the consent URL; Google sends the business back.
+    let (url, state) = s.connect_state_from(from_app).await;
+    let callback = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+
+    // Assert: back in the web app, connected; Google was sent the same redirect URI.
+    let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(params["redirect_uri"], "https://deskringer.test/api/calendar/google/callback");
+    assert_eq!(location(&callback), app_url("calendar=connected"));
+    assert_no_token(&callback);
+    assert!(s.stored_secret().await.is_some());
+
+    // A refusal, and a replay, go back to the web app too, with the reason.
+    let (_, state) = s.connect_state_from(from_app).await;
+    let denied = s.callback(&format!("error=access_denied&state={}", urlencode(&state))).await;
+    assert_eq!(location(&denied), app_url("calendar=error&reason=denied"));
+    let replay = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(location(&replay), app_url("calendar=error&reason=invalid_state"));
+    // A state that is not good names no place: the portal, as before.
+    let forged = state.replacen(".app.", ".", 1);
+    let response = s.callback(&format!("code=the-code&state={}", urlencode(&forged))).await;
+    assert_eq!(location(&response), format!("{PORTAL}?calendar=error&reason=invalid_state"));
+    // Without return_to, the portal.
+    let (_, state) = s.connect_state().await;
+    let portal = s.callback(&format!("code=the-code&state={}", urlencode(&state))).await;
+    assert_eq!(location(&portal), format!("{PORTAL}?calendar=connected"));
+}
+
+#[tokio::test]
+async fn a_return_to_other_than_app_is_a_422_naming_it() {
+    let s = setup().await;
+    for value in ["https%3A%2F%2Fevil.test%2F", "portal", "APP", ""] {
+        let response = s.app.get(&format!("/api/portal/calendar/google/connect?return_to={value}"), &s.token).await;
+        let message = response.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(message.contains("return_to"), "{value}: {message}");
+        assert!(!response.text.contains("authorize_url"), "{}", response.text);
+    }
+    // A web app client can still connect without it.
+    s.app.get("/api/portal/calendar/google/connect", &s.token).await.assert_ok(StatusCode::OK);
 }
 
 #[tokio::test]
@@ -498,21 +551,7 @@ async fn production_refuses_to_start_without_the_key_once_a_calendar_is_connecte
 /// The business books (every day 09:00-17:00 in New York, a 60-minute service), has a
 /// number, and its Google Calendar is connected with `primary` as the busy calendar.
 async fn booking_with_google(setup: &Setup) {
-    let every_day: serde_json::Map<String, Value> =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-            .iter()
-            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
-            .collect();
-    sqlx::query(
-        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
-         deskringer_number = '+14155550111', business_hours = $2::json, \
-         booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
-    )
-    .bind(setup.business)
-    .bind(Value::Object(every_day).to_string())
-    .execute(&setup.app.db)
-    .await
-    .unwrap();
+    takes_bookings(setup).await;
     let key = setup.app.state.config.calendar.token_key.clone().unwrap();
     sqlx::query(
         "INSERT INTO calendar_connections (customer_id, provider, status, secret, write_calendar_id, busy_calendar_ids) \
@@ -531,6 +570,26 @@ async fn booking_with_google(setup: &Setup) {
         )
         .mount(&setup.google)
         .await;
+}
+
+/// The business books every day 09:00-17:00 in New York (a 60-minute service) and has a
+/// number.
+async fn takes_bookings(setup: &Setup) {
+    let every_day: serde_json::Map<String, Value> =
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+            .iter()
+            .map(|day| (day.to_string(), json!({"open": "09:00", "close": "17:00"})))
+            .collect();
+    sqlx::query(
+        "UPDATE customers SET appointment_handling = 'book', timezone = 'America/New_York', \
+         deskringer_number = '+14155550111', business_hours = $2::json, \
+         booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 60}]}' WHERE id = $1",
+    )
+    .bind(setup.business)
+    .bind(Value::Object(every_day).to_string())
+    .execute(&setup.app.db)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -594,6 +653,8 @@ async fn google_busy_times_are_not_offered_and_an_unreachable_calendar_books_not
         caller: Some("+14155550199".into()),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: deskringer::http::outside_calendar::for_business(&setup.app.state, setup.business).await.unwrap(),
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&setup.app.state),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),
@@ -695,6 +756,40 @@ async fn bookings_moves_and_cancellations_are_written_to_google_and_a_failed_wri
     assert_eq!(pending_writes(&setup.app, &admin).await, 0);
 }
 
+#[tokio::test]
+async fn connecting_google_writes_the_appointments_booked_before_it() {
+    // Arrange: a booking made while no calendar was connected.
+    let setup = setup().await;
+    takes_bookings(&setup).await;
+    let day = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T11:00"), "caller_name": "Bea"});
+    let booked = setup.app.post("/api/portal/appointments", &setup.token, body).await;
+    let id = booked.assert_ok(StatusCode::CREATED)["id"].as_i64().unwrap();
+    setup.app.run_jobs().await;
+    mock_calendar_list(&setup.google).await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .and(body_string_contains("Haircut - Bea"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_before"})))
+        .expect(1)
+        .mount(&setup.google)
+        .await;
+
+    // Act: the owner connects Google Calendar afterwards.
+    setup.connect().await;
+    setup.app.run_jobs().await;
+
+    // Assert: the earlier booking is in the calendar now, once.
+    let event: Option<String> = sqlx::query_scalar("SELECT google_event_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(event.as_deref(), Some("evt_before"));
+    let admin = setup.app.admin_token().await;
+    assert_eq!(pending_writes(&setup.app, &admin).await, 0);
+}
+
 /// The admin's count of calendar writes still pending for the one connection.
 async fn pending_writes(app: &TestApp, admin: &str) -> i64 {
     let list = app.get("/api/admin/calendar-connections", admin).await;
@@ -768,7 +863,7 @@ async fn connecting_cal_com_checks_the_key_and_stores_it_sealed_with_the_mapping
     c.calcom.verify().await;
     let secret = c.s.stored_secret().await.expect("the connection is stored");
     assert!(!secret.windows(CALCOM_KEY.len()).any(|w| w == CALCOM_KEY.as_bytes()), "stored in plaintext");
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&secret).unwrap(), CALCOM_KEY);
     let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
     assert_eq!(shown.assert_ok(StatusCode::OK), &expected);
@@ -907,7 +1002,7 @@ async fn connecting_cal_com_replaces_google_and_revokes_it() {
     assert!(body["message"].as_str().unwrap().contains("Google calendar was disconnected"), "{body}");
     c.s.google.verify().await;
     assert_eq!(c.s.app.count("calendar_connections").await, 1);
-    let key = deskringer::secrets::SecretKey::new(1, &[7u8; 32]).unwrap();
+    let key = deskringer::secrets::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     assert_eq!(key.open_string(&c.s.stored_secret().await.unwrap()).unwrap(), CALCOM_KEY);
     let shown = c.s.app.get("/api/portal/calendar", &c.s.token).await;
     assert_eq!(
@@ -1105,6 +1200,8 @@ async fn cal_com_down_makes_the_receptionist_take_details() {
         caller: Some("+14155550199".into()),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&c.s.app.state),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),
@@ -1116,4 +1213,176 @@ async fn cal_com_down_makes_the_receptionist_take_details() {
     assert!(answer.get("slots").is_none());
     let response = c.s.app.get(&format!("/api/portal/availability?service=Haircut&date={day}"), &c.s.token).await;
     assert!(response.assert_error(StatusCode::BAD_GATEWAY).contains("calendar"), "{}", response.text);
+}
+
+/// Cal.com books `start` for event type 1234 and answers `uid`.
+async fn mock_calcom_booking(calcom: &MockServer, start: chrono::DateTime<Utc>, uid: &str) {
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"eventTypeId": 1234, "start": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"status": "success", "data": {"uid": uid}})))
+        .expect(1)
+        .mount(calcom)
+        .await;
+}
+
+/// The cancellations Cal.com received for booking `uid`.
+async fn calcom_cancels(calcom: &MockServer, uid: &str) -> Vec<wiremock::Request> {
+    let wanted = format!("/v2/bookings/{uid}/cancel");
+    calcom.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == wanted).collect()
+}
+
+#[tokio::test]
+async fn a_cancellation_cancels_the_cal_com_booking_by_a_retried_job_and_one_cancelled_there_already_is_done() {
+    // Arrange: two appointments booked through Cal.com, the second for the caller who rings.
+    let c = calcom_setup().await;
+    let (day, at) = booking_with_calcom(&c).await;
+    mock_calcom_slots(&c.calcom, &[at(10), at(11), at(14)]).await;
+    mock_calcom_booking(&c.calcom, at(10), "cal-uid-10").await;
+    mock_calcom_booking(&c.calcom, at(11), "cal-uid-11").await;
+    let mut ids = Vec::new();
+    for (hour, name, phone) in [(10, "Ana", "+14155550123"), (11, "Bo", "+14155550199")] {
+        let body = json!({"service": "Haircut", "starts_at": format!("{day}T{hour}:00"), "caller_name": name,
+                          "caller_phone": phone});
+        let booked = c.s.app.post("/api/portal/appointments", &c.s.token, body).await;
+        ids.push(booked.assert_ok(StatusCode::CREATED)["id"].as_i64().unwrap());
+    }
+    c.s.app.run_jobs().await;
+    assert!(calcom_cancels(&c.calcom, "cal-uid-10").await.is_empty(), "a booking cancels nothing");
+    let admin = c.s.app.admin_token().await;
+    // Cal.com fails the first cancellation (500), then takes it.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-10/cancel"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"status": "error", "message": "backend"})))
+        .up_to_n_times(1)
+        .mount(&c.calcom)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-10/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success",
+            "data": {"uid": "cal-uid-10", "status": "cancelled"}})))
+        .mount(&c.calcom)
+        .await;
+
+    // Act: the owner cancels Ana's in the portal.
+    let cancelled = c.s.app.post(&format!("/api/portal/appointments/{}/cancel", ids[0]), &c.s.token, json!({})).await;
+    cancelled.assert_ok(StatusCode::OK);
+    c.s.app.run_jobs().await;
+
+    // Assert: the failed cancellation is visible, then retried and done.
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 1, "the failed cancellation is pending");
+    let list = c.s.app.get("/api/admin/calendar-connections", &admin).await;
+    assert!(list.body["connections"][0]["last_error"].as_str().unwrap().contains("Cal.com"), "{}", list.text);
+    assert_no_calcom_key(&list);
+    c.s.app.run_retries().await;
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 0);
+    let sent = calcom_cancels(&c.calcom, "cal-uid-10").await;
+    assert_eq!(sent.len(), 2, "one failure, one retry");
+    for request in &sent {
+        assert_eq!(request.headers["cal-api-version"], "2026-02-25");
+        assert_eq!(request.headers["authorization"].to_str().unwrap(), format!("Bearer {CALCOM_KEY}"));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert!(body["cancellationReason"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+    }
+
+    // Arrange: Bo rings to cancel his; Cal.com says it was cancelled there already.
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/cal-uid-11/cancel"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": "error", "error": {
+            "code": "BadRequestException",
+            "message": "Can't cancel booking with uid=cal-uid-11 because it has been cancelled already."}})))
+        .mount(&c.calcom)
+        .await;
+    c.s.app
+        .twilio(
+            "/api/webhooks/twilio/voice",
+            &[("CallSid", "CA_calcancel"), ("From", "+14155550199"), ("To", "+14155550111")],
+        )
+        .await;
+    let call_id: i64 = sqlx::query_scalar("SELECT id FROM calls WHERE twilio_call_sid = 'CA_calcancel'")
+        .fetch_one(&c.s.app.db)
+        .await
+        .unwrap();
+    let customer = deskringer::db::customers::find(&c.s.app.db, c.s.business).await.unwrap().unwrap();
+    let desk = deskringer::receptionist::tools::CallDesk {
+        db: c.s.app.db.clone(),
+        customer,
+        call_id,
+        caller: Some("+14155550199".into()),
+        notify: deskringer::http::webhooks::twilio::call_notices(),
+        outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+    };
+    let call = deskringer::clients::ToolCall {
+        id: "c".into(),
+        name: deskringer::receptionist::tools::CANCEL_APPOINTMENT.into(),
+        arguments: json!({"appointment_id": ids[1]}).to_string(),
+    };
+
+    // Act: the receptionist cancels it.
+    let answer: Value = serde_json::from_str(&desk.run(&call, Utc::now()).await.output).unwrap();
+    assert_eq!(answer["cancelled"], true, "{answer}");
+    c.s.app.run_jobs().await;
+
+    // Assert: asked once, counted as done, nothing left to retry.
+    assert_eq!(calcom_cancels(&c.calcom, "cal-uid-11").await.len(), 1);
+    assert_eq!(pending_writes(&c.s.app, &admin).await, 0);
+    c.s.app.make_retries_due().await;
+    assert!(!c.s.app.queued_jobs().await.iter().any(|job| job == "calendar_sync_event"));
+    c.calcom.verify().await;
+}
+
+#[tokio::test]
+async fn no_token_or_key_reaches_the_logs_while_connecting_refreshing_writing_and_connecting_cal_com() {
+    // Arrange: Google for one business, Cal.com for another; every log line captured.
+    let calcom = MockServer::start().await;
+    let calcom_uri = calcom.uri();
+    let s = setup_with(&[("CALCOM_API_URL", calcom_uri.as_str())]).await;
+    takes_bookings(&s).await;
+    mock_calendar_list(&s.google).await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calendars": {"primary": {"busy": []}}})))
+        .mount(&s.google)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/calendars/primary/events"))
+        .and(has_header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "evt_1"})))
+        .expect(1)
+        .mount(&s.google)
+        .await;
+    mock_calcom_me(&calcom, 1).await;
+    let other = s.app.insert_customer("Cut Above", "owner@cutabove.test", "active").await;
+    sqlx::query(
+        "UPDATE customers SET booking = '{\"services\": [{\"name\": \"Haircut\", \"minutes\": 30}]}' WHERE id = $1",
+    )
+    .bind(other)
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    let other_token = s.app.token(Role::Customer, other);
+    let logs = CapturedLogs::start();
+
+    // Act: connect Google (code exchange), list calendars and book (refreshes, free/busy),
+    // write the event (the job refreshes again), and connect Cal.com (the key is checked).
+    s.connect().await;
+    s.app.get("/api/portal/calendar/google/calendars", &s.token).await.assert_ok(StatusCode::OK);
+    let day = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive() + chrono::Days::new(2);
+    let body = json!({"service": "Haircut", "starts_at": format!("{day}T10:00"), "caller_name": "Ana"});
+    s.app.post("/api/portal/appointments", &s.token, body).await.assert_ok(StatusCode::CREATED);
+    s.app.run_jobs().await;
+    let body = json!({"api_key": CALCOM_KEY, "event_types": {"Haircut": 1234}});
+    s.app.put("/api/portal/calendar/calcom", &other_token, body).await.assert_ok(StatusCode::OK);
+
+    // Assert: the flows were logged, at DEBUG too, and no secret was.
+    s.google.verify().await;
+    let text = logs.text();
+    assert!(text.contains("Google calendar connected"), "{text}");
+    assert!(text.contains("calendar event up to date"), "{text}");
+    assert!(text.contains("DEBUG"), "nothing at DEBUG was captured:\n{text}");
+    for secret in [REFRESH_TOKEN, ACCESS_TOKEN, CALCOM_KEY, "PLAINTEXT", "client-secret"] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+    }
 }

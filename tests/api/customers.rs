@@ -190,6 +190,71 @@ async fn list_is_newest_first_paginated_and_filtered_by_status() {
 }
 
 #[tokio::test]
+async fn list_searches_name_or_email_ignoring_case_with_status_and_pages() {
+    // Arrange: four businesses, one minute apart (newest last).
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let mut ids = Vec::new();
+    for (i, (name, email, status)) in [
+        ("Bella Hair", "owner@bella.test", "trial"),
+        ("Corner Dental", "frontdesk@bellavista.test", "active"),
+        ("Joe's Plumbing", "joe@plumb.test", "active"),
+        ("BELLA Nails", "nails@x.test", "active"),
+        ("50% Off Tyres", "tyres@x.test", "trial"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = app.insert_customer(name, email, status).await;
+        sqlx::query("UPDATE customers SET created_at = now() - make_interval(mins => $2) WHERE id = $1")
+            .bind(id)
+            .bind(10 - i as i32)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let ids_of = |body: &Value| -> Vec<i64> {
+        body["customers"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+    };
+
+    // Act + Assert: the name or the email contains the text, in any case, newest first.
+    let bella = app.get("/api/customers?q=%20bElLa%20", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(ids_of(&bella), [ids[3], ids[1], ids[0]]);
+    assert_eq!(bella["total"], 3);
+    // Paged: the total counts every match, not this page's.
+    let second = app.get("/api/customers?q=bella&per_page=2&page=2", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(ids_of(&second), [ids[0]]);
+    assert_eq!((second["total"].as_i64(), second["pages"].as_i64()), (Some(3), Some(2)));
+    let beyond = app.get("/api/customers?q=bella&per_page=2&page=5", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids_of(&beyond), beyond["total"].as_i64()), (vec![], Some(3)));
+    // With a status.
+    let active = app.get("/api/customers?q=BELLA&status=active", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids_of(&active), active["total"].as_i64()), (vec![ids[3], ids[1]], Some(2)));
+    // `%` and `_` are text, not wildcards.
+    let percent = app.get("/api/customers?q=50%25", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(ids_of(&percent), [ids[4]]);
+    let underscore = app.get("/api/customers?q=_", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!((ids_of(&underscore), underscore["total"].as_i64()), (vec![], Some(0)));
+    // Blank is every business.
+    let blank = app.get("/api/customers?q=%20", &token).await.assert_ok(StatusCode::OK).clone();
+    assert_eq!(blank["total"], 5);
+
+    // A search longer than 100 characters is refused, naming `q`.
+    let long = format!("/api/customers?q={}", "a".repeat(101));
+    let response = app.get(&long, &token).await;
+    assert_eq!(
+        response.assert_error(StatusCode::UNPROCESSABLE_ENTITY),
+        "q: must be at most 100 characters",
+        "{}",
+        response.text
+    );
+    assert_eq!(response.body["details"], json!({"q": "must be at most 100 characters"}));
+    let longest = format!("/api/customers?q={}", "a".repeat(100));
+    app.get(&longest, &token).await.assert_ok(StatusCode::OK);
+}
+
+#[tokio::test]
 async fn list_refuses_bad_pagination_and_filters() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;

@@ -458,6 +458,7 @@ pub const CUSTOMER_KEYS: &[&str] = &[
     "holiday_hours",
     "id",
     "languages",
+    "missed_call_text",
     "notification_email",
     "notification_instructions",
     "notification_phone",
@@ -480,6 +481,7 @@ pub const CALL_KEYS: &[&str] = &[
     "callback_requested",
     "caller_name",
     "caller_phone",
+    "channel",
     "created_at",
     "customer_id",
     "direction",
@@ -693,5 +695,57 @@ impl Twiml {
     /// The URLs of every `<Play>`.
     pub fn plays(&self) -> Vec<String> {
         self.all("Play").into_iter().map(|(_, text)| text).collect()
+    }
+}
+
+/// What the application logs, at DEBUG and above for every crate, while this value lives.
+///
+/// How: a `fmt` subscriber writing into a shared buffer, made the *thread's* default
+/// (`tracing::subscriber::set_default`) rather than the global one. A `#[tokio::test]` runs on
+/// a current-thread runtime, so everything the test drives runs on its thread: requests sent
+/// through the router (`oneshot`), the job worker's `run_once`, and any task either of them
+/// `tokio::spawn`s (a future wrapped with `WithSubscriber` would miss those). The global
+/// subscriber (`telemetry::init_for_tests`, with `TEST_LOG`) is left alone, and tests running
+/// on other threads neither see this buffer nor write to it. Not covered: work moved to
+/// `spawn_blocking` threads (password hashing), which handles no third-party secret.
+pub struct CapturedLogs {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl CapturedLogs {
+    /// Starts capturing on the current thread; the test must not move to another thread
+    /// (`#[tokio::test]`'s default flavour).
+    pub fn start() -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let buffer = buffer.clone();
+            move || LogWriter(buffer.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_ansi(false)
+            .with_writer(writer)
+            .finish();
+        CapturedLogs { buffer, _guard: tracing::subscriber::set_default(subscriber) }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+}
+
+/// One write of the capturing subscriber, appended to the shared buffer.
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -185,6 +185,52 @@ async fn a_business_subscribes_itself_and_gets_a_number_in_its_own_area_code() {
 }
 
 #[tokio::test]
+async fn the_web_app_asks_stripe_to_send_the_owner_back_to_its_home_screen() {
+    // Arrange: Stripe answers every checkout; the business has no subscription yet.
+    let (app, _mocks, stripe) = onboarding_app(&[("PORTAL_URL", "https://portal.deskringer.test")]).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_9"})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "cs_9", "url": "https://checkout.stripe.test/cs_9"})),
+        )
+        .mount(&stripe)
+        .await;
+    let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;
+    let token = app.token(Role::Customer, id);
+
+    // Act: a URL of the client's choosing is refused before Stripe is asked; `app` is taken.
+    let refused = app.post("/api/portal/subscribe?return_to=https://evil.test/", &token, json!({})).await;
+    let stripe_calls_after_refusal = received(&stripe, "POST", "/v1/checkout/sessions").await.len();
+    let from_app = app.post("/api/portal/subscribe?return_to=app", &token, json!({})).await;
+    let from_portal = app.post("/api/portal/subscribe", &token, json!({})).await;
+
+    // Assert
+    refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["details"], json!({"return_to": "must be `app`, or left out for the portal"}));
+    assert_eq!(stripe_calls_after_refusal, 0);
+    from_app.assert_ok(StatusCode::OK);
+    from_portal.assert_ok(StatusCode::OK);
+    let sessions = received(&stripe, "POST", "/v1/checkout/sessions").await;
+    let (app_session, portal_session) = (form(&sessions[0]), form(&sessions[1]));
+    assert_eq!(
+        field(&app_session, "success_url"),
+        Some("https://deskringer.test/app/?checkout=success&session_id={CHECKOUT_SESSION_ID}#/home")
+    );
+    assert_eq!(field(&app_session, "cancel_url"), Some("https://deskringer.test/app/?checkout=cancelled#/home"));
+    // Without `return_to` nothing changes for the existing portal.
+    assert_eq!(
+        field(&portal_session, "success_url"),
+        Some("https://portal.deskringer.test/billing/success?session_id={CHECKOUT_SESSION_ID}")
+    );
+    assert_eq!(field(&portal_session, "cancel_url"), Some("https://portal.deskringer.test/billing/cancelled"));
+}
+
+#[tokio::test]
 async fn without_auto_provisioning_a_paid_checkout_buys_nothing() {
     let (app, _mocks, _stripe) = onboarding_app(&[]).await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "trial").await;

@@ -407,7 +407,7 @@ async fn voice_connects_a_realtime_business_to_a_signed_stream_and_opens_the_mod
     assert!(instructions.starts_with("You are the receptionist for Bella Hair."), "{instructions}");
     assert!(instructions.contains("local time") && instructions.contains("answering the phone for Bella Hair"));
     let tools: Vec<&str> = settings["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(tools, ["transfer_to_human", "end_call"]);
+    assert_eq!(tools, ["transfer_to_human", "end_call", "send_text"]);
 
     // The call is recorded once, with no line yet: the greeting is stored as the model says it.
     let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM calls WHERE twilio_call_sid = 'CA_rt1'")

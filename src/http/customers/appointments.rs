@@ -48,6 +48,6 @@ async fn list_business_appointments(
         customers::find(&state.db, id).await?.ok_or_else(|| AppError::NotFound("customer not found".into()))?;
     let zone = time_zone(&customer.timezone);
     let (from, to) = parse_range(query.from.as_deref(), query.to.as_deref(), zone, Utc::now())?;
-    let rows = db::list(&state.db, customer.id, from, to, None).await?;
+    let rows = db::list(&state.db, customer.id, from, to, None, None).await?;
     Ok(AppJson(AppointmentList::from(rows)))
 }

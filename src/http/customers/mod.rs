@@ -29,6 +29,8 @@ use patch::{CustomerPatch, Settable};
 pub const TRIAL_LENGTH: Duration = Duration::days(7);
 /// Calls shown with a business.
 const RECENT_CALLS: i64 = 10;
+/// Longest search text for the list of businesses.
+const MAX_SEARCH_LEN: usize = 100;
 /// Length of generated temporary passwords.
 const TEMPORARY_PASSWORD_LEN: usize = 12;
 
@@ -47,6 +49,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct ListQuery {
     /// A subscription status; `all` or absent for every business.
     status: Option<String>,
+    /// Search text (at most 100 characters): businesses whose name or email contains it,
+    /// ignoring case. Blank or absent for every business.
+    #[param(max_length = 100)]
+    q: Option<String>,
     /// 1-based page.
     #[param(minimum = 1)]
     page: Option<i64>,
@@ -63,12 +69,13 @@ pub struct CustomerPage {
     pub page: PageInfo,
 }
 
-/// `GET /api/customers/`: newest first, optionally by subscription status.
+/// `GET /api/customers/`: newest first, optionally by subscription status and by a
+/// search on name or email.
 #[utoipa::path(
     get,
     path = "/",
     tag = "customers",
-    summary = "List businesses, newest first",
+    summary = "List businesses, newest first, by status and by name or email",
     params(ListQuery),
     responses((status = 200, body = CustomerPage), InputErrors, AuthErrors),
     security(("admin_token" = []))
@@ -83,16 +90,31 @@ async fn list_customers(
         None | Some("") | Some("all") => None,
         Some(status) => Some(validate::one_of("status", status, customers::SUBSCRIPTION_STATUSES)?),
     };
+    let search = match query.q.as_deref() {
+        None => None,
+        Some(q) => validate::optional_text("q", q, MAX_SEARCH_LEN)?.map(|q| contains_pattern(&q)),
+    };
     // One statement per filter (no `$n IS NULL OR ...`, so its plan is kept), its rows
     // carrying the total.
-    let sql = match status {
-        None => {
+    let sql = match (&status, &search) {
+        (None, None) => {
             "SELECT *, (SELECT count(*) FROM customers) AS total FROM customers \
              ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
         }
-        Some(_) => {
+        (Some(_), None) => {
             "SELECT *, (SELECT count(*) FROM customers WHERE subscription_status = $3) AS total FROM customers \
              WHERE subscription_status = $3 ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        }
+        (None, Some(_)) => {
+            "SELECT *, (SELECT count(*) FROM customers WHERE business_name ILIKE $3 OR email ILIKE $3) AS total \
+             FROM customers WHERE business_name ILIKE $3 OR email ILIKE $3 \
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        }
+        (Some(_), Some(_)) => {
+            "SELECT *, (SELECT count(*) FROM customers WHERE subscription_status = $3 \
+             AND (business_name ILIKE $4 OR email ILIKE $4)) AS total FROM customers \
+             WHERE subscription_status = $3 AND (business_name ILIKE $4 OR email ILIKE $4) \
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
         }
     };
     let (items, total) = page
@@ -101,10 +123,28 @@ async fn list_customers(
             if let Some(status) = &status {
                 statement = statement.bind(status);
             }
+            if let Some(search) = &search {
+                statement = statement.bind(search);
+            }
             statement.fetch_all(&state.db)
         })
         .await?;
     Ok(AppJson(CustomerPage { customers: items, page: page.info(total) }))
+}
+
+/// An `ILIKE` pattern matching text that contains `text`: its `%`, `_` and `\` match
+/// themselves (a search for "50%" is not a wildcard).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// A business with its ten newest calls.
@@ -255,7 +295,7 @@ async fn update_customer(
     path = "/{id}/settings",
     tag = "customers",
     summary = "Change a business's receptionist settings",
-    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, forward_to_number, notification_instructions, voice_mode, languages, reject_unverified_callers"),
+    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, forward_to_number, notification_instructions, voice_mode, missed_call_text, languages, reject_unverified_callers"),
     params(("id" = i64, Path, description = "Row id")),
     responses((status = 200, body = CustomerMessage), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))
@@ -391,4 +431,15 @@ fn temporary_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     // `rand`'s thread RNG is a CSPRNG seeded from the OS.
     (0..TEMPORARY_PASSWORD_LEN).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_patterns_match_wildcards_literally() {
+        assert_eq!(contains_pattern("bella"), "%bella%");
+        assert_eq!(contains_pattern(r"50%_off\"), r"%50\%\_off\\%");
+    }
 }

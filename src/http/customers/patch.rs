@@ -69,6 +69,10 @@ pub struct CustomerPatch {
     /// BCP-47 codes, the main language first (1 to 5, each a supported one).
     pub languages: Option<Vec<String>>,
     pub reject_unverified_callers: Option<bool>,
+    /// At most 320 characters; `""` or `null` is off.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub missed_call_text: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub pricing_info: Option<Option<String>>,
@@ -126,6 +130,7 @@ pub const RECEPTIONIST_SETTINGS: &[&str] = &[
     "voice_mode",
     "languages",
     "reject_unverified_callers",
+    "missed_call_text",
 ];
 
 /// What a business may change about itself.
@@ -151,6 +156,7 @@ pub const PORTAL_SETTINGS: &[&str] = &[
     "voice_mode",
     "languages",
     "reject_unverified_callers",
+    "missed_call_text",
 ];
 
 impl CustomerPatch {
@@ -241,6 +247,11 @@ impl CustomerPatch {
         }
         if let Some(v) = self.reject_unverified_callers {
             fields.reject_unverified_callers = v;
+        }
+        if let Some(v) = self.missed_call_text {
+            let text = v.as_deref().unwrap_or_default();
+            fields.missed_call_text =
+                validate::optional_text("missed_call_text", text, MAX_MISSED_CALL_TEXT)?.unwrap_or_default();
         }
 
         let text = |field: &str, value: Option<String>, max: usize| match value {
@@ -365,6 +376,9 @@ fn longest_inputs(profile: &BusinessProfile<'_>) -> Vec<&'static str> {
     inputs.sort_by_key(|(_, chars)| std::cmp::Reverse(*chars));
     inputs.iter().filter(|(_, chars)| *chars > 0).map(|(name, _)| *name).collect()
 }
+
+/// Longest `missed_call_text`: two SMS segments.
+pub const MAX_MISSED_CALL_TEXT: usize = 320;
 
 /// Writes a sent nullable field through its check; leaves the field alone when not sent.
 fn set<T>(
@@ -498,6 +512,7 @@ mod tests {
             (json!({"languages": []}), "languages"),
             (json!({"languages": ["en-US", "es-MX", "klingon"]}), "languages[2]"),
             (json!({"languages": ["es-MX", "es-MX"]}), "languages[1]"),
+            (json!({"missed_call_text": "x".repeat(321)}), "missed_call_text"),
         ] {
             let err = patch(body.clone()).apply(&mut fields(), false).unwrap_err();
             assert!(err.to_string().starts_with(field), "{body}: {err}");

@@ -95,6 +95,8 @@ struct ListQuery {
     to: Option<String>,
     /// `booked` (default), `cancelled` or `all`.
     status: Option<String>,
+    /// Only the appointments this call booked (a call's page shows what it booked).
+    call_id: Option<i64>,
 }
 
 /// `GET /api/portal/appointments`: the business's appointments in a range, in order.
@@ -121,7 +123,7 @@ async fn list_appointments(
         Some("all") => None,
         Some(_) => return Err(AppError::invalid_field("status", "must be one of: booked, cancelled, all")),
     };
-    let rows = db::list(&state.db, customer.id, from, to, status).await?;
+    let rows = db::list(&state.db, customer.id, from, to, status, query.call_id).await?;
     Ok(AppJson(AppointmentList::from(rows)))
 }
 

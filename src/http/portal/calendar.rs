@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::oauth_state;
+use crate::auth::oauth_state::{self, ReturnTo};
 use crate::clients::google_oauth::{CalendarEntry, GoogleError, GoogleOAuth};
 use crate::config::Config;
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result};
-use crate::http::extract::{AppJson, CustomerUser};
+use crate::http::extract::{AppJson, AppQuery, CustomerUser};
 use crate::http::portal::calendar_calcom::CalComEventType;
 use crate::secrets::SecretKey;
 
@@ -219,6 +219,13 @@ pub struct GoogleAuthorization {
     pub authorize_url: String,
 }
 
+/// Where the business comes back to after Google's consent page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ConnectGoogleQuery {
+    /// `app` to come back to the web app (`/app/`); left out, the portal (`PORTAL_URL`).
+    pub return_to: Option<String>,
+}
+
 /// `GET /api/portal/calendar/google/connect`.
 #[utoipa::path(
     get,
@@ -227,19 +234,28 @@ pub struct GoogleAuthorization {
     summary = "Start connecting Google Calendar",
     description = "Open `authorize_url` in the browser within 10 minutes. Google sends the business back to \
                    `/api/calendar/google/callback`, which redirects to the portal with `?calendar=connected` \
-                   or `?calendar=error&reason=...`.",
-    responses((status = 200, body = GoogleAuthorization), AuthErrors,
+                   or `?calendar=error&reason=...`; with `return_to=app`, to \
+                   `/app/?calendar=connected#/appointments` (or `/app/?calendar=error&reason=...#/appointments`).",
+    params(ConnectGoogleQuery),
+    responses((status = 200, body = GoogleAuthorization), AuthErrors, InputErrors,
         (status = 503, description = "Google Calendar or CALENDAR_TOKEN_KEY is not configured", body = ErrorBody)),
     security(("customer_token" = []))
 )]
 async fn connect_google_calendar(
     user: CustomerUser,
     State(state): State<AppState>,
+    AppQuery(query): AppQuery<ConnectGoogleQuery>,
 ) -> Result<AppJson<GoogleAuthorization>> {
+    // Only a place of the server's own, never a URL from the client (no open redirect).
+    let return_to = match query.return_to.as_deref() {
+        None => ReturnTo::Portal,
+        Some(value) => ReturnTo::parse(value)
+            .ok_or_else(|| AppError::invalid_field("return_to", "must be `app`, or left out for the portal"))?,
+    };
     token_key(&state.config)?;
     let google = google(&state)?;
     let expires = Utc::now() + oauth_state::STATE_LIFETIME;
-    let signed = oauth_state::sign(state.config.jwt_secret_bytes(), user.id, expires);
+    let signed = oauth_state::sign_returning(state.config.jwt_secret_bytes(), user.id, expires, return_to);
     Ok(AppJson(GoogleAuthorization { authorize_url: google.authorize_url(&redirect_uri(&state.config), &signed) }))
 }
 

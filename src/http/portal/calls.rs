@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::calls::{self, Call, CallRecord, CallRow};
+use crate::db::calls::{self, Call, CallRecord, CallRow, Channel};
 use crate::http::AppState;
 use crate::http::error::{AppError, AuthErrors, InputErrors, NotFound, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery, CustomerUser};
@@ -62,6 +62,8 @@ struct ListQuery {
     /// Calls to skip (default 0).
     #[param(minimum = 0)]
     offset: Option<i64>,
+    /// `voice`, `sms` (text conversations) or `all` (default).
+    channel: Option<String>,
 }
 
 /// A slice of the business's calls.
@@ -94,23 +96,28 @@ async fn list_calls(
         return Err(AppError::invalid_field("offset", "must be 0 or more"));
     }
     let handled = query.status.handled();
+    let channel = crate::http::calls::channel_filter(query.channel.as_deref())?;
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "total!" FROM calls
-           WHERE customer_id = $1 AND NOT archived AND NOT is_test AND ($2::boolean IS NULL OR handled = $2)"#,
+           WHERE customer_id = $1 AND NOT archived AND NOT is_test AND ($2::boolean IS NULL OR handled = $2)
+                 AND ($3::text IS NULL OR channel = $3)"#,
         user.id,
-        handled
+        handled,
+        channel as Option<Channel>
     )
     .fetch_one(&state.db)
     .await?;
     let rows: Vec<CallRow> = sqlx::query_as(
         "SELECT c.*, cu.business_name AS customer_business_name FROM calls c JOIN customers cu ON cu.id = c.customer_id \
          WHERE c.customer_id = $1 AND NOT c.archived AND NOT c.is_test AND ($2::boolean IS NULL OR c.handled = $2) \
+               AND ($5::text IS NULL OR c.channel = $5) \
          ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4",
     )
     .bind(user.id)
     .bind(handled)
     .bind(limit)
     .bind(offset)
+    .bind(channel)
     .fetch_all(&state.db)
     .await?;
     let calls = rows.into_iter().map(CallRow::full).collect();

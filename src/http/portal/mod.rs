@@ -215,7 +215,7 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     path = "/settings",
     tag = "portal",
     summary = "Change the business's settings",
-    request_body(content = CustomerPatch, description = "Only what a business may change about itself: business_name, contact_name, phone, business_type, business_hours, holiday_hours, timezone, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, notification_email, notification_phone, notification_instructions, voice_mode, languages, reject_unverified_callers; any other field is refused (422)"),
+    request_body(content = CustomerPatch, description = "Only what a business may change about itself: business_name, contact_name, phone, business_type, business_hours, holiday_hours, timezone, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, notification_email, notification_phone, notification_instructions, voice_mode, missed_call_text, languages, reject_unverified_callers; any other field is refused (422)"),
     responses((status = 200, body = CustomerMessage), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]

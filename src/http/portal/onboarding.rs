@@ -2,16 +2,16 @@
 //! (`GET /api/portal/onboarding`) and its own subscription checkout (`POST /api/portal/subscribe`).
 
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::current;
 use crate::db::customers::Customer;
 use crate::http::AppState;
-use crate::http::billing::{CheckoutSession, checkout_session};
-use crate::http::error::{AppError, AuthErrors, ErrorBody, Result};
-use crate::http::extract::{AppJson, CustomerUser};
+use crate::http::billing::{CheckoutReturn, CheckoutSession, checkout_session};
+use crate::http::error::{AppError, AuthErrors, ErrorBody, InputErrors, Result};
+use crate::http::extract::{AppJson, AppQuery, CustomerUser};
 
 /// Routes under `/api/portal`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -175,6 +175,14 @@ async fn is_subscribed(state: &AppState, id: i64) -> Result<bool> {
     .ok_or(AppError::Unauthorized("invalid or expired token"))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SubscribeQuery {
+    /// `app`: Stripe sends the browser back to the web app (`/app/?checkout=success#/home`
+    /// or `/app/?checkout=cancelled#/home`) instead of the portal. No other value is accepted.
+    return_to: Option<String>,
+}
+
 /// `POST /api/portal/subscribe`: a Stripe checkout for the business's own subscription (the
 /// same price and tags as the admin's). Paying makes the business active (the Stripe
 /// webhook), and with `AUTO_PROVISION_NUMBERS` gets it a number.
@@ -183,12 +191,18 @@ async fn is_subscribed(state: &AppState, id: i64) -> Result<bool> {
     path = "/subscribe",
     tag = "portal",
     summary = "Subscribe: a Stripe checkout",
-    responses((status = 200, body = CheckoutSession), (status = 409, description = "Already subscribed", body = ErrorBody), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), AuthErrors),
+    params(SubscribeQuery),
+    responses((status = 200, body = CheckoutSession), (status = 409, description = "Already subscribed", body = ErrorBody), (status = 502, description = "Stripe failed", body = ErrorBody), (status = 503, description = "Billing not configured", body = ErrorBody), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]
-async fn subscribe(user: CustomerUser, State(state): State<AppState>) -> Result<AppJson<CheckoutSession>> {
+async fn subscribe(
+    user: CustomerUser,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<SubscribeQuery>,
+) -> Result<AppJson<CheckoutSession>> {
+    let to = CheckoutReturn::from_query(query.return_to.as_deref())?;
     if is_subscribed(&state, user.id).await? {
         return Err(AppError::Conflict("this business already has a subscription".into()));
     }
-    Ok(AppJson(checkout_session(&state, user.id).await?))
+    Ok(AppJson(checkout_session(&state, user.id, to).await?))
 }

@@ -213,6 +213,8 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
         caller: caller_number(call.caller_phone.as_deref().or(form.get("From"))),
         notify: super::call_notices(),
         outside: crate::http::outside_calendar::for_business(state, customer.id).await?,
+        channel: crate::db::calls::Channel::Voice,
+        texter: super::texter(state),
     };
     let outcome = take_turn(
         state.clients.openai.as_ref(),

@@ -191,6 +191,14 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
     }
 }
 
+/// How a call's `send_text` texts the caller: the Twilio client and the cost of a text.
+pub fn texter(state: &AppState) -> crate::receptionist::tools::Texter {
+    crate::receptionist::tools::Texter {
+        twilio: state.clients.twilio.clone(),
+        cost_per_sms: state.config.twilio.cost_per_sms,
+    }
+}
+
 /// How a call's tools tell the caller and the owner of what they changed: through the job
 /// queue, both told.
 pub fn call_notices() -> crate::receptionist::tools::Notify {

@@ -7,6 +7,7 @@ use super::TwilioForm;
 use crate::http::AppState;
 use crate::http::error::{AppError, Result};
 use crate::http::extract::AppJson;
+use crate::jobs::missed_call::TextMissedCaller;
 use crate::jobs::{self, post_call::SummarizeCall};
 
 /// Twilio's final call statuses; anything else (`ringing`, `in-progress`) is progress.
@@ -14,7 +15,8 @@ const FINAL_STATUSES: &[&str] = &["completed", "busy", "failed", "no-answer", "c
 
 /// Records status, duration, end time, cost and transcript the first time a final status
 /// arrives, and in the same transaction enqueues the post-call job for a completed call in
-/// which the caller said something. Later deliveries change nothing.
+/// which the caller said something, or the missed-call text for a call in which they said
+/// nothing. Later deliveries change nothing.
 /// What became of a status callback.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusRecorded {
@@ -63,7 +65,9 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
                                                 E'\n' ORDER BY l.timestamp, l.id)
                               FROM call_logs l WHERE l.call_id = c.id)
          WHERE c.twilio_call_sid = $1 AND c.status IN ('in_progress', 'queued', 'ringing')
-         RETURNING c.id, c.is_test, EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller') AS "caller_spoke!""#,
+         RETURNING c.id, c.is_test, c.caller_phone,
+                   EXISTS (SELECT 1 FROM call_logs l WHERE l.call_id = c.id AND l.speaker = 'caller') AS "caller_spoke!",
+                   (SELECT cu.missed_call_text <> '' FROM customers cu WHERE cu.id = c.customer_id) AS "texts_back!""#,
         call_sid,
         status,
         duration,
@@ -72,7 +76,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     .fetch_optional(&mut *tx)
     .await?;
 
-    let Some((call_id, is_test, caller_spoke)) = updated.map(|row| (row.id, row.is_test, row.caller_spoke)) else {
+    let Some(ended) = updated else {
         let known = sqlx::query!(
             r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "known!",
                       EXISTS (SELECT 1 FROM blocked_calls WHERE twilio_call_sid = $1) AS "refused!""#,
@@ -87,6 +91,7 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
             (false, false) => Err(AppError::NotFound("unknown call".into())),
         };
     };
+    let (call_id, is_test, caller_spoke) = (ended.id, ended.is_test, ended.caller_spoke);
     tracing::Span::current().record("call.id", call_id);
     // The call is over: no more retried turns to answer.
     sqlx::query!("DELETE FROM gather_replies WHERE call_id = $1", call_id).execute(&mut *tx).await?;
@@ -95,7 +100,16 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     if summarize {
         jobs::enqueue(&state.db, &mut tx, SummarizeCall { call_id }, format!("summarize-call-{call_id}")).await?;
     }
+    // Hung up during the greeting, busy, unanswered, failed: the business's missed-call text
+    // goes out through the queue (which applies the once-a-day and opt-out rules).
+    let text_back = !caller_spoke
+        && !is_test
+        && ended.texts_back
+        && crate::receptionist::tools::caller_number(ended.caller_phone.as_deref()).is_some();
+    if text_back {
+        jobs::enqueue(&state.db, &mut tx, TextMissedCaller { call_id }, format!("missed-call-text-{call_id}")).await?;
+    }
     tx.commit().await?;
-    tracing::info!(status, duration, summarize, "call ended");
+    tracing::info!(status, duration, summarize, text_back, "call ended");
     Ok(AppJson(StatusRecorded { status: "recorded" }))
 }

@@ -215,6 +215,8 @@ impl Bridge {
             caller: tools::caller_number(call.caller_phone.as_deref()),
             notify: crate::http::webhooks::twilio::call_notices(),
             outside,
+            channel: crate::db::calls::Channel::Voice,
+            texter: crate::http::webhooks::twilio::texter(&state),
         };
         Bridge {
             state,

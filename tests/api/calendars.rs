@@ -1313,6 +1313,8 @@ async fn a_cancellation_cancels_the_cal_com_booking_by_a_retried_job_and_one_can
         caller: Some("+14155550199".into()),
         notify: deskringer::http::webhooks::twilio::call_notices(),
         outside: deskringer::http::outside_calendar::for_business(&c.s.app.state, c.s.business).await.unwrap(),
+        channel: deskringer::db::calls::Channel::Voice,
+        texter: deskringer::http::webhooks::twilio::texter(&c.s.app.state),
     };
     let call = deskringer::clients::ToolCall {
         id: "c".into(),

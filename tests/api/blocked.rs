@@ -256,3 +256,20 @@ async fn the_caller_of_a_call_is_blocked_in_one_request() {
     }
     assert_eq!(app.count("blocked_numbers").await, 1);
 }
+
+#[tokio::test]
+async fn a_blocked_number_gets_no_answer_by_text_either() {
+    let mocks = Mocks::start().await;
+    let app = TestApp::spawn_with(mocks.config(true, false, &[])).await;
+    let (_, token) = business(&app, "Bella", NUMBER).await;
+    app.post("/api/portal/blocked-numbers", &token, json!({"number": CALLER})).await.assert_ok(StatusCode::CREATED);
+
+    let text = [("MessageSid", "SM_blocked"), ("From", CALLER), ("To", NUMBER), ("Body", "Are you open today?")];
+    let answer = app.twilio("/api/webhooks/twilio/sms", &text).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+    assert!(mocks.openai.received_requests().await.unwrap().is_empty(), "no model was asked");
+    let threads: i64 = sqlx::query_scalar("SELECT count(*) FROM calls").fetch_one(&app.db).await.unwrap();
+    assert_eq!(threads, 0, "no thread was started");
+}

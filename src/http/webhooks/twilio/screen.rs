@@ -2,7 +2,8 @@
 //! blocked for every business (known robocallers), and, when the business asks for it,
 //! callers whose caller ID failed SHAKEN/STIR verification. A refused call is rejected
 //! unanswered (`<Reject reason="busy"/>`): no model is asked, no call row is written (so it
-//! is neither billed nor listed), and the attempt is counted in `blocked_calls`.
+//! is neither billed nor listed), and the attempt is counted in `blocked_calls`. Texts from
+//! a blocked number get no answer either (`sms`).
 
 use sqlx::PgExecutor;
 

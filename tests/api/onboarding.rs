@@ -16,7 +16,7 @@ use crate::numbers::{ACCOUNT, STATUS_URL, VOICE_URL, form, received, stock_and_s
 const WEBHOOK_SECRET: &str = "whsec_onboarding";
 
 /// An app with Twilio, SendGrid and Stripe stood in by mocks.
-async fn onboarding_app(extra: &[(&str, &str)]) -> (TestApp, Mocks, MockServer) {
+pub(crate) async fn onboarding_app(extra: &[(&str, &str)]) -> (TestApp, Mocks, MockServer) {
     let mocks = Mocks::start().await;
     let stripe = MockServer::start().await;
     let stripe_uri = stripe.uri();

@@ -37,7 +37,8 @@ function append(element, children) {
 export function show(view, title, ...children) {
   const heading = h('h1', { tabindex: '-1' }, title);
   view.replaceChildren(heading, ...children.flat().filter(Boolean));
-  document.title = `${title} · DeskRinger`;
+  // A screen drawn after the person moved on (no longer on the page) keeps the title.
+  if (view.isConnected) document.title = `${title} · DeskRinger`;
   heading.focus();
   return heading;
 }

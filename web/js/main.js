@@ -55,6 +55,17 @@ function renderAccount(current) {
 
 let rendering = 0;
 
+/**
+ * A fresh container in the view for one render. Screens load before they draw; one that
+ * finishes after the person has moved on draws into a container no longer on the page,
+ * never over the screen they went to.
+ */
+function freshScreen(view) {
+  const screen = h('div', { class: 'screen' });
+  view.replaceChildren(screen);
+  return screen;
+}
+
 async function route() {
   const ticket = ++rendering;
   const view = document.getElementById('view');
@@ -65,7 +76,7 @@ async function route() {
     document.getElementById('nav').replaceChildren();
     if (current && where.parts[0] === 'signin') clearSession();
     renderAccount(null);
-    signin.render(view, where);
+    signin.render(freshScreen(view), where);
     return;
   }
   const staff = current.role === 'admin';
@@ -85,8 +96,15 @@ async function route() {
   if (!loader) return go(staff ? 'staff/dashboard' : 'home');
   const module = await loader();
   if (ticket !== rendering) return;
-  await module.render(view, where);
+  await module.render(freshScreen(view), where);
 }
+
+// The skip link's `#view` is a place, not a route: it moves focus to the content instead of
+// changing the hash (which would send the router home).
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('view').focus();
+});
 
 window.addEventListener('hashchange', route);
 window.addEventListener('DOMContentLoaded', route);

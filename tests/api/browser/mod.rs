@@ -27,8 +27,12 @@ mod axe;
 mod driver;
 pub mod page;
 
+mod owner_calls;
+mod owner_home;
+mod owner_settings;
 mod security;
 mod signin;
+mod staff;
 
 pub use page::{Browser, DESKTOP, PHONE, Who};
 

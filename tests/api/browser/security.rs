@@ -69,6 +69,4 @@ async fn a_business_name_with_markup_is_shown_as_text() {
     browser.close().await;
 }
 
-// TODO(lead): a call whose `caller_name` is `MARKUP`, on the owner's calls list and detail
-// (and the staff business page): the calls screens are still placeholders on main; add it
-// to tests/api/browser/owner_calls.rs with the calls journeys.
+// A caller name with markup, on the owner's calls list and a call's page: owner_calls.rs.

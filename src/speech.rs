@@ -23,6 +23,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 
 use crate::clients::openai::OpenAi;
+use crate::receptionist::languages::{ENGLISH, Language};
 use crate::receptionist::twiml;
 
 /// How long a signed URL stays valid (a call's replies are fetched within seconds).
@@ -109,15 +110,21 @@ impl SpeechService {
     /// Starts synthesis and waits briefly for it to begin, so a failing TTS falls back to
     /// `<Say>` in this very answer instead of leaving the caller in silence.
     pub async fn speak(self: &Arc<Self>, text: &str) -> twiml::Speech {
+        self.speak_in(text, ENGLISH).await
+    }
+
+    /// [`SpeechService::speak`] for text in `language`: the synthesised voice reads any
+    /// language as written; `<Say>` needs the language and a voice that speaks it.
+    pub async fn speak_in(self: &Arc<Self>, text: &str, language: &'static Language) -> twiml::Speech {
         if self.openai.is_none() || self.recently_failed() {
-            return twiml::Speech::Say(text.to_owned());
+            return twiml::Speech::Say(text.to_owned(), language);
         }
         let audio = self.audio(text);
         let mut progress = audio.progress.subscribe();
         let started =
             tokio::time::timeout(FIRST_AUDIO_WAIT, progress.wait_for(|p| !matches!(p, Progress::Streaming(0)))).await;
         match started {
-            Ok(Ok(progress)) if *progress == Progress::Failed => twiml::Speech::Say(text.to_owned()),
+            Ok(Ok(progress)) if *progress == Progress::Failed => twiml::Speech::Say(text.to_owned(), language),
             _ => twiml::Speech::Play(self.signed_url(text, Utc::now().timestamp() + URL_LIFETIME_SECONDS)),
         }
     }
@@ -295,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn without_tts_speech_is_said() {
         let speech = Arc::new(service());
-        assert_eq!(speech.speak("Hi").await, twiml::Speech::Say("Hi".into()));
+        assert_eq!(speech.speak("Hi").await, twiml::Speech::Say("Hi".into(), ENGLISH));
         assert!(speech.stream("Hi").await.is_err());
     }
 

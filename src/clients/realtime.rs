@@ -232,6 +232,8 @@ struct AudioInput {
 }
 
 #[derive(Debug, Serialize)]
+/// No `language`: a business may serve several, and the caller's is not known in advance,
+/// so the transcriber detects it.
 struct Transcription {
     model: &'static str,
 }

@@ -40,6 +40,11 @@ pub struct Customer {
     pub notification_instructions: Option<String>,
     /// `standard` (Gather turns) or `realtime` (streamed, interruptible conversation).
     pub voice_mode: String,
+    /// The BCP-47 codes of the languages the receptionist speaks, the main one first.
+    #[schema(example = json!(["en-US", "es-MX"]))]
+    pub languages: Vec<String>,
+    /// Whether calls whose caller ID failed verification (SHAKEN/STIR) are rejected.
+    pub reject_unverified_callers: bool,
     /// Texted to a caller whose call ended before they said anything; `""` is off.
     pub missed_call_text: String,
     pub subscription_status: String,
@@ -148,6 +153,7 @@ impl Customer {
             timezone: DEFAULT_TIMEZONE.into(),
             appointment_handling: AppointmentHandling::default().as_str().into(),
             voice_mode: VoiceMode::default().as_str().into(),
+            languages: vec![crate::receptionist::languages::ENGLISH.code.into()],
             subscription_status: "trial".into(),
             subscription_tier: "basic".into(),
             created_at: Utc::now(),
@@ -187,6 +193,7 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
                 ai_instructions = $18, notification_email = $19, notification_phone = $20, \
                 notification_instructions = $21, subscription_status = $22, subscription_tier = $23, \
                 trial_ends_at = $24, voice_mode = $25, booking = $26, missed_call_text = $27, updated_at = now(), \
+                languages = $28, reject_unverified_callers = $29, \
                 subscription_status_at = CASE WHEN subscription_status IS DISTINCT FROM $22 THEN now() \
                                               ELSE subscription_status_at END \
          WHERE id = $1 RETURNING *",
@@ -218,6 +225,8 @@ pub async fn update(tx: &mut Transaction<'_, Postgres>, c: &Customer) -> sqlx::R
     .bind(&c.voice_mode)
     .bind(&c.booking)
     .bind(&c.missed_call_text)
+    .bind(&c.languages)
+    .bind(c.reject_unverified_callers)
     .fetch_one(&mut **tx)
     .await
 }

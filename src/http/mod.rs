@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod appointments;
 pub mod billing;
+pub mod blocked_numbers;
 pub mod calendar_admin;
 pub mod calendar_feed;
 pub mod calendar_google;
@@ -173,11 +174,17 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa::OpenApi;
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(service::router())
-        .nest("/api/admin", admin::router().merge(phone_numbers::admin_router()).merge(calendar_admin::router()))
+        .nest(
+            "/api/admin",
+            admin::router()
+                .merge(phone_numbers::admin_router())
+                .merge(calendar_admin::router())
+                .merge(blocked_numbers::admin_router()),
+        )
         .nest("/api/customers", customers::router().merge(phone_numbers::customer_router()))
         .nest("/api/calls", calls::router())
         .nest("/api/stripe", billing::router())
-        .nest("/api/portal", portal::router())
+        .nest("/api/portal", portal::router().merge(blocked_numbers::portal_router()))
         .merge(calendar_feed::router())
         .merge(calendar_google::router())
         .nest("/api/webhooks", webhooks::router())

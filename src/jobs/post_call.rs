@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use super::notify::{EmailOwner, TextOwner};
 use super::{JobContext, context, enqueue};
 use crate::receptionist::conversation::Line;
-use crate::receptionist::summary;
+use crate::receptionist::{languages, summary};
 
 /// Summarise call `call_id` and notify its business.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ struct CallToSummarize {
     summary: Option<String>,
     notification_email: Option<String>,
     notification_phone: Option<String>,
+    /// The business's languages, the main one first.
+    languages: Vec<String>,
+    /// The language the call was held in, when known.
+    language: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -52,7 +56,7 @@ struct LogLine {
 pub async fn summarize_call(job: &JobContext, call_id: i64) -> anyhow::Result<()> {
     let call = sqlx::query_as!(
         CallToSummarize,
-        "SELECT c.caller_phone, c.summary, cu.notification_email, cu.notification_phone \
+        "SELECT c.caller_phone, c.summary, cu.notification_email, cu.notification_phone, cu.languages, c.language \
          FROM calls c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
         call_id
     )
@@ -78,7 +82,11 @@ pub async fn summarize_call(job: &JobContext, call_id: i64) -> anyhow::Result<()
         .map(|log| if log.speaker == "caller" { Line::Caller(log.message) } else { Line::Receptionist(log.message) })
         .collect();
     // The model call happens outside any transaction: nothing is held open while we wait.
-    let result = summary::summarize(job.clients.openai.as_ref(), call.caller_phone.as_deref(), &lines).await;
+    let languages = summary::SummaryLanguages {
+        main: languages::of_business(&call.languages)[0],
+        call: call.language.as_deref().and_then(languages::find),
+    };
+    let result = summary::summarize(job.clients.openai.as_ref(), call.caller_phone.as_deref(), &lines, languages).await;
 
     let mut tx = job.db.begin().await?;
     let saved = sqlx::query!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::hours::{self, LocalStatus};
+use super::languages::{self, Language};
 use super::tools::{self, CallDesk, Effect};
 use crate::clients::ToolSpec;
 use crate::clients::openai::{self, ChatMessage, OpenAi, Usage};
@@ -64,6 +65,11 @@ pub struct BusinessContext {
     /// Whether the receptionist books with its tools (`appointment_handling` is `book` and
     /// services are defined).
     pub books: bool,
+    /// The languages the business serves, the main one first.
+    pub languages: Vec<&'static Language>,
+    /// The language to reply in, in a standard-mode call (the main one, or the one the
+    /// caller chose); `None` where the model follows the caller (realtime).
+    pub reply_language: Option<&'static Language>,
 }
 
 impl BusinessContext {
@@ -116,6 +122,9 @@ pub fn system_prompt(business: &BusinessContext, now: DateTime<Utc>) -> String {
         prompt.push_str(
             "\nPass dates to check_availability as YYYY-MM-DD from this list. Say times as the tools label them.\n",
         );
+    }
+    if let Some(language) = business.reply_language {
+        prompt.push_str(&languages::reply_instructions(language, &business.languages));
     }
     prompt
 }
@@ -292,6 +301,8 @@ mod tests {
             appointment_handling: AppointmentHandling::CollectDetails,
             can_transfer: true,
             books: false,
+            languages: vec![languages::ENGLISH],
+            reply_language: None,
         }
     }
 

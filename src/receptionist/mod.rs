@@ -6,6 +6,7 @@
 pub mod conversation;
 pub mod hours;
 pub mod instructions;
+pub mod languages;
 pub mod realtime;
 pub mod summary;
 pub mod texting;

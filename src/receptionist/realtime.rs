@@ -35,6 +35,7 @@ pub fn session_instructions(business: &BusinessContext, now: DateTime<Utc>) -> S
          `{TRANSFER_TOOL}`. When the caller has nothing more to ask and has said goodbye, call `{END_CALL_TOOL}`.\n",
         business.business_name
     ));
+    instructions.push_str(&super::languages::realtime_instructions(&business.languages));
     instructions
 }
 
@@ -115,12 +116,15 @@ mod tests {
             appointment_handling: AppointmentHandling::CollectDetails,
             can_transfer: false,
             books: false,
+            languages: vec![super::super::languages::find("es-MX").unwrap(), super::super::languages::ENGLISH],
+            reply_language: None,
         };
         let now = Utc::now();
         let instructions = session_instructions(&business, now);
         assert!(instructions.starts_with(&system_prompt(&business, now)));
         assert!(instructions.contains("answering the phone for Bella Hair"));
         assert!(instructions.contains("never promise one"));
+        assert!(instructions.contains("serves callers in: Spanish (Mexico), English"), "{instructions}");
         let names: Vec<String> = session_tools(&Customer::default()).into_iter().map(|tool| tool.name).collect();
         assert_eq!(names, [TRANSFER_TOOL, END_CALL_TOOL, crate::receptionist::tools::SEND_TEXT]);
     }

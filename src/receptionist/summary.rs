@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::conversation::Line;
+use super::languages::{ENGLISH, Language};
 use crate::clients::openai::{self, ChatMessage, OpenAi};
 
 /// Longest summary kept (it is also sent by SMS).
@@ -39,12 +40,53 @@ summary: one or two short, actionable sentences under 200 characters, naming the
 and what the owner should do. intent: one of appointment, question, message, complaint, other. \
 callback_requested: true if the caller wants to be called back.";
 
+/// The languages of a summary: the owner reads the business's main one; the call may have
+/// been held in another (known in standard mode, `None` when the model followed the caller).
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryLanguages {
+    /// The business's main language, which the summary is written in.
+    pub main: &'static Language,
+    /// The language the call was held in, when known.
+    pub call: Option<&'static Language>,
+}
+
+impl Default for SummaryLanguages {
+    fn default() -> Self {
+        SummaryLanguages { main: ENGLISH, call: None }
+    }
+}
+
+impl SummaryLanguages {
+    /// The call's language when it is not the main one: the owner is told of it.
+    fn other(&self) -> Option<&'static Language> {
+        self.call.filter(|call| call.primary() != self.main.primary())
+    }
+
+    /// What the model is told about them.
+    fn instructions(&self) -> String {
+        let main = self.main.name;
+        match self.other() {
+            Some(call) => {
+                format!(" Write the summary in {main}. The caller spoke {}: say so in the summary.", call.name)
+            }
+            None => {
+                format!(" Write the summary in {main}. If the caller spoke another language, say which in the summary.")
+            }
+        }
+    }
+}
+
 /// Summarises the call with the model, falling back to [`heuristic_summary`].
-pub async fn summarize(openai: Option<&OpenAi>, caller_phone: Option<&str>, lines: &[Line]) -> CallSummary {
+pub async fn summarize(
+    openai: Option<&OpenAi>,
+    caller_phone: Option<&str>,
+    lines: &[Line],
+    languages: SummaryLanguages,
+) -> CallSummary {
     if let Some(openai) = openai {
         let transcript = transcript(lines);
         let messages = [
-            ChatMessage::system(INSTRUCTIONS),
+            ChatMessage::system(format!("{INSTRUCTIONS}{}", languages.instructions())),
             ChatMessage::user(format!("Caller number: {}\n\n{transcript}", caller_phone.unwrap_or("unknown"))),
         ];
         match openai.complete_json(&messages).await {
@@ -64,7 +106,11 @@ pub async fn summarize(openai: Option<&OpenAi>, caller_phone: Option<&str>, line
             }
         }
     }
-    heuristic_summary(lines)
+    let mut summary = heuristic_summary(lines);
+    if let Some(call) = languages.other() {
+        summary.summary = truncate(&format!("(In {}) {}", call.name, summary.summary), MAX_SUMMARY_CHARS);
+    }
+    summary
 }
 
 /// A summary without the model: the caller's first words, an intent from keywords.
@@ -146,8 +192,13 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_model_the_heuristic_answers() {
-        let summary = summarize(None, None, &[Line::Caller("Is there parking?".into())]).await;
+        let summary = summarize(None, None, &[Line::Caller("Is there parking?".into())], Default::default()).await;
         assert_eq!(summary.intent, "question");
         assert!(!summary.callback_requested);
+        assert_eq!(summary.summary, "Caller said: \"Is there parking?\"");
+
+        let spanish = SummaryLanguages { main: ENGLISH, call: super::super::languages::find("es-MX") };
+        let summary = summarize(None, None, &[Line::Caller("¿Hay estacionamiento?".into())], spanish).await;
+        assert_eq!(summary.summary, "(In Spanish (Mexico)) Caller said: \"¿Hay estacionamiento?\"");
     }
 }

@@ -67,10 +67,9 @@ impl Answer {
     }
 }
 
-/// The languages the business serves, main one first. (`languages` is added by the
-/// languages work of issue 21; until it lands every business serves American English.)
-pub fn languages(_customer: &Customer) -> Vec<String> {
-    vec!["en-US".to_owned()]
+/// The languages the business serves (BCP-47 codes), main one first.
+pub fn languages(customer: &Customer) -> Vec<String> {
+    super::languages::of_business(&customer.languages).iter().map(|language| language.code.to_owned()).collect()
 }
 
 /// The business as the model sees it in a text conversation: its own instructions, plus how
@@ -127,6 +126,8 @@ mod tests {
             appointment_handling: AppointmentHandling::CollectDetails,
             can_transfer: true,
             books: false,
+            languages: vec![crate::receptionist::languages::ENGLISH],
+            reply_language: None,
         };
         let texts = business_for_texts(business, &["es-ES".into(), "en-US".into()]);
         assert!(texts.ai_instructions.starts_with("You are the friendly receptionist for Bella Hair."));

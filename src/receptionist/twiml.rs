@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::languages::{ENGLISH, Language};
 use crate::markup::escape;
 
 /// A TwiML `<Response>` under construction.
@@ -18,8 +19,8 @@ pub struct Response {
 pub enum Speech {
     /// `<Play>url</Play>`.
     Play(String),
-    /// `<Say>text</Say>`.
-    Say(String),
+    /// `<Say>text</Say>` in a language, with that language's voice.
+    Say(String, &'static Language),
 }
 
 /// A `<Gather input="speech">`: speaks its prompts, then posts what the caller says to `action`.
@@ -31,6 +32,8 @@ pub struct Gather {
     pub timeout_seconds: u32,
     /// What is spoken while listening.
     pub prompts: Vec<Speech>,
+    /// The language the recogniser listens for.
+    pub language: &'static Language,
 }
 
 /// A `<Dial>` to one number.
@@ -69,11 +72,9 @@ enum Verb {
     Pause(u32),
     Redirect(String),
     Hangup,
+    Reject,
     Message(String),
 }
-
-/// The voice Twilio's `<Say>` uses.
-const SAY_VOICE: &str = "Polly.Joanna";
 
 impl Response {
     /// An empty response.
@@ -87,9 +88,9 @@ impl Response {
         self
     }
 
-    /// `<Say>` with Twilio's voice.
+    /// `<Say>` in English with Twilio's voice.
     pub fn say(self, text: impl Into<String>) -> Self {
-        self.speak(Speech::Say(text.into()))
+        self.speak(Speech::Say(text.into(), ENGLISH))
     }
 
     /// `<Play>` of an audio URL.
@@ -133,6 +134,13 @@ impl Response {
         self
     }
 
+    /// Refuses the call unanswered, as if the line were busy (`<Reject reason="busy"/>`):
+    /// nothing is answered, so nothing is billed for it.
+    pub fn reject_busy(mut self) -> Self {
+        self.verbs.push(Verb::Reject);
+        self
+    }
+
     /// Texts `text` back to the sender of a message (an SMS webhook's answer).
     pub fn message(mut self, text: impl Into<String>) -> Self {
         self.verbs.push(Verb::Message(text.into()));
@@ -160,8 +168,14 @@ fn write_speech(xml: &mut String, speech: &Speech) {
         Speech::Play(url) => {
             let _ = write!(xml, "<Play>{}</Play>", escape(url));
         }
-        Speech::Say(text) => {
-            let _ = write!(xml, "<Say voice=\"{}\">{}</Say>", escape(SAY_VOICE), escape(text));
+        Speech::Say(text, language) => {
+            let _ = write!(
+                xml,
+                "<Say voice=\"{}\" language=\"{}\">{}</Say>",
+                escape(language.say_voice),
+                escape(language.code),
+                escape(text)
+            );
         }
     }
 }
@@ -173,9 +187,10 @@ fn write_verb(xml: &mut String, verb: &Verb) {
             let _ = write!(
                 xml,
                 "<Gather input=\"speech\" action=\"{}\" method=\"POST\" timeout=\"{}\" speechTimeout=\"auto\" \
-                 language=\"en-US\" actionOnEmptyResult=\"false\">",
+                 language=\"{}\" actionOnEmptyResult=\"false\">",
                 escape(&gather.action),
-                gather.timeout_seconds
+                gather.timeout_seconds,
+                escape(gather.language.code)
             );
             for prompt in &gather.prompts {
                 write_speech(xml, prompt);
@@ -212,6 +227,7 @@ fn write_verb(xml: &mut String, verb: &Verb) {
             let _ = write!(xml, "<Redirect method=\"POST\">{}</Redirect>", escape(url));
         }
         Verb::Hangup => xml.push_str("<Hangup/>"),
+        Verb::Reject => xml.push_str("<Reject reason=\"busy\"/>"),
         Verb::Message(text) => {
             let _ = write!(xml, "<Message>{}</Message>", escape(text));
         }
@@ -230,6 +246,7 @@ mod tests {
                 action: "https://x.test/gather?a=1&b=\"2\"".into(),
                 timeout_seconds: 5,
                 prompts: vec![Speech::Play("https://x.test/tts?t=a&s=b".into())],
+                language: ENGLISH,
             })
             .dial(Dial {
                 action: Some("https://x.test/gather?x=1&y=2".into()),
@@ -262,7 +279,8 @@ mod tests {
             .gather(Gather {
                 action: bad("https://x.test/gather"),
                 timeout_seconds: 5,
-                prompts: vec![Speech::Say(bad("Speak")), Speech::Play(bad("https://x.test/a.mp3"))],
+                prompts: vec![Speech::Say(bad("Speak"), ENGLISH), Speech::Play(bad("https://x.test/a.mp3"))],
+                language: ENGLISH,
             })
             .dial(Dial {
                 action: Some(bad("https://x.test/dial")),
@@ -320,6 +338,29 @@ mod tests {
         let message = doc.root_element().children().find(|n| n.has_tag_name("Message")).unwrap();
         assert_eq!(message.text(), Some("Bob & Sons <Plumbing>: \"C\" cancels"));
         assert_eq!(Response::new().to_xml(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+    }
+
+    #[test]
+    fn gathers_and_says_carry_their_language_and_its_voice() {
+        let spanish = super::super::languages::find("es-MX").unwrap();
+        let xml = Response::new()
+            .gather(Gather {
+                action: "https://x.test/gather".into(),
+                timeout_seconds: 5,
+                prompts: vec![Speech::Say("¿En qué puedo ayudarle?".into(), spanish)],
+                language: spanish,
+            })
+            .say("Goodbye")
+            .to_xml();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let gather = doc.descendants().find(|n| n.has_tag_name("Gather")).unwrap();
+        assert_eq!(gather.attribute("language"), Some("es-MX"));
+        let says: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("Say"))
+            .map(|n| (n.attribute("language").unwrap(), n.attribute("voice").unwrap()))
+            .collect();
+        assert_eq!(says, [("es-MX", "Polly.Mia"), ("en-US", "Polly.Joanna")]);
     }
 
     #[test]

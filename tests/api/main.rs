@@ -4,6 +4,7 @@ mod admin;
 mod appointments;
 mod auth;
 mod billing;
+mod blocked;
 mod browser;
 mod calendar_feed;
 mod calendars;
@@ -14,6 +15,7 @@ mod connections;
 
 mod customers;
 mod helpers;
+mod languages;
 mod numbers;
 mod onboarding;
 mod openapi;

@@ -57,10 +57,11 @@ async fn every_documented_operation_is_routed() {
     let app = TestApp::spawn().await;
     let spec = spec(&app).await;
     let ops = operations(&spec);
-    // Admin 7 + 2 numbers + 1 calendars, customers 7 + 3 numbers + 1 diary, calls 5, billing 4,
-    // portal 12 + 3 onboarding + 8 diary + 2 calendar feed + 5 connected calendar, the calendar
-    // feed itself 1, Google's calendar callback 1, webhooks 8 (Twilio 7, Stripe 1), service 4.
-    assert_eq!(ops.len(), 75, "{ops:?}");
+    // Admin 7 + 2 numbers + 1 calendars + 3 blocked numbers, customers 7 + 3 numbers + 1 diary,
+    // calls 5, billing 4, portal 12 + 3 onboarding + 8 diary + 2 calendar feed + 5 connected
+    // calendar + 4 blocked numbers, the calendar feed itself 1, Google's calendar callback 1,
+    // webhooks 8 (Twilio 7, Stripe 1), service 4.
+    assert_eq!(ops.len(), 82, "{ops:?}");
     for (method, path) in ops {
         let uri = path.replace("{id}", "1");
         let method: Method = method.parse().unwrap();

@@ -295,7 +295,7 @@ async fn update_customer(
     path = "/{id}/settings",
     tag = "customers",
     summary = "Change a business's receptionist settings",
-    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, forward_to_number, notification_instructions, voice_mode, missed_call_text"),
+    request_body(content = CustomerPatch, description = "Only the receptionist settings are read: greeting_message, ai_instructions, business_type, business_hours, holiday_hours, timezone, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, forward_to_number, notification_instructions, voice_mode, missed_call_text, languages, reject_unverified_callers"),
     params(("id" = i64, Path, description = "Row id")),
     responses((status = 200, body = CustomerMessage), NotFound, InputErrors, AuthErrors),
     security(("admin_token" = []))

@@ -14,7 +14,7 @@ use crate::http::error::{AppError, Result};
 use crate::http::extract::from_json_value;
 use crate::http::validate::{self, MAX_NAME_LEN, MAX_TEXT_LEN};
 use crate::profile::{AppointmentHandling, BusinessHours, Faq, FaqRows, VoiceMode};
-use crate::receptionist::{BusinessProfile, compile_instructions};
+use crate::receptionist::{BusinessProfile, compile_instructions, languages};
 
 /// Longest `ai_instructions`, hand-written or compiled, in characters. They are sent with
 /// every model turn, at the platform's cost; the compiled text of a large business (50
@@ -66,6 +66,9 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<crate::booking::BookingSettings>)]
     pub booking: Option<Option<BookingSettings>>,
     pub voice_mode: Option<VoiceMode>,
+    /// BCP-47 codes, the main language first (1 to 5, each a supported one).
+    pub languages: Option<Vec<String>>,
+    pub reject_unverified_callers: Option<bool>,
     /// At most 320 characters; `""` or `null` is off.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -125,6 +128,8 @@ pub const RECEPTIONIST_SETTINGS: &[&str] = &[
     "forward_to_number",
     "notification_instructions",
     "voice_mode",
+    "languages",
+    "reject_unverified_callers",
     "missed_call_text",
 ];
 
@@ -149,6 +154,8 @@ pub const PORTAL_SETTINGS: &[&str] = &[
     "notification_phone",
     "notification_instructions",
     "voice_mode",
+    "languages",
+    "reject_unverified_callers",
     "missed_call_text",
 ];
 
@@ -233,6 +240,13 @@ impl CustomerPatch {
         }
         if let Some(v) = self.voice_mode {
             fields.voice_mode = v.as_str().to_owned();
+        }
+        if let Some(codes) = self.languages {
+            fields.languages =
+                languages::check(&codes).map_err(|(field, reason)| AppError::invalid_field(&field, reason))?;
+        }
+        if let Some(v) = self.reject_unverified_callers {
+            fields.reject_unverified_callers = v;
         }
         if let Some(v) = self.missed_call_text {
             let text = v.as_deref().unwrap_or_default();
@@ -495,6 +509,9 @@ mod tests {
             (json!({"subscription_tier": "platinum"}), "subscription_tier"),
             (json!({"business_name": "  "}), "business_name"),
             (json!({"notification_email": "x@"}), "notification_email"),
+            (json!({"languages": []}), "languages"),
+            (json!({"languages": ["en-US", "es-MX", "klingon"]}), "languages[2]"),
+            (json!({"languages": ["es-MX", "es-MX"]}), "languages[1]"),
             (json!({"missed_call_text": "x".repeat(321)}), "missed_call_text"),
         ] {
             let err = patch(body.clone()).apply(&mut fields(), false).unwrap_err();

@@ -150,6 +150,9 @@ pub struct PortalStats {
     pub appointments_upcoming: i64,
     /// Appointments the receptionist booked during calls in the last 30 days.
     pub appointments_booked_by_phone: i64,
+    /// Calls refused in the last 30 days: blocked numbers and, when the business rejects
+    /// them, callers whose caller ID failed verification (not in `total_calls`).
+    pub blocked_calls: i64,
 }
 
 /// `GET /api/portal/stats`: archived calls excluded; "today" is the business's own day.
@@ -184,7 +187,15 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     )
     .fetch_one(&state.db)
     .await?;
+    let blocked_calls = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "blocked!" FROM blocked_calls
+           WHERE customer_id = $1 AND created_at > now() - interval '30 days'"#,
+        customer.id
+    )
+    .fetch_one(&state.db)
+    .await?;
     Ok(AppJson(PortalStats {
+        blocked_calls,
         appointments_upcoming: diary.upcoming,
         appointments_booked_by_phone: diary.by_phone,
         total_calls: figures.total_calls,
@@ -204,7 +215,7 @@ async fn get_stats(user: CustomerUser, State(state): State<AppState>) -> Result<
     path = "/settings",
     tag = "portal",
     summary = "Change the business's settings",
-    request_body(content = CustomerPatch, description = "Only what a business may change about itself: business_name, contact_name, phone, business_type, business_hours, holiday_hours, timezone, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, notification_email, notification_phone, notification_instructions, voice_mode, missed_call_text; any other field is refused (422)"),
+    request_body(content = CustomerPatch, description = "Only what a business may change about itself: business_name, contact_name, phone, business_type, business_hours, holiday_hours, timezone, forward_to_number, greeting_message, services_offered, faqs, appointment_handling, booking, pricing_info, special_instructions, notification_email, notification_phone, notification_instructions, voice_mode, missed_call_text, languages, reject_unverified_callers; any other field is refused (422)"),
     responses((status = 200, body = CustomerMessage), InputErrors, AuthErrors),
     security(("customer_token" = []))
 )]

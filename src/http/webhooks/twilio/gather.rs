@@ -12,9 +12,9 @@ use crate::db::customers::{self, Customer};
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::receptionist::conversation::{
-    CALL_NOT_FOUND, DID_NOT_CATCH, Line, MAX_UTTERANCE_CHARS, NO_TRANSFER, TRANSFER_UNANSWERED, TRANSFERRING,
-    TurnReply, take_turn,
+    CALL_NOT_FOUND, Line, MAX_UTTERANCE_CHARS, NO_TRANSFER, TRANSFER_UNANSWERED, TRANSFERRING, TurnReply, take_turn,
 };
+use crate::receptionist::languages::{self, ENGLISH, Language};
 use crate::receptionist::summary::truncate;
 use crate::receptionist::tools::{self, CallDesk, Mode, caller_number};
 use crate::receptionist::twiml;
@@ -38,7 +38,7 @@ pub async fn continue_call(State(state): State<AppState>, headers: HeaderMap, fo
     let call_sid = form.require("CallSid")?;
     let call = sqlx::query_as!(
         LiveCall,
-        r#"SELECT id, customer_id, caller_phone, status IN ('in_progress', 'queued', 'ringing') AS "live!"
+        r#"SELECT id, customer_id, caller_phone, language, status IN ('in_progress', 'queued', 'ringing') AS "live!"
            FROM calls WHERE twilio_call_sid = $1"#,
         call_sid
     )
@@ -73,8 +73,19 @@ struct LiveCall {
     customer_id: i64,
     /// The number calling, as `voice` stored it from Twilio's `From`.
     caller_phone: Option<String>,
+    /// The language the call is held in (see [`LiveCall::language`]).
+    language: Option<String>,
     /// Not yet given a final status by `status`.
     live: bool,
+}
+
+impl LiveCall {
+    /// The language the call is held in: the one stored (the main one when the call began,
+    /// or the caller's choice), else the first of `served` (a call that began in realtime
+    /// mode and fell back to this flow).
+    fn language(&self, served: &[&'static Language]) -> &'static Language {
+        self.language.as_deref().and_then(languages::find).unwrap_or_else(|| served.first().copied().unwrap_or(ENGLISH))
+    }
 }
 
 /// `<Hangup/>`: the answer for a call that is over.
@@ -135,8 +146,9 @@ async fn answer_once(state: &AppState, token: &str, call: &LiveCall, form: &Twil
             None if !is_live(state, call.id).await? => return Ok(hang_up()),
             _ if waited_since.elapsed() >= RETRY_WAIT => {
                 // The first request is still working (or died): ask again, with no model call.
-                let speech = state.speech.speak(DID_NOT_CATCH).await;
-                return Ok(TwiMl::from(speak_and_listen(state, speech).await));
+                let language = call.language(&[]);
+                let speech = state.speech.speak_in(language.did_not_catch, language).await;
+                return Ok(TwiMl::from(speak_and_listen(state, [speech], language).await));
             }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -162,24 +174,35 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
         return Ok(say_and_hang_up(state, CALL_NOT_FOUND).await);
     };
 
+    let served = languages::of_business(&customer.languages);
+    let mut language = call.language(&served);
+
     // Twilio posts here when a transfer (`<Dial>`) ends.
     if let Some(dial_status) = form.get("DialCallStatus") {
-        return after_transfer(state, call_id, dial_status).await;
+        return after_transfer(state, call_id, dial_status, language).await;
     }
 
     let said = form.get("SpeechResult").map(str::trim).unwrap_or_default();
     if said.is_empty() {
         // Nothing recognised: a gentle re-prompt, no model call.
-        let speech = state.speech.speak(DID_NOT_CATCH).await;
-        return Ok(TwiMl::from(speak_and_listen(state, speech).await));
+        let speech = state.speech.speak_in(language.did_not_catch, language).await;
+        return Ok(TwiMl::from(speak_and_listen(state, [speech], language).await));
     }
     let said = truncate(said, MAX_UTTERANCE_CHARS);
     if !record_line(state, call_id, "caller", &said, 0.0).await? {
         return Ok(hang_up());
     }
+    // The caller named another of the business's languages ("español"): the rest of the
+    // call is held in it, this reply included.
+    if let Some(chosen) = languages::chosen_by(&said, &served, language) {
+        sqlx::query!("UPDATE calls SET language = $2 WHERE id = $1", call_id, chosen.code).execute(&state.db).await?;
+        tracing::info!(language = chosen.code, "the caller chose a language");
+        language = chosen;
+    }
 
     let history = history(state, call_id).await?;
-    let business = business_context(&customer);
+    let mut business = business_context(&customer);
+    business.reply_language = Some(language);
     // The booking tools act for the number calling (Twilio's `From`), never for a number
     // the model names.
     let specs = tools::for_call(&customer, Mode::Standard);
@@ -208,8 +231,8 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
             if !record_reply(state, call_id, &reply, outcome.cost).await? {
                 return Ok(hang_up());
             }
-            let speech = state.speech.speak(&reply).await;
-            Ok(TwiMl::from(speak_and_listen(state, speech).await))
+            let speech = state.speech.speak_in(&reply, language).await;
+            Ok(TwiMl::from(speak_and_listen(state, [speech], language).await))
         }
         TurnReply::Transfer { .. } => match &customer.forward_to_number {
             Some(_) => {
@@ -224,7 +247,7 @@ async fn take_caller_turn(state: &AppState, call: &LiveCall, form: &TwilioForm) 
                     return Ok(hang_up());
                 }
                 let speech = state.speech.speak(NO_TRANSFER).await;
-                Ok(TwiMl::from(speak_and_listen(state, speech).await))
+                Ok(TwiMl::from(speak_and_listen(state, [speech], language).await))
             }
         },
     }
@@ -297,8 +320,14 @@ fn dial_forward_number(state: &AppState, customer: &Customer, before: twiml::Res
     })
 }
 
-/// After a transfer: hang up if somebody answered, else offer to take a message.
-async fn after_transfer(state: &AppState, call_id: i64, dial_status: &str) -> Result<TwiMl> {
+/// After a transfer: hang up if somebody answered, else offer to take a message (and
+/// listen in the call's `language`).
+async fn after_transfer(
+    state: &AppState,
+    call_id: i64,
+    dial_status: &str,
+    language: &'static Language,
+) -> Result<TwiMl> {
     if dial_status == "completed" || dial_status == "answered" {
         return Ok(hang_up());
     }
@@ -307,5 +336,5 @@ async fn after_transfer(state: &AppState, call_id: i64, dial_status: &str) -> Re
         return Ok(hang_up());
     }
     let speech = state.speech.speak(TRANSFER_UNANSWERED).await;
-    Ok(TwiMl::from(speak_and_listen(state, speech).await))
+    Ok(TwiMl::from(speak_and_listen(state, [speech], language).await))
 }

@@ -8,6 +8,7 @@
 
 pub mod gather;
 pub mod media_stream;
+pub mod screen;
 pub mod signature;
 pub mod sms;
 pub mod status;
@@ -27,7 +28,8 @@ use crate::db::customers::Customer;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::profile::AppointmentHandling;
-use crate::receptionist::conversation::{BusinessContext, GOODBYE, STILL_THERE};
+use crate::receptionist::conversation::BusinessContext;
+use crate::receptionist::languages::{self, Language};
 use crate::receptionist::twiml;
 
 /// Seconds of silence before a `<Gather>` gives up.
@@ -60,6 +62,8 @@ pub struct TwilioWebhookForm {
     CallStatus: Option<String>,
     CallDuration: Option<String>,
     DialCallStatus: Option<String>,
+    /// SHAKEN/STIR verification of the caller ID (`TN-Validation-Failed-A`, ...), when known.
+    StirVerstat: Option<String>,
 }
 
 /// The parameters of a Twilio request whose signature has been verified.
@@ -140,17 +144,26 @@ pub fn gather_url(state: &AppState) -> String {
     format!("{}{GATHER_PATH}", state.config.api_base_url)
 }
 
-/// Speaks `speech` while listening, then gives a second chance, then says goodbye.
-pub async fn speak_and_listen(state: &AppState, speech: twiml::Speech) -> twiml::Response {
-    let (still_there, goodbye) = tokio::join!(state.speech.speak(STILL_THERE), state.speech.speak(GOODBYE));
+/// Speaks `prompts` while listening for `language`, then gives a second chance, then says
+/// goodbye (both in `language`).
+pub async fn speak_and_listen(
+    state: &AppState,
+    prompts: impl IntoIterator<Item = twiml::Speech>,
+    language: &'static Language,
+) -> twiml::Response {
+    let (still_there, goodbye) = tokio::join!(
+        state.speech.speak_in(language.still_there, language),
+        state.speech.speak_in(language.goodbye, language)
+    );
     let action = gather_url(state);
     twiml::Response::new()
         .gather(twiml::Gather {
             action: action.clone(),
             timeout_seconds: GATHER_TIMEOUT_SECONDS,
-            prompts: vec![speech],
+            prompts: prompts.into_iter().collect(),
+            language,
         })
-        .gather(twiml::Gather { action, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts: vec![still_there] })
+        .gather(twiml::Gather { action, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts: vec![still_there], language })
         .speak(goodbye)
         .hangup()
 }
@@ -173,6 +186,8 @@ pub fn business_context(customer: &Customer) -> BusinessContext {
         appointment_handling: AppointmentHandling::from_db(&customer.appointment_handling),
         can_transfer: customer.forward_to_number.is_some(),
         books: crate::receptionist::tools::books(customer),
+        languages: languages::of_business(&customer.languages),
+        reply_language: None,
     }
 }
 

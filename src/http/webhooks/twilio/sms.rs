@@ -136,6 +136,12 @@ pub async fn receive_text(State(state): State<AppState>, form: TwilioForm) -> Re
         tracing::info!("text from a short code or sender ID; not answered");
         return Ok(answer(None));
     }
+    // A number blocked by the business (or for every business) reaches the receptionist by
+    // text no more than by phone.
+    if super::screen::refusal(&state.db, &business, Some(from), None).await?.is_some() {
+        tracing::info!("text from a blocked number; not answered");
+        return Ok(answer(None));
+    }
 
     let mut tx = state.db.begin().await?;
     // Claimed first: a concurrent redelivery waits here for this one to commit, then finds

@@ -20,7 +20,8 @@ const FINAL_STATUSES: &[&str] = &["completed", "busy", "failed", "no-answer", "c
 /// What became of a status callback.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusRecorded {
-    /// `recorded`, `already recorded` or `ignored` (not a final status).
+    /// `recorded`, `already recorded` or `ignored` (not a final status, or a call refused
+    /// unanswered).
     pub status: &'static str,
 }
 
@@ -76,16 +77,18 @@ pub async fn record_call_status(State(state): State<AppState>, form: TwilioForm)
     .await?;
 
     let Some(ended) = updated else {
-        let known = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "known!""#,
+        let known = sqlx::query!(
+            r#"SELECT EXISTS (SELECT 1 FROM calls WHERE twilio_call_sid = $1) AS "known!",
+                      EXISTS (SELECT 1 FROM blocked_calls WHERE twilio_call_sid = $1) AS "refused!""#,
             call_sid
         )
         .fetch_one(&mut *tx)
         .await?;
-        return if known {
-            Ok(AppJson(StatusRecorded { status: "already recorded" }))
-        } else {
-            Err(AppError::NotFound("unknown call".into()))
+        return match (known.known, known.refused) {
+            (true, _) => Ok(AppJson(StatusRecorded { status: "already recorded" })),
+            // A call refused unanswered (a blocked caller) is no call of the business.
+            (false, true) => Ok(AppJson(StatusRecorded { status: "ignored" })),
+            (false, false) => Err(AppError::NotFound("unknown call".into())),
         };
     };
     let (call_id, is_test, caller_spoke) = (ended.id, ended.is_test, ended.caller_spoke);

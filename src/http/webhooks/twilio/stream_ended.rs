@@ -12,6 +12,7 @@ use crate::db::customers;
 use crate::http::AppState;
 use crate::http::error::Result;
 use crate::receptionist::conversation::CALL_NOT_FOUND;
+use crate::receptionist::languages::{self, ENGLISH};
 use crate::receptionist::realtime::FALLBACK_APOLOGY;
 use crate::receptionist::twiml;
 
@@ -55,7 +56,7 @@ pub async fn after_stream(State(state): State<AppState>, form: TwilioForm) -> Re
             tracing::info!("transferring the caller after the stream");
             Ok(TwiMl::from(transfer_without_notice(&state, &customer)))
         }
-        (outcome, _) => {
+        (outcome, customer) => {
             // A fault, or no decision stored (the bridging instance died): the caller is
             // not dropped; the standard flow takes the call on with its history so far.
             tracing::info!(outcome = outcome.unwrap_or("none"), "continuing in the standard flow");
@@ -63,8 +64,11 @@ pub async fn after_stream(State(state): State<AppState>, form: TwilioForm) -> Re
                 // The call ended meanwhile.
                 return Ok(TwiMl::from(twiml::Response::new().hangup()));
             }
+            // The apology is English; the standard flow listens in the business's main
+            // language, as its later turns do (the call has no language of its own).
+            let language = customer.map_or(ENGLISH, |customer| languages::of_business(&customer.languages)[0]);
             let speech = state.speech.speak(FALLBACK_APOLOGY).await;
-            Ok(TwiMl::from(speak_and_listen(&state, speech).await))
+            Ok(TwiMl::from(speak_and_listen(&state, [speech], language).await))
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::media_stream::{CALL_PARAMETER, TOKEN_PARAMETER, stream_url};
+use super::screen;
 use super::stream_ended::STREAM_ENDED_PATH;
 use super::{TwiMl, TwilioForm, business_context, say_and_hang_up, speak_and_listen};
 use crate::auth::stream_token;
@@ -16,6 +17,7 @@ use crate::http::extract::AppQuery;
 use crate::jobs;
 use crate::profile::VoiceMode;
 use crate::receptionist::conversation::{NOT_IN_SERVICE, UNKNOWN_NUMBER, greeting};
+use crate::receptionist::languages;
 use crate::receptionist::realtime::{session_instructions, session_tools};
 use crate::receptionist::twiml;
 
@@ -54,6 +56,14 @@ pub async fn answer_call(
         return Ok(say_and_hang_up(&state, UNKNOWN_NUMBER).await);
     };
 
+    // Unwanted callers are refused before anything is recorded or said. A test call rings
+    // the owner's own phone, and is never screened.
+    if !is_test && let Some(refusal) = screen::refusal(&state.db, &customer, from, form.get("StirVerstat")).await? {
+        screen::record(&state.db, call_sid, customer.id, refusal).await?;
+        tracing::info!(customer.id = customer.id, reason = ?refusal, "call refused");
+        return Ok(TwiMl::from(twiml::Response::new().reject_busy()));
+    }
+
     if !customer.is_in_service(Utc::now(), state.config.stripe.past_due_grace) {
         let mut tx = state.db.begin().await?;
         // Recorded all the same (once per CallSid: Twilio may retry), so the business sees
@@ -81,15 +91,24 @@ pub async fn answer_call(
 
     let greeting = greeting(&customer.business_name, customer.greeting_message.as_deref());
     let realtime = realtime_for(&state, &customer);
+    // Standard mode greets in the main language, then offers each other one in its own
+    // words; the call is held in the main language until the caller chooses another.
+    let languages = languages::of_business(&customer.languages);
+    let main = languages[0];
+    let offers = languages::offers(&languages);
+    let spoken: Vec<&str> = std::iter::once(greeting.as_str()).chain(offers.iter().map(|l| l.offer)).collect();
+    let spoken = spoken.join(" ");
     // In realtime mode the model says the greeting in its own words: the bridge stores what
-    // it said (its transcript), not this text.
-    let greeting_line = realtime.is_none().then_some(greeting.as_str());
+    // it said (its transcript), not this text. It follows the caller's language, which is
+    // not known here.
+    let greeting_line = realtime.is_none().then_some(spoken.as_str());
+    let call_language = realtime.is_none().then_some(main.code);
     // The call and its greeting line in one statement: the running call totals it updates
     // (migration 5) stay locked only for that statement and its commit.
     // Once per CallSid: a retry of the same call inserts nothing.
     let inserted = sqlx::query_scalar!(
-        r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction, is_test)
-                         VALUES ($1, $2, $3, $4, 'in_progress', CASE WHEN $6 THEN 'outbound' ELSE 'inbound' END, $6)
+        r#"WITH call AS (INSERT INTO calls (customer_id, caller_phone, caller_name, twilio_call_sid, status, direction, is_test, language)
+                         VALUES ($1, $2, $3, $4, 'in_progress', CASE WHEN $6 THEN 'outbound' ELSE 'inbound' END, $6, $7)
                          ON CONFLICT (twilio_call_sid) DO NOTHING RETURNING id),
                 line AS (INSERT INTO call_logs (call_id, speaker, message)
                          SELECT id, 'ai', $5::text FROM call WHERE $5::text IS NOT NULL)
@@ -99,7 +118,8 @@ pub async fn answer_call(
         caller_name,
         call_sid,
         greeting_line,
-        is_test
+        is_test,
+        call_language
     )
     .fetch_optional(&state.db)
     .await?;
@@ -114,8 +134,11 @@ pub async fn answer_call(
         state.model_sessions.prepare(call_sid, realtime.clone(), instructions, session_tools(&customer));
         return Ok(TwiMl::from(connect_stream(&state, call_sid)));
     }
-    let speech = state.speech.speak(&greeting).await;
-    Ok(TwiMl::from(speak_and_listen(&state, speech).await))
+    let greeting = state.speech.speak_in(&greeting, main);
+    let offers =
+        futures_util::future::join_all(offers.iter().map(|language| state.speech.speak_in(language.offer, language)));
+    let (greeting, offers) = tokio::join!(greeting, offers);
+    Ok(TwiMl::from(speak_and_listen(&state, std::iter::once(greeting).chain(offers), main).await))
 }
 
 /// The query of a test call's voice URL.

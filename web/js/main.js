@@ -57,7 +57,13 @@ let rendering = 0;
 
 async function route() {
   const ticket = ++rendering;
-  const view = document.getElementById('view');
+  // A fresh #view per route, holding the old screen until the new one shows: a screen still
+  // loading when the person moved on (Home's figures, say) then finishes into the detached
+  // old element instead of covering the screen they went to.
+  const old = document.getElementById('view');
+  const view = old.cloneNode(false);
+  view.append(...old.childNodes);
+  old.replaceWith(view);
   const current = session();
   const where = currentRoute();
   renderAccount(current);

@@ -127,6 +127,22 @@ async fn show_day(browser: &Browser, date: NaiveDate) {
     browser.click_button("Day").await;
     browser.fill("Go to date", &date.to_string()).await;
     browser.wait_for_route(&format!("appointments?view=day&date={date}")).await;
+    // Loaded: one day's block, not the week's (whose load may have finished first).
+    browser
+        .eventually(
+            || format!("the day view of {date}"),
+            || async {
+                let state = browser
+                    .js(
+                        "const days = document.querySelector('.appt-days'); \
+                         return days && !days.hasAttribute('aria-busy') && !days.classList.contains('appt-week')",
+                        vec![],
+                    )
+                    .await;
+                Ok((state == true).then_some(()))
+            },
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -13,23 +13,23 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{CapturedLogs, Mocks, TestApp, TestResponse, keys};
 
 const REFRESH_TOKEN: &str = "1//refresh-token-PLAINTEXT";
-const ACCESS_TOKEN: &str = "ya29.access-token-PLAINTEXT";
+pub(crate) const ACCESS_TOKEN: &str = "ya29.access-token-PLAINTEXT";
 const CLIENT_ID: &str = "client-id.apps.googleusercontent.com";
 const PORTAL: &str = "https://portal.deskringer.test";
 
 /// A business, its token, and a mock Google.
-struct Setup {
-    app: TestApp,
-    google: MockServer,
-    business: i64,
-    token: String,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) google: MockServer,
+    pub(crate) business: i64,
+    pub(crate) token: String,
 }
 
 fn token_key() -> String {
     base64::engine::general_purpose::STANDARD.encode([7u8; 32])
 }
 
-async fn setup_with(extra: &[(&str, &str)]) -> Setup {
+pub(crate) async fn setup_with(extra: &[(&str, &str)]) -> Setup {
     let google = MockServer::start().await;
     let mocks = Mocks::start().await;
     let key = token_key();
@@ -54,7 +54,7 @@ async fn setup() -> Setup {
 }
 
 /// Google's token endpoint answering a code exchange.
-async fn mock_code_exchange(google: &MockServer) {
+pub(crate) async fn mock_code_exchange(google: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -69,7 +69,7 @@ async fn mock_code_exchange(google: &MockServer) {
 }
 
 /// Google's token endpoint refreshing, and the calendar list.
-async fn mock_calendar_list(google: &MockServer) {
+pub(crate) async fn mock_calendar_list(google: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=refresh_token"))
@@ -574,7 +574,7 @@ async fn booking_with_google(setup: &Setup) {
 
 /// The business books every day 09:00-17:00 in New York (a 60-minute service) and has a
 /// number.
-async fn takes_bookings(setup: &Setup) {
+pub(crate) async fn takes_bookings(setup: &Setup) {
     let every_day: serde_json::Map<String, Value> =
         ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
             .iter()

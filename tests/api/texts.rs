@@ -18,23 +18,23 @@ use crate::helpers::{Mocks, TestApp, Twiml};
 use crate::numbers::{ACCOUNT, form, received};
 
 const SMS_PATH: &str = "/api/webhooks/twilio/sms";
-const BUSINESS_NUMBER: &str = "+14155550100";
+pub(crate) const BUSINESS_NUMBER: &str = "+14155550100";
 const BUSINESS_PHONE: &str = "+14155550123";
-const CALLER: &str = "+14155550199";
+pub(crate) const CALLER: &str = "+14155550199";
 const OWNER_PHONE: &str = "+14155550177";
 const ZONE: Tz = chrono_tz::America::New_York;
 
 /// A salon open every day 08:00-20:00 in New York, taking bookings for a 45-minute Haircut,
 /// with `booking` settings merged over the defaults; its Twilio and SendGrid are mocks that
 /// accept everything.
-struct Salon {
-    app: TestApp,
-    mocks: Mocks,
-    id: i64,
-    token: String,
+pub(crate) struct Salon {
+    pub(crate) app: TestApp,
+    pub(crate) mocks: Mocks,
+    pub(crate) id: i64,
+    pub(crate) token: String,
 }
 
-async fn salon(booking: Value) -> Salon {
+pub(crate) async fn salon(booking: Value) -> Salon {
     let mocks = Mocks::start().await;
     let app = TestApp::spawn_with(mocks.config(false, true, &[])).await;
     let id = app.insert_customer("Bella Hair", "owner@bella.test", "active").await;
@@ -80,21 +80,21 @@ fn afternoon(days: u64) -> DateTime<Utc> {
 }
 
 /// How a start is written in the texts.
-fn label(start: DateTime<Utc>) -> String {
+pub(crate) fn label(start: DateTime<Utc>) -> String {
     deskringer::booking::label(start, ZONE)
 }
 
 /// A text Twilio was asked to send.
 #[derive(Debug, PartialEq, Eq)]
-struct Sms {
-    from: String,
-    to: String,
-    body: String,
+pub(crate) struct Sms {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) body: String,
 }
 
 impl Salon {
     /// Books a Haircut at `start` through the portal for `phone`.
-    async fn book(&self, start: DateTime<Utc>, phone: &str) -> AppointmentRow {
+    pub(crate) async fn book(&self, start: DateTime<Utc>, phone: &str) -> AppointmentRow {
         let body = json!({"service": "Haircut", "starts_at": start.to_rfc3339(), "caller_name": "Jo Smith",
                           "caller_phone": phone});
         let created = self.app.post("/api/portal/appointments", &self.token, body).await;
@@ -124,7 +124,7 @@ impl Salon {
     }
 
     /// Every text Twilio was asked to send, in order.
-    async fn texts(&self) -> Vec<Sms> {
+    pub(crate) async fn texts(&self) -> Vec<Sms> {
         received(&self.mocks.twilio, "POST", &format!("{ACCOUNT}/Messages.json"))
             .await
             .iter()

@@ -27,6 +27,7 @@ mod axe;
 mod driver;
 pub mod page;
 
+mod owner_appointments;
 mod owner_calls;
 mod owner_home;
 mod owner_settings;

@@ -175,7 +175,8 @@ export function diary({ timeZone, state, remember }) {
 
     return h('li', { class: cancelled ? 'appt cancelled' : 'appt' },
       h('p', { class: 'appt-when' }, h('strong', {}, when), ' ', appointment.service,
-        cancelled ? h('span', { class: 'badge bad' }, 'Cancelled') : null),
+        // The space keeps "Haircut Cancelled" two words for screen readers too.
+        cancelled ? [' ', h('span', { class: 'badge bad' }, 'Cancelled')] : null),
       h('p', { class: 'appt-who' }, appointment.caller_name,
         appointment.caller_phone ? [' · ', h('a', { href: `tel:${appointment.caller_phone}` }, appointment.caller_phone)] : null),
       appointment.notes ? h('p', { class: 'appt-notes' }, appointment.notes) : null,

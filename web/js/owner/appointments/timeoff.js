@@ -27,9 +27,10 @@ export function timeOff({ timeZone, changed }) {
     ends_at: instantFromLocal(form.elements.ends_at.value, timeZone),
     note: form.elements.note.value,
   }), async (added) => {
-    notify(`Time off added: ${dateTime(added.starts_at, timeZone)} to ${dateTime(added.ends_at, timeZone)}.`);
+    // The list first, then the announcement: what is announced is already on the screen.
     form.reset();
     await reload();
+    notify(`Time off added: ${dateTime(added.starts_at, timeZone)} to ${dateTime(added.ends_at, timeZone)}.`);
     await changed();
   });
 
@@ -52,8 +53,8 @@ export function timeOff({ timeZone, changed }) {
       remove.disabled = true;
       try {
         await del(`/api/portal/time-off/${range.id}`);
-        notify(`Time off removed: ${text}.`);
         await reload();
+        notify(`Time off removed: ${text}.`);
         (list.querySelector('button') || heading).focus();
         await changed();
       } catch (error) {

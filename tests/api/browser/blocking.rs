@@ -129,7 +129,10 @@ async fn an_owner_blocks_a_caller_from_its_call_sees_it_in_settings_and_unblocks
     // Assert: the page and the database say it is blocked, noted with the call.
     browser.wait_for_text(&format!("{CALLER_PHONE} is blocked. See your blocked numbers")).await;
     wait_for_notice(&browser, &format!("{CALLER_PHONE} is blocked: calls from it are refused.")).await;
-    assert_eq!(blocked_of(&app, Some(id)).await, vec![(CALLER_PHONE.to_owned(), Some(format!("Caller of call {call}")))]);
+    assert_eq!(
+        blocked_of(&app, Some(id)).await,
+        vec![(CALLER_PHONE.to_owned(), Some(format!("Caller of call {call}")))]
+    );
 
     // Act: Settings > Blocked numbers lists it; the owner blocks another number by hand.
     browser.click_link("See your blocked numbers").await;
@@ -230,11 +233,8 @@ async fn a_refused_language_shows_the_apis_message_next_to_its_row() {
     // Assert: the API's message at the top and its reason next to the third row; nothing saved.
     assert_eq!(browser.alert_text().await, message);
     assert_eq!(error_next_to(&browser, "languages[2]").await, reason);
-    let languages: Vec<String> = sqlx::query_scalar("SELECT languages FROM customers WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let languages: Vec<String> =
+        sqlx::query_scalar("SELECT languages FROM customers WHERE id = $1").bind(id).fetch_one(&app.db).await.unwrap();
     assert_eq!(languages, ["en-US"]);
     browser.close().await;
 }

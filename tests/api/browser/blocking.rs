@@ -176,6 +176,8 @@ async fn an_owner_sets_languages_a_missed_call_text_and_refusing_unverified_call
     browser.go("settings?section=languages").await;
     browser.wait_for_heading("Settings").await;
     assert_eq!(value_of(&browser, "languages[0]").await, "en-US");
+    // The only language cannot be removed (the API needs one).
+    assert!(!browser.is_present(Target::Role("button", Some("Remove language 1"))).await);
 
     // Act: Spanish (US) as the second language; a missed-call text; refuse spoofed calls.
     browser.click_button("Add a language").await;
@@ -276,5 +278,50 @@ async fn staff_block_a_number_for_every_business_on_numbers_and_remove_it() {
     wait_for_notice(&browser, "+19005550100 unblocked.").await;
     browser.wait_for_text("No number is blocked for every business.").await;
     assert!(blocked_of(&app, None).await.is_empty());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn staff_filter_a_businesss_calls_to_texts_and_set_its_languages() {
+    // Arrange: a voice call and a text conversation.
+    let app = TestApp::spawn().await;
+    let id = create_owner(&app, "Bella Hair Studio", OWNER_EMAIL, OWNER_PASSWORD).await;
+    seed_call(&app, id, CALLER_PHONE, "Tried to sell an extended car warranty.").await;
+    let thread = seed_call(&app, id, "+14155550123", "Asked whether Saturday is open.").await;
+    sqlx::query("UPDATE calls SET channel = 'sms' WHERE id = $1").bind(thread).execute(&app.db).await.unwrap();
+    create_staff(&app, STAFF_EMAIL, STAFF_PASSWORD).await;
+    let Some(browser) = Browser::open(&app, DESKTOP).await else { return };
+    browser.sign_in_as_staff(STAFF_EMAIL, STAFF_PASSWORD).await;
+    browser.go(&format!("staff/businesses/{id}")).await;
+    browser.wait_for_text("2 conversations, newest first.").await;
+
+    // Act: texts only.
+    browser.select("Kind", "Texts only").await;
+
+    // Assert: only the text conversation is listed.
+    browser.wait_for_text("1 conversation, newest first.").await;
+    let listed = browser.text_of_css("table.staff-stack tbody").await;
+    assert!(listed.contains("Asked whether Saturday is open.") && listed.contains("Text"), "{listed}");
+    assert!(!listed.contains("car warranty"), "{listed}");
+
+    // Act: French (Canada) as a second language, saved from the receptionist settings.
+    browser.click_button("Add a language").await;
+    browser.select("Language 2", "French (Canada) (fr-CA)").await;
+    browser.click_button("Save receptionist settings").await;
+
+    // Assert: stored, the main language first.
+    browser
+        .eventually(
+            || "the languages to be saved".to_owned(),
+            || async {
+                let languages: Vec<String> = sqlx::query_scalar("SELECT languages FROM customers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&app.db)
+                    .await
+                    .unwrap();
+                Ok((languages == ["en-US", "fr-CA"]).then_some(()))
+            },
+        )
+        .await;
     browser.close().await;
 }

@@ -199,7 +199,7 @@ function callFacts(call, timeZone) {
     texts ? null : row('Length', duration(call.duration_seconds)),
     row('Outcome', call.status.replace(/[_-]/g, ' ')),
     call.intent ? row('About', intents[call.intent] || call.intent) : null,
-    row('Call back', call.callback_requested ? 'The caller asked to be called back' : 'Not asked'),
+    texts ? null : row('Call back', call.callback_requested ? 'The caller asked to be called back' : 'Not asked'),
     row('Status', [handledBadge(call), call.handled && call.handled_at ? ` since ${dateTime(call.handled_at, timeZone)}` : '']));
 }
 
@@ -274,7 +274,7 @@ async function bookedBy(call, timeZone) {
   const from = dateIn(call.created_at, timeZone);
   try {
     const answer = await get(withQuery('/api/portal/appointments', { call_id: call.id, status: 'all', from, to: addDays(from, 365) }));
-    if (!answer.appointments.length) return h('p', { class: 'muted' }, 'This call booked no appointment.');
+    if (!answer.appointments.length) return h('p', { class: 'muted' }, call.channel === 'sms' ? 'This conversation booked no appointment.' : 'This call booked no appointment.');
     return h('ul', { class: 'booked' }, answer.appointments.map((appointment) => h('li', {},
       h('a', { href: `#/appointments?date=${dateIn(appointment.starts_at, timeZone)}` }, `${appointment.service}, ${dateTime(appointment.starts_at, timeZone)}`),
       ` for ${appointment.caller_name} `,

@@ -156,7 +156,7 @@ class BusinessPage {
   callsPart() {
     const body = h('div', {});
     // Calls and text conversations (`channel`), both by default.
-    const kind = field('Show', 'channel', { control: 'select', value: 'all', options: [['all', 'Calls and texts'], ['voice', 'Calls only'], ['sms', 'Texts only']] });
+    const kind = field('Kind', 'channel', { control: 'select', value: 'all', options: [['all', 'Calls and texts'], ['voice', 'Calls only'], ['sms', 'Texts only']] });
     const channel = kind.querySelector('select');
     const load = (page) => fill(body, async () => {
       const chosen = channel.value === 'all' ? null : channel.value;

@@ -27,6 +27,7 @@ mod axe;
 mod driver;
 pub mod page;
 
+mod blocking;
 mod owner_appointments;
 mod owner_calls;
 mod owner_home;

@@ -1,16 +1,22 @@
 // Calls: the list (handled / unhandled / all, paged by the API) with bulk archive and a CSV
 // export, and a call's page (`#/calls/12`) with its transcript, what it booked, and the
-// handled / unhandled / archive actions.
+// handled / unhandled / archive actions and "Block this caller". A text conversation
+// (`channel: "sms"`) is listed with the calls; its page shows the messages in order.
 
 import { get, post, withQuery } from '../api.js';
 import { failure, field, h, notify, onSubmit, pager, show } from '../dom.js';
 import { addDays, dateIn, dateTime, duration, today } from '../format.js';
-import { callerOf, loadBusiness } from './business.js';
+import { callerOf, loadBusiness, settingsLink } from './business.js';
 
 /** Calls per page. */
 const PAGE_SIZE = 25;
 const STATUSES = [['all', 'All'], ['unhandled', 'Unhandled'], ['handled', 'Handled']];
 const CHANNELS = [['all', 'All'], ['voice', 'Calls'], ['sms', 'Texts']];
+/**
+ * What Twilio puts in `From` when a caller withheld their number (WITHHELD_STAND_INS in
+ * src/http/blocked_numbers.rs): such a caller cannot be blocked.
+ */
+const WITHHELD = ['+266696687', '+86282452253', '+7378742833', '+2562533'];
 
 /** The calls screen. */
 export async function render(view, route) {
@@ -164,33 +170,36 @@ async function renderCall(view, rawId) {
     return;
   }
   const timeZone = business.timezone;
+  const texts = call.channel === 'sms';
   const booked = h('div', {}, h('p', {}, 'Loading…'));
-  show(view, `Call from ${callerOf(call)}`,
+  show(view, texts ? `Texts from ${callerOf(call)}` : `Call from ${callerOf(call)}`,
     h('p', {}, h('a', { href: '#/calls' }, 'Back to calls')),
     callFacts(call, timeZone),
     callActions(view, call, id),
     h('section', { 'aria-labelledby': 'call-summary' },
       h('h2', { id: 'call-summary' }, 'Summary'),
       h('p', {}, call.summary || 'No summary yet.')),
-    h('section', { 'aria-labelledby': 'call-booked' }, h('h2', { id: 'call-booked' }, 'What the call booked'), booked),
+    h('section', { 'aria-labelledby': 'call-booked' }, h('h2', { id: 'call-booked' }, texts ? 'What the conversation booked' : 'What the call booked'), booked),
     h('section', { 'aria-labelledby': 'call-transcript' },
-      h('h2', { id: 'call-transcript' }, 'Transcript'),
-      transcript(call.transcript || [], timeZone)));
+      h('h2', { id: 'call-transcript' }, texts ? 'Messages' : 'Transcript'),
+      transcript(call.transcript || [], timeZone, texts)));
   booked.replaceChildren(await bookedBy(call, timeZone));
 }
 
 function callFacts(call, timeZone) {
   const row = (term, value) => [h('dt', {}, term), h('dd', {}, value)];
   const intents = { appointment: 'Appointment', question: 'Question', message: 'Message', complaint: 'Complaint', other: 'Other' };
+  const texts = call.channel === 'sms';
   return h('dl', { class: 'facts card' },
-    row('Caller', callerOf(call)),
+    texts ? row('Kind', 'Text conversation') : null,
+    row(texts ? 'From' : 'Caller', callerOf(call)),
     call.caller_name && call.caller_phone ? row('Phone', call.caller_phone) : null,
     row('Started', dateTime(call.created_at, timeZone)),
-    row('Ended', call.ended_at ? dateTime(call.ended_at, timeZone) : '—'),
-    row('Length', duration(call.duration_seconds)),
+    row('Ended', call.ended_at ? dateTime(call.ended_at, timeZone) : (texts ? 'Still open' : '—')),
+    texts ? null : row('Length', duration(call.duration_seconds)),
     row('Outcome', call.status.replace(/[_-]/g, ' ')),
     call.intent ? row('About', intents[call.intent] || call.intent) : null,
-    row('Call back', call.callback_requested ? 'The caller asked to be called back' : 'Not asked'),
+    texts ? null : row('Call back', call.callback_requested ? 'The caller asked to be called back' : 'Not asked'),
     row('Status', [handledBadge(call), call.handled && call.handled_at ? ` since ${dateTime(call.handled_at, timeZone)}` : '']));
 }
 
@@ -224,13 +233,33 @@ function callActions(view, call, id) {
     yes.focus();
   } }, call.archived ? 'Archived' : 'Archive');
   if (call.archived) archive.disabled = true;
-  box.append(toggle, archive);
+  box.append(toggle, archive, blockButton(box, call, id));
   return box;
 }
 
-function transcript(lines, timeZone) {
-  if (!lines.length) return h('p', { class: 'muted' }, 'No transcript.');
-  const who = { caller: 'Caller', ai: 'Receptionist' };
+/** "Block this caller", only when the caller's number is known (not withheld). */
+function blockButton(box, call, id) {
+  if (!call.caller_phone || WITHHELD.includes(call.caller_phone)) return null;
+  const button = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    button.disabled = true;
+    box.querySelectorAll('.field-error').forEach((node) => node.remove());
+    try {
+      const blocked = await post(`/api/portal/calls/${id}/block`);
+      notify(`${blocked.number} is blocked: calls from it are refused.`);
+      const done = h('p', { class: 'blocked-done', tabindex: '-1' }, `${blocked.number} is blocked. `, settingsLink('blocked', 'See your blocked numbers'));
+      button.replaceWith(done);
+      done.focus();
+    } catch (error) {
+      button.disabled = false;
+      if (!error.sessionEnded) box.append(h('p', { class: 'field-error', role: 'alert' }, error.message));
+    }
+  } }, 'Block this caller');
+  return button;
+}
+
+function transcript(lines, timeZone, texts) {
+  if (!lines.length) return h('p', { class: 'muted' }, texts ? 'No messages.' : 'No transcript.');
+  const who = { caller: texts ? 'Customer' : 'Caller', ai: 'Receptionist' };
   return h('ol', { class: 'transcript' }, lines.map((line) => h('li', { class: `line ${line.speaker === 'ai' ? 'ai' : 'caller'}` },
     h('strong', {}, `${who[line.speaker] || line.speaker}: `),
     line.message,
@@ -245,7 +274,7 @@ async function bookedBy(call, timeZone) {
   const from = dateIn(call.created_at, timeZone);
   try {
     const answer = await get(withQuery('/api/portal/appointments', { call_id: call.id, status: 'all', from, to: addDays(from, 365) }));
-    if (!answer.appointments.length) return h('p', { class: 'muted' }, 'This call booked no appointment.');
+    if (!answer.appointments.length) return h('p', { class: 'muted' }, call.channel === 'sms' ? 'This conversation booked no appointment.' : 'This call booked no appointment.');
     return h('ul', { class: 'booked' }, answer.appointments.map((appointment) => h('li', {},
       h('a', { href: `#/appointments?date=${dateIn(appointment.starts_at, timeZone)}` }, `${appointment.service}, ${dateTime(appointment.starts_at, timeZone)}`),
       ` for ${appointment.caller_name} `,

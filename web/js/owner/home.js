@@ -200,7 +200,8 @@ function figures(stats) {
       figure('Upcoming appointments', stats.appointments_upcoming),
       figure('Booked by phone (30 days)', stats.appointments_booked_by_phone),
       figure('Average call', duration(stats.avg_duration_seconds)),
-      figure('All calls', stats.total_calls)));
+      figure('All calls', stats.total_calls),
+      typeof stats.blocked_calls === 'number' ? figure('Blocked calls (30 days)', stats.blocked_calls) : null));
 }
 
 function attention(list, timeZone) {

@@ -1,12 +1,14 @@
-// Settings: one form per section (details, hours, receptionist, booking, FAQs,
-// notifications, password), each saved on its own with PUT /api/portal/settings (a partial
+// Settings: one form per section (details, hours, receptionist, languages, booking, FAQs,
+// notifications, missed and unwanted calls, password), each saved on its own with PUT /api/portal/settings (a partial
 // change). Every control's `name` is the API's field path (`business_hours.monday.open`,
 // `booking.services[0].minutes`, `faqs[1].question`), so an error lands next to it. After a
 // save the section is drawn again from the settings the API answered, so what shows is what
-// was stored.
+// was stored. The blocked numbers have their own list and routes (blocked-numbers.js).
 
 import { post, put, saveSession, session } from '../api.js';
 import { checkbox, failure, field, h, notify, onSubmit, show } from '../dom.js';
+import { blockedNumbers } from '../blocked-numbers.js';
+import { languageRows } from '../languages.js';
 import { focusSection, loadBusiness } from './business.js';
 
 const DAYS = [['monday', 'Monday'], ['tuesday', 'Tuesday'], ['wednesday', 'Wednesday'], ['thursday', 'Thursday'],
@@ -29,9 +31,11 @@ const SECTIONS = [
   ['details', 'Business details', detailsFields, detailsValues],
   ['hours', 'Opening hours', hoursFields, hoursValues],
   ['receptionist', 'Receptionist', receptionistFields, receptionistValues],
+  ['languages', 'Languages', languageFields, languageValues],
   ['booking', 'Services and booking', bookingFields, bookingValues],
   ['faqs', 'Questions and answers', faqFields, faqValues],
   ['notifications', 'Notifications and transfers', notificationFields, notificationValues],
+  ['calls', 'Missed and unwanted calls', callFields, callValues],
 ];
 
 /** The settings screen. `#/settings?section=hours` opens on a section. */
@@ -46,9 +50,10 @@ export async function render(view, route) {
   }
   show(view, 'Settings',
     h('nav', { class: 'section-links', 'aria-label': 'Settings sections' },
-      h('ul', {}, [...SECTIONS.map(([key, title]) => [key, title]), ['password', 'Password']].map(([key, title]) =>
+      h('ul', {}, [...SECTIONS.map(([key, title]) => [key, title]), ['blocked', 'Blocked numbers'], ['password', 'Password']].map(([key, title]) =>
         h('li', {}, h('a', { href: `#/settings?section=${key}` }, title))))),
     SECTIONS.map((section) => sectionBlock(section, business)),
+    blockedSection(business),
     passwordSection());
   focusSection(view, route);
 }
@@ -320,6 +325,41 @@ function notificationValues(form) {
     notification_instructions: text(form, 'notification_instructions'),
     forward_to_number: text(form, 'forward_to_number'),
   };
+}
+
+// ---- Languages
+
+function languageFields(c) {
+  return languageRows(c.languages).element;
+}
+
+function languageValues(form) {
+  return { languages: [...form.querySelectorAll('fieldset.languages select')].map((select) => select.value) };
+}
+
+// ---- Missed and unwanted calls
+
+function callFields(c) {
+  return [
+    field('Text to a caller who hung up', 'missed_call_text', { control: 'textarea', value: c.missed_call_text || '', hint: 'Sent from your DeskRinger number when a call ends before the caller said anything (at most once a day per number). At most 320 characters. Leave it empty to send none.' }),
+    checkbox('Refuse calls whose caller ID failed verification (likely spoofed robocalls)', 'reject_unverified_callers', Boolean(c.reject_unverified_callers)),
+  ];
+}
+
+function callValues(form) {
+  return {
+    missed_call_text: text(form, 'missed_call_text'),
+    reject_unverified_callers: form.elements.namedItem('reject_unverified_callers').checked,
+  };
+}
+
+// ---- Blocked numbers
+
+function blockedSection(business) {
+  return h('section', { class: 'card settings-section', 'aria-labelledby': 'settings-blocked' },
+    h('h2', { id: 'settings-blocked', 'data-section': 'blocked' }, 'Blocked numbers'),
+    h('p', { class: 'hint' }, 'Calls from these numbers are refused without being answered, and their texts get no reply. You can also block a caller from a call’s page.'),
+    blockedNumbers('/api/portal/blocked-numbers', { timeZone: business.timezone, none: 'You have not blocked any number.' }));
 }
 
 // ---- Password

@@ -155,14 +155,19 @@ class BusinessPage {
 
   callsPart() {
     const body = h('div', {});
+    // Calls and text conversations (`channel`), both by default.
+    const kind = field('Kind', 'channel', { control: 'select', value: 'all', options: [['all', 'Calls and texts'], ['voice', 'Calls only'], ['sms', 'Texts only']] });
+    const channel = kind.querySelector('select');
     const load = (page) => fill(body, async () => {
-      const answer = await get(withQuery('/api/calls', { customer_id: this.customer.id, admin_view: true, page, per_page: CALLS_PER_PAGE }));
-      if (!answer.calls.length) return empty('No calls yet.');
+      const chosen = channel.value === 'all' ? null : channel.value;
+      const answer = await get(withQuery('/api/calls', { customer_id: this.customer.id, admin_view: true, channel: chosen, page, per_page: CALLS_PER_PAGE }));
+      if (!answer.calls.length) return empty({ voice: 'No calls yet.', sms: 'No text conversations yet.' }[chosen] || 'No calls or texts yet.');
       return [
-        h('p', { class: 'muted' }, `${answer.total} ${answer.total === 1 ? 'call' : 'calls'}, newest first.`),
-        table('Calls, newest first', ['When', 'Caller', 'Status', 'Length', 'Handled', 'Summary'],
+        h('p', { class: 'muted' }, `${answer.total} ${answer.total === 1 ? 'conversation' : 'conversations'}, newest first.`),
+        table('Calls and texts, newest first', ['When', 'Kind', 'Caller', 'Status', 'Length', 'Handled', 'Summary'],
           answer.calls.map((call) => [
             dateTime(call.created_at, this.zone),
+            call.channel === 'sms' ? 'Text' : 'Call',
             [call.caller_name ? h('div', {}, call.caller_name) : null, h('div', {}, call.caller_phone || '—')],
             badge(call.status),
             duration(call.duration_seconds),
@@ -176,8 +181,9 @@ class BusinessPage {
         }),
       ];
     });
+    channel.addEventListener('change', () => load(1));
     load(1);
-    return body;
+    return h('div', {}, kind, body);
   }
 
   appointmentsPart() {

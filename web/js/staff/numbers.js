@@ -1,8 +1,10 @@
 // Staff: the numbers audit (every number on the Twilio account, its business, whether it is
 // wired to this server or what is wrong, and business numbers the account lacks), and "Sync",
-// which rewires every business number that does not point here.
+// which rewires every business number that does not point here; and the numbers blocked for
+// every business (known robocallers; /api/admin/blocked-numbers).
 
 import { get, post } from '../api.js';
+import { blockedNumbers } from '../blocked-numbers.js';
 import { failure, h, show } from '../dom.js';
 import { badge, businessLink, empty, fill, section, table } from './common.js';
 
@@ -71,6 +73,9 @@ export async function render(view) {
   });
   show(view, 'Numbers',
     section('Sync', h('p', {}, 'Rewires every business number that does not point at this server, and says what changed.'), h('div', { class: 'actions' }, sync), result),
-    section('Audit', audit));
+    section('Audit', audit),
+    section('Blocked for every business',
+      h('p', {}, 'Calls from these numbers to any business are refused unanswered, and their texts get no reply. Each business also keeps its own list.'),
+      blockedNumbers('/api/admin/blocked-numbers', { none: 'No number is blocked for every business.' })));
   await fill(audit, async () => auditParts(await get('/api/admin/phone-numbers')));
 }

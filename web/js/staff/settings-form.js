@@ -1,7 +1,8 @@
 // A business's settings as staff edit them, in two forms because the API has two routes:
 // - details (PUT /api/customers/{id}): name, contact, email, phones, subscription, trial end;
 // - receptionist settings (PUT /api/customers/{id}/settings): hours, greeting, services and
-//   booking rules, FAQs, voice mode, forward number, instructions (RECEPTIONIST_SETTINGS in
+//   booking rules, FAQs, voice mode, forward number, languages, missed-call text, refusing
+//   unverified callers, instructions (RECEPTIONIST_SETTINGS in
 //   src/http/customers/patch.rs).
 // Every control's `name` is the API's field path (`business_hours.monday.open`,
 // `faqs[1].question`, `booking.services[0].minutes`), so an error lands next to it; a group
@@ -13,6 +14,7 @@
 import { put } from '../api.js';
 import { checkbox, field, h, notify, onSubmit } from '../dom.js';
 import { dateIn, instantOf } from '../format.js';
+import { languageRows } from '../languages.js';
 import { SUBSCRIPTION_STATUSES, statusText } from './common.js';
 
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
@@ -177,6 +179,8 @@ export function receptionistForm(customer, saved) {
   const serviceList = rowList(services, serviceRow, () => numberRows(services, 'Service'));
   booking.services.forEach((service) => serviceList.add(service));
 
+  const languages = languageRows(customer.languages, { hint: 'The first is the main one: the greeting is in it and the others are offered. At most 5.' });
+
   const instructions = field('Receptionist instructions', 'ai_instructions', {
     control: 'textarea', value: text(customer.ai_instructions),
     hint: 'Built from the settings above whenever they change, unless you edit them here (then yours are kept).',
@@ -199,7 +203,10 @@ export function receptionistForm(customer, saved) {
       field('Appointments', 'appointment_handling', { control: 'select', value: customer.appointment_handling, options: HANDLING }),
       field('Forward number', 'forward_to_number', { type: 'tel', value: text(customer.forward_to_number), hint: 'E.164. Callers who ask for a person are transferred here.' }),
       field('Voice', 'voice_mode', { control: 'select', value: customer.voice_mode, options: VOICE_MODES }),
-      field('What to tell the owner after a call', 'notification_instructions', { control: 'textarea', value: text(customer.notification_instructions) })),
+      field('What to tell the owner after a call', 'notification_instructions', { control: 'textarea', value: text(customer.notification_instructions) }),
+      field('Missed-call text', 'missed_call_text', { control: 'textarea', value: text(customer.missed_call_text), hint: 'Texted to a caller who hung up before saying anything. At most 320 characters; empty sends none.' }),
+      checkbox('Refuse calls whose caller ID failed verification (SHAKEN/STIR)', 'reject_unverified_callers', Boolean(customer.reject_unverified_callers))),
+    languages.element,
     h('fieldset', { name: 'booking' }, h('legend', {}, 'Booking'),
       h('fieldset', { name: 'booking.services' }, h('legend', {}, 'Services callers can book'),
         services,
@@ -244,6 +251,9 @@ export function receptionistForm(customer, saved) {
       forward_to_number: value('forward_to_number'),
       voice_mode: value('voice_mode'),
       notification_instructions: value('notification_instructions'),
+      missed_call_text: value('missed_call_text'),
+      reject_unverified_callers: checked('reject_unverified_callers'),
+      languages: languages.read(),
       booking: {
         services: rows(services, ([name, minutes, price]) => ({ name: name.value, minutes: minutes.value, price: price.value })),
         slot_step_minutes: value('booking.slot_step_minutes'),

@@ -109,6 +109,11 @@ measure() {
 
 AUTH=(-H "Authorization: Bearer $ADMIN")
 for c in 1 16 64; do measure "GET /health" $c /health; done
+# The web app's files come from the binary (release builds embed them): a module, and the page
+# revalidated by its ETag as a browser does on every load.
+for c in 1 16 64; do measure "GET /app/js/main.js (web app file)" $c /app/js/main.js; done
+APP_ETAG=$(curl -sI "$BASE/app/" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
+for c in 16 64; do measure "GET /app/ revalidated (304)" $c /app/ -H "If-None-Match: $APP_ETAG"; done
 for c in 1 16 64; do measure "GET /api/customers/ (50 per page)" $c "/api/customers/?per_page=50" "${AUTH[@]}"; done
 for c in 1 16 64; do measure "GET /api/calls/?per_page=50" $c "/api/calls/?per_page=50" "${AUTH[@]}"; done
 for c in 1 16 64; do measure "GET /api/calls/stats" $c /api/calls/stats "${AUTH[@]}"; done

@@ -6,7 +6,7 @@ import { get, post, withQuery } from '../api.js';
 import { checkbox, field, h, notify, onSubmit, pager, show } from '../dom.js';
 import { dateTime } from '../format.js';
 import { SUBSCRIPTION_STATUSES, badge, businessLink, copy, empty, fill, section, statusText, table } from './common.js';
-import { timezoneOptions } from './settings-form.js';
+import { timezoneOptions } from '../settings-fields.js';
 
 /** Businesses a page. */
 const PER_PAGE = 25;

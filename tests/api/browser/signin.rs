@@ -68,6 +68,9 @@ async fn a_401_later_returns_to_sign_in() {
     let owner = create_owner(&app, "Bella Hair", OWNER_EMAIL, OWNER_PASSWORD).await;
     let Some(browser) = Browser::open(&app, PHONE).await else { return };
     browser.sign_in_as_owner(OWNER_EMAIL, OWNER_PASSWORD).await;
+    // Home has finished its requests (it draws once all have answered): the 401 comes from
+    // the click below, not from a request of Home's still on its way.
+    browser.wait_for_text("Calls needing attention").await;
     let staff = app.admin_token().await;
     let reset = format!("/api/customers/{owner}/set-password");
     app.post(&reset, &staff, json!({"password": "a-new-password-2"})).await.assert_ok(StatusCode::OK);
